@@ -1,0 +1,237 @@
+//! Geometry and pixels between detection and the networks: square face crops with a margin,
+//! clamped to the frame, resampled to a model's input size; grey conversion for the detector.
+//! Pure functions only.
+
+use crate::frame::{FaceBox, Frame};
+
+/// A square region of a frame, in whole pixels, inside the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropBox {
+    pub x: u32,
+    pub y: u32,
+    pub side: u32,
+}
+
+/// The square around `face` with `margin` (a fraction of the face's larger side added on
+/// each side), moved to lie inside a `width` x `height` frame and shrunk only if the frame
+/// is smaller than the square.
+pub fn square_crop(face: &FaceBox, margin: f32, width: u32, height: u32) -> CropBox {
+    let (cx, cy) = face.centre();
+    let side = (face.w.max(face.h) * (1.0 + 2.0 * margin.max(0.0))).round().max(1.0);
+    let side = (side as u32).min(width).min(height).max(1);
+    let half = side as f32 / 2.0;
+    let clamp = |c: f32, limit: u32| -> u32 {
+        let start = (c - half).round().max(0.0) as u32;
+        start.min(limit - side)
+    };
+    CropBox {
+        x: clamp(cx, width),
+        y: clamp(cy, height),
+        side,
+    }
+}
+
+/// Luma from RGB (ITU-R BT.601 weights, the usual for grey face models).
+#[inline]
+pub fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
+}
+
+/// Bilinear sample of channel `c` (of `channels`) at (x, y) in pixel-centre coordinates.
+#[inline]
+fn sample(src: &[u8], w: u32, h: u32, channels: usize, x: f32, y: f32, c: usize) -> f32 {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let x0 = x.floor() as u32;
+    let y0 = y.floor() as u32;
+    let x1 = (x0 + 1).min(w - 1);
+    let y1 = (y0 + 1).min(h - 1);
+    let fx = x - x0 as f32;
+    let fy = y - y0 as f32;
+    let at = |xx: u32, yy: u32| src[(yy as usize * w as usize + xx as usize) * channels + c] as f32;
+    let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+    let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// Resizes an RGB image with bilinear interpolation.
+pub fn resize_rgb(src: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity((out_w * out_h * 3) as usize);
+    let sx = w as f32 / out_w as f32;
+    let sy = h as f32 / out_h as f32;
+    for oy in 0..out_h {
+        let y = (oy as f32 + 0.5) * sy - 0.5;
+        for ox in 0..out_w {
+            let x = (ox as f32 + 0.5) * sx - 0.5;
+            for c in 0..3 {
+                out.push(sample(src, w, h, 3, x, y, c).round() as u8);
+            }
+        }
+    }
+    out
+}
+
+/// Crops `crop` from the frame and resizes it to `size` x `size` RGB. When shrinking by more
+/// than 2x, each output pixel averages a small grid of samples so that detail does not alias.
+pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity((size * size * 3) as usize);
+    let step = crop.side as f32 / size as f32;
+    // Samples per axis: 1 when enlarging or mildly shrinking, more when shrinking a lot.
+    let n = step.ceil().clamp(1.0, 4.0) as u32;
+    let inv = 1.0 / (n * n) as f32;
+    for oy in 0..size {
+        for ox in 0..size {
+            let mut acc = [0f32; 3];
+            for j in 0..n {
+                let y = crop.y as f32 + (oy as f32 + (j as f32 + 0.5) / n as f32) * step - 0.5;
+                for i in 0..n {
+                    let x = crop.x as f32 + (ox as f32 + (i as f32 + 0.5) / n as f32) * step - 0.5;
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        *a += sample(&frame.rgb, frame.width, frame.height, 3, x, y, c);
+                    }
+                }
+            }
+            for a in acc {
+                out.push((a * inv).round() as u8);
+            }
+        }
+    }
+    out
+}
+
+/// RGB to grey, one byte per pixel.
+pub fn rgb_to_grey(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect()
+}
+
+/// The frame in grey, scaled by `scale` (area average when shrinking, bilinear when
+/// enlarging), for the detector. Returns (width, height, pixels); reuses `out`.
+pub fn grey_scaled(frame: &Frame, scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
+    let (w, h) = (frame.width, frame.height);
+    let ow = ((w as f32 * scale).round() as u32).max(1);
+    let oh = ((h as f32 * scale).round() as u32).max(1);
+    out.clear();
+    out.reserve((ow * oh) as usize);
+    let rgb = &frame.rgb;
+    if ow == w && oh == h {
+        out.extend(rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])));
+    } else if scale < 1.0 {
+        for oy in 0..oh {
+            let y0 = oy * h / oh;
+            let y1 = ((oy + 1) * h / oh).max(y0 + 1);
+            for ox in 0..ow {
+                let x0 = ox * w / ow;
+                let x1 = ((ox + 1) * w / ow).max(x0 + 1);
+                let mut sum = 0u32;
+                for y in y0..y1 {
+                    let row = &rgb[(y * w * 3) as usize..];
+                    for x in x0..x1 {
+                        let i = (x * 3) as usize;
+                        sum += luma(row[i], row[i + 1], row[i + 2]) as u32;
+                    }
+                }
+                out.push((sum / ((y1 - y0) * (x1 - x0))) as u8);
+            }
+        }
+    } else {
+        let grey = rgb_to_grey(rgb);
+        let sx = w as f32 / ow as f32;
+        let sy = h as f32 / oh as f32;
+        for oy in 0..oh {
+            let y = (oy as f32 + 0.5) * sy - 0.5;
+            for ox in 0..ow {
+                let x = (ox as f32 + 0.5) * sx - 0.5;
+                out.push(sample(&grey, w, h, 1, x, y, 0).round() as u8);
+            }
+        }
+    }
+    (ow, oh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, y: f32, w: f32, h: f32) -> FaceBox {
+        FaceBox { x, y, w, h, confidence: 1.0 }
+    }
+
+    #[test]
+    fn crop_is_square_centred_with_margin() {
+        // A 100x100 face at (200,100) with 20% margin: side 100 * 1.4 = 140, centred on
+        // (250,150), so the square starts at (180, 80).
+        let c = square_crop(&face(200.0, 100.0, 100.0, 100.0), 0.2, 640, 480);
+        assert_eq!(c, CropBox { x: 180, y: 80, side: 140 });
+        // A tall box uses its larger side.
+        let c = square_crop(&face(200.0, 100.0, 80.0, 120.0), 0.0, 640, 480);
+        assert_eq!(c.side, 120);
+        assert_eq!((c.x, c.y), (180, 100));
+    }
+
+    #[test]
+    fn crop_is_clamped_into_the_frame() {
+        // Face at the top-left corner: the square moves right/down rather than leaving the frame.
+        let c = square_crop(&face(-10.0, -5.0, 60.0, 60.0), 0.25, 640, 480);
+        assert_eq!((c.x, c.y, c.side), (0, 0, 90));
+        // Bottom-right corner.
+        let c = square_crop(&face(600.0, 450.0, 60.0, 60.0), 0.25, 640, 480);
+        assert_eq!((c.x + c.side, c.y + c.side), (640, 480));
+        // Larger than the frame: shrunk to the frame's smaller side.
+        let c = square_crop(&face(0.0, 0.0, 500.0, 500.0), 0.5, 640, 480);
+        assert_eq!((c.x, c.y, c.side), (70, 0, 480));
+    }
+
+    #[test]
+    fn luma_weights() {
+        assert_eq!(luma(255, 255, 255), 255);
+        assert_eq!(luma(0, 0, 0), 0);
+        // 0.299 * 255 = 76.2
+        assert_eq!(luma(255, 0, 0), 76);
+        assert_eq!(luma(0, 255, 0), 150);
+        assert_eq!(luma(0, 0, 255), 29);
+    }
+
+    #[test]
+    fn crop_resamples_the_right_region() {
+        // Left half red, right half blue; a crop of the right half comes out all blue.
+        let (w, h) = (8u32, 4u32);
+        let mut rgb = Vec::new();
+        for _ in 0..h {
+            for x in 0..w {
+                rgb.extend_from_slice(if x < 4 { &[255, 0, 0] } else { &[0, 0, 255] });
+            }
+        }
+        let f = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        let out = crop_rgb(&f, CropBox { x: 4, y: 0, side: 4 }, 2);
+        assert_eq!(out, vec![0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255]);
+        let out = crop_rgb(&f, CropBox { x: 0, y: 0, side: 4 }, 8);
+        assert_eq!(&out[..3], &[255, 0, 0]);
+    }
+
+    #[test]
+    fn grey_scaled_halves_by_averaging() {
+        // 4x2 frame: columns alternate black and white, so each 2x2 block averages to 127/128.
+        let mut rgb = Vec::new();
+        for _ in 0..2 {
+            for x in 0..4 {
+                let v = if x % 2 == 0 { 0 } else { 255 };
+                rgb.extend_from_slice(&[v, v, v]);
+            }
+        }
+        let f = Frame::new(0, 0.0, 4, 2, rgb).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(grey_scaled(&f, 0.5, &mut out), (2, 1));
+        assert_eq!(out, vec![127, 127]);
+        assert_eq!(grey_scaled(&f, 1.0, &mut out), (4, 2));
+        assert_eq!(out[..4], [0, 255, 0, 255]);
+        assert_eq!(grey_scaled(&f, 2.0, &mut out), (8, 4));
+        assert_eq!(out.len(), 32);
+    }
+
+    #[test]
+    fn resize_keeps_flat_colour() {
+        let src = vec![10u8, 20, 30].repeat(6 * 4);
+        let out = resize_rgb(&src, 6, 4, 3, 2);
+        assert_eq!(out, vec![10, 20, 30].repeat(6));
+    }
+}

@@ -1,0 +1,218 @@
+//! Settings for every stage, with presets and a `validate()` that runs before anything is
+//! built (rustface panics on some values; we refuse them with a message instead).
+
+use crate::error::{Error, Result};
+
+/// Face detection settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectConfig {
+    /// Smallest face, in frame pixels, that must be found. rustface 0.1.7 ignores its own
+    /// minimum-face setting (its window is fixed at 40 px), so facs scales the frame by
+    /// `40 / min_face_px` before detection: larger values are faster.
+    pub min_face_px: u32,
+    /// rustface score threshold; lower finds more faces and more false ones.
+    pub score_thresh: f64,
+    /// Ratio between image pyramid levels, in (0.01, 0.99).
+    pub pyramid_scale: f32,
+    /// Sliding window step in pixels (of the scaled image).
+    pub window_step: u32,
+}
+
+/// rustface's fixed detection window: the smallest face it finds in the image it is given.
+pub const DETECTOR_WINDOW_PX: u32 = 40;
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            min_face_px: 40,
+            score_thresh: 2.0,
+            pyramid_scale: 0.8,
+            window_step: 4,
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Settings for live use: faces of 80 px and up (a person at a desk in a 640x480 frame),
+    /// detection on a half-size image.
+    pub fn low_latency() -> Self {
+        DetectConfig {
+            min_face_px: 80,
+            ..Default::default()
+        }
+    }
+
+    /// Factor applied to the frame before detection.
+    pub fn scale(&self) -> f32 {
+        DETECTOR_WINDOW_PX as f32 / self.min_face_px as f32
+    }
+
+    /// Checks every value against what rustface accepts.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting and the expected range.
+    pub fn validate(&self) -> Result<()> {
+        if self.min_face_px < 20 {
+            return Err(Error::config("min_face_px", self.min_face_px, ">= 20"));
+        }
+        if self.min_face_px > 4000 {
+            return Err(Error::config("min_face_px", self.min_face_px, "<= 4000"));
+        }
+        if !(self.score_thresh > 0.0 && self.score_thresh.is_finite()) {
+            return Err(Error::config("score_thresh", self.score_thresh, "> 0"));
+        }
+        if !(self.pyramid_scale > 0.01 && self.pyramid_scale < 0.99) {
+            return Err(Error::config(
+                "pyramid_scale",
+                self.pyramid_scale,
+                "between 0.01 and 0.99",
+            ));
+        }
+        if self.window_step == 0 || self.window_step > 40 {
+            return Err(Error::config("window_step", self.window_step, "1..=40"));
+        }
+        Ok(())
+    }
+}
+
+/// Face tracking settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackConfig {
+    /// Minimum IoU between a track's last box and a new detection to be the same face.
+    pub min_iou: f32,
+    /// Frames a track survives without a matching detection.
+    pub max_missed: u32,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            min_iou: 0.3,
+            max_missed: 10,
+        }
+    }
+}
+
+impl TrackConfig {
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an IoU outside (0, 1].
+    pub fn validate(&self) -> Result<()> {
+        if !(self.min_iou > 0.0 && self.min_iou <= 1.0) {
+            return Err(Error::config("min_iou", self.min_iou, "in (0, 1]"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether frames may be dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Camera or demo: keep latency low, drop the oldest frame when a stage is behind.
+    Live,
+    /// Recorded footage: every frame reaches the log; stages wait for each other.
+    Offline,
+}
+
+/// Settings for a whole pipeline run.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    pub mode: Mode,
+    pub detect: DetectConfig,
+    pub track: TrackConfig,
+    /// Capacity of each channel between stages.
+    pub queue_len: usize,
+    /// Stop after this many frames (None: until the source ends).
+    pub max_frames: Option<u64>,
+}
+
+impl PipelineConfig {
+    /// Offline defaults: small faces found, nothing dropped.
+    pub fn offline() -> Self {
+        PipelineConfig {
+            mode: Mode::Offline,
+            detect: DetectConfig::default(),
+            track: TrackConfig::default(),
+            queue_len: 4,
+            max_frames: None,
+        }
+    }
+
+    /// Live defaults: faster detection, shallow queues, drop-oldest.
+    pub fn live() -> Self {
+        PipelineConfig {
+            mode: Mode::Live,
+            detect: DetectConfig::low_latency(),
+            track: TrackConfig::default(),
+            queue_len: 2,
+            max_frames: None,
+        }
+    }
+
+    /// # Errors
+    /// The first invalid setting found.
+    pub fn validate(&self) -> Result<()> {
+        self.detect.validate()?;
+        self.track.validate()?;
+        if self.queue_len == 0 {
+            return Err(Error::config("queue_len", 0, ">= 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `WIDTHxHEIGHT`, e.g. `640x480`.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] if the text is not two positive integers joined by `x`.
+pub fn parse_size(text: &str) -> Result<(u32, u32)> {
+    let bad = || Error::config("size", text, "WIDTHxHEIGHT, e.g. 640x480, each 16..=7680");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.trim().parse().map_err(|_| bad())?;
+    let h: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(16..=7680).contains(&w) || !(16..=7680).contains(&h) {
+        return Err(bad());
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_presets_are_valid() {
+        PipelineConfig::offline().validate().unwrap();
+        PipelineConfig::live().validate().unwrap();
+    }
+
+    #[test]
+    fn values_that_would_panic_rustface_are_refused() {
+        let mut d = DetectConfig::default();
+        d.min_face_px = 12;
+        let msg = d.validate().unwrap_err().to_string();
+        assert_eq!(msg, "invalid min_face_px 12 (expected >= 20)");
+        let d = DetectConfig { score_thresh: 0.0, ..Default::default() };
+        assert!(d.validate().is_err());
+        let d = DetectConfig { pyramid_scale: 1.0, ..Default::default() };
+        assert!(d.validate().is_err());
+        let d = DetectConfig { window_step: 0, ..Default::default() };
+        assert!(d.validate().is_err());
+    }
+
+    #[test]
+    fn scale_follows_min_face() {
+        // The detector window is 40 px, so an 80 px minimum face halves the frame.
+        assert_eq!(DetectConfig::low_latency().scale(), 0.5);
+        assert_eq!(DetectConfig::default().scale(), 1.0);
+    }
+
+    #[test]
+    fn sizes_parse_or_explain() {
+        assert_eq!(parse_size("640x480").unwrap(), (640, 480));
+        assert_eq!(parse_size("1280X720").unwrap(), (1280, 720));
+        for bad in ["640", "x480", "640x", "axb", "0x0", "640x480x3", "99999x10"] {
+            let err = parse_size(bad).unwrap_err().to_string();
+            assert!(err.contains("WIDTHxHEIGHT"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! What travels between the stages: frames, face boxes, per-face scores.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+/// EmotioNet's 11 manually annotated Action Units, in log column order.
+pub const AU_NUMBERS: [u8; 11] = [1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26];
+/// Number of AUs facs reports.
+pub const NUM_AUS: usize = AU_NUMBERS.len();
+
+/// The 7 emotion columns, in log column order (OpenFace/py-feat naming).
+pub const EMOTIONS: [&str; 7] = [
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+    "neutral",
+];
+/// Index of happiness in [`EMOTIONS`].
+pub const HAPPINESS: usize = 3;
+
+/// One RGB frame (8 bits per channel, row-major, no padding).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// 0-based position in the input (the log's `frame` column is this + 1).
+    pub index: u64,
+    /// Seconds since the start of the input: from the video's frame rate, `--fps`, or the
+    /// capture clock.
+    pub timestamp_s: f64,
+    pub width: u32,
+    pub height: u32,
+    /// Shared so that the overlay and the classifier read one copy.
+    pub rgb: Arc<Vec<u8>>,
+    /// When the frame entered the pipeline, for end-to-end latency.
+    pub captured_at: Instant,
+}
+
+impl Frame {
+    /// Builds a frame, checking that the buffer matches the size.
+    pub fn new(index: u64, timestamp_s: f64, width: u32, height: u32, rgb: Vec<u8>) -> Option<Self> {
+        (rgb.len() == width as usize * height as usize * 3 && width > 0 && height > 0).then(|| {
+            Frame {
+                index,
+                timestamp_s,
+                width,
+                height,
+                rgb: Arc::new(rgb),
+                captured_at: Instant::now(),
+            }
+        })
+    }
+
+    /// The RGB triple at (x, y); callers keep x, y in range.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// An axis-aligned face box in frame pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FaceBox {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+    /// Detector confidence in [0, 1].
+    pub confidence: f32,
+}
+
+impl FaceBox {
+    /// Intersection over union of two boxes, in [0, 1].
+    pub fn iou(&self, other: &FaceBox) -> f32 {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = (self.x + self.w).min(other.x + other.w);
+        let y1 = (self.y + self.h).min(other.y + other.h);
+        let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+        let union = self.w * self.h + other.w * other.h - inter;
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+
+    /// Centre of the box.
+    pub fn centre(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+}
+
+/// A face with a stable id across frames.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackedFace {
+    pub id: u32,
+    pub bbox: FaceBox,
+}
+
+/// What the models said about one face. `None` means no model produced it, and the log
+/// leaves the column empty (never zero).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scores {
+    /// Probability per AU, in [`AU_NUMBERS`] order.
+    pub au_prob: Option<[f32; NUM_AUS]>,
+    /// Presence per AU after calibration thresholds.
+    pub au_present: Option<[bool; NUM_AUS]>,
+    /// Probability that the face is happy.
+    pub happy: Option<f32>,
+    /// Emotion probabilities in [`EMOTIONS`] order; they sum to 1.
+    pub emotions: Option<[f32; 7]>,
+}
+
+impl Scores {
+    /// The most probable emotion and its probability.
+    pub fn top_emotion(&self) -> Option<(&'static str, f32)> {
+        let e = self.emotions?;
+        let (i, p) = e
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        Some((EMOTIONS[i], *p))
+    }
+}
+
+/// One face's full result.
+#[derive(Clone, Debug)]
+pub struct FaceResult {
+    pub face: TrackedFace,
+    pub scores: Scores,
+}
+
+/// Per-stage time spent on one frame, in milliseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    pub capture_ms: f32,
+    pub detect_ms: f32,
+    pub classify_ms: f32,
+}
+
+/// A frame with its tracked faces, between detection and classification.
+#[derive(Clone, Debug)]
+pub struct Detected {
+    pub frame: Frame,
+    pub faces: Vec<TrackedFace>,
+    pub times: StageTimes,
+}
+
+/// A fully analysed frame, ready for the sinks.
+#[derive(Clone, Debug)]
+pub struct Analysed {
+    pub frame: Frame,
+    pub faces: Vec<FaceResult>,
+    pub times: StageTimes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(x: f32, y: f32, w: f32, h: f32) -> FaceBox {
+        FaceBox { x, y, w, h, confidence: 1.0 }
+    }
+
+    #[test]
+    fn iou_of_identical_disjoint_and_half_overlapping_boxes() {
+        assert_eq!(b(0.0, 0.0, 10.0, 10.0).iou(&b(0.0, 0.0, 10.0, 10.0)), 1.0);
+        assert_eq!(b(0.0, 0.0, 10.0, 10.0).iou(&b(20.0, 0.0, 10.0, 10.0)), 0.0);
+        // Shifted by half a width: intersection 50, union 150.
+        let iou = b(0.0, 0.0, 10.0, 10.0).iou(&b(5.0, 0.0, 10.0, 10.0));
+        assert!((iou - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn frame_rejects_wrong_buffer_size() {
+        assert!(Frame::new(0, 0.0, 2, 2, vec![0; 12]).is_some());
+        assert!(Frame::new(0, 0.0, 2, 2, vec![0; 11]).is_none());
+        assert!(Frame::new(0, 0.0, 0, 2, vec![]).is_none());
+    }
+
+    #[test]
+    fn top_emotion_picks_the_largest() {
+        let s = Scores {
+            emotions: Some([0.1, 0.0, 0.0, 0.6, 0.1, 0.1, 0.1]),
+            ..Default::default()
+        };
+        assert_eq!(s.top_emotion().map(|t| t.0), Some("happiness"));
+        assert_eq!(Scores::default().top_emotion(), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! The per-frame log: one row per face per frame (one `success=0` row for a frame without a
+//! face), in OpenFace's column convention, as CSV and/or JSON lines. Each frame's rows are
+//! written and flushed together, so a killed run keeps every frame before it intact.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::frame::{Analysed, AU_NUMBERS, EMOTIONS};
+
+/// The log's column names, in order.
+pub fn columns() -> Vec<String> {
+    let mut c: Vec<String> = ["frame", "face_id", "timestamp", "confidence", "success", "x", "y", "w", "h"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    c.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_p")));
+    c.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_c")));
+    c.push("happy".into());
+    c.extend(EMOTIONS.iter().map(|e| format!("emotion_{e}")));
+    c
+}
+
+/// One log value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cell {
+    Int(i64),
+    /// A value and the number of decimals to print.
+    Float(f64, usize),
+    Empty,
+}
+
+impl Cell {
+    fn csv(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Cell::Int(v) => write!(out, "{v}"),
+            Cell::Float(v, d) => write!(out, "{v:.d$}"),
+            Cell::Empty => Ok(()),
+        };
+    }
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Cell::Int(v) => (*v).into(),
+            Cell::Float(v, d) => {
+                // Round to the printed precision so CSV and JSON agree.
+                let m = 10f64.powi(*d as i32);
+                serde_json::Number::from_f64((v * m).round() / m)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
+            }
+            Cell::Empty => serde_json::Value::Null,
+        }
+    }
+}
+
+/// The rows for one analysed frame.
+fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
+    let frame = Cell::Int(a.frame.index as i64 + 1);
+    let ts = Cell::Float(a.frame.timestamp_s, 3);
+    let n_cols = columns().len();
+    if a.faces.is_empty() {
+        let mut row = vec![frame, Cell::Empty, ts, Cell::Float(0.0, 2), Cell::Int(0)];
+        row.resize(n_cols, Cell::Empty);
+        return vec![row];
+    }
+    a.faces
+        .iter()
+        .map(|r| {
+            let b = r.face.bbox;
+            let s = &r.scores;
+            let mut row = Vec::with_capacity(n_cols);
+            row.extend([
+                frame,
+                Cell::Int(r.face.id as i64),
+                ts,
+                Cell::Float(b.confidence as f64, 3),
+                Cell::Int(1),
+                Cell::Float(b.x as f64, 1),
+                Cell::Float(b.y as f64, 1),
+                Cell::Float(b.w as f64, 1),
+                Cell::Float(b.h as f64, 1),
+            ]);
+            let prob = |v: Option<f32>| v.map_or(Cell::Empty, |p| Cell::Float(p as f64, 4));
+            for i in 0..AU_NUMBERS.len() {
+                row.push(prob(s.au_prob.map(|p| p[i])));
+            }
+            for i in 0..AU_NUMBERS.len() {
+                row.push(s.au_present.map_or(Cell::Empty, |c| Cell::Int(c[i] as i64)));
+            }
+            row.push(prob(s.happy));
+            for i in 0..EMOTIONS.len() {
+                row.push(prob(s.emotions.map(|e| e[i])));
+            }
+            row
+        })
+        .collect()
+}
+
+/// Writes the CSV and/or JSONL logs.
+pub struct LogWriter {
+    csv: Option<(PathBuf, BufWriter<File>)>,
+    jsonl: Option<(PathBuf, BufWriter<File>)>,
+    names: Vec<String>,
+    buf: String,
+    rows_written: u64,
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(BufWriter::new(File::create(path).map_err(|e| Error::io(path, e))?))
+}
+
+impl LogWriter {
+    /// Creates the files and writes the CSV header.
+    ///
+    /// # Errors
+    /// A file cannot be created.
+    pub fn create(csv: Option<&Path>, jsonl: Option<&Path>) -> Result<Self> {
+        let names = columns();
+        let csv = match csv {
+            Some(p) => {
+                let mut w = create(p)?;
+                writeln!(w, "{}", names.join(","))
+                    .and_then(|_| w.flush())
+                    .map_err(|e| Error::io(p, e))?;
+                Some((p.to_path_buf(), w))
+            }
+            None => None,
+        };
+        let jsonl = match jsonl {
+            Some(p) => Some((p.to_path_buf(), create(p)?)),
+            None => None,
+        };
+        Ok(LogWriter {
+            csv,
+            jsonl,
+            names,
+            buf: String::new(),
+            rows_written: 0,
+        })
+    }
+
+    /// True if no log file was asked for.
+    pub fn is_empty(&self) -> bool {
+        self.csv.is_none() && self.jsonl.is_none()
+    }
+
+    /// Appends one frame's rows and flushes them.
+    ///
+    /// # Errors
+    /// A write fails (disk full, file removed).
+    pub fn write_frame(&mut self, a: &Analysed) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let rows = rows(a);
+        if let Some((path, w)) = &mut self.csv {
+            self.buf.clear();
+            for row in &rows {
+                for (i, cell) in row.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    cell.csv(&mut self.buf);
+                }
+                self.buf.push('\n');
+            }
+            w.write_all(self.buf.as_bytes())
+                .and_then(|_| w.flush())
+                .map_err(|e| Error::io(path.as_path(), e))?;
+        }
+        if let Some((path, w)) = &mut self.jsonl {
+            self.buf.clear();
+            for row in &rows {
+                let obj: serde_json::Map<String, serde_json::Value> = self
+                    .names
+                    .iter()
+                    .zip(row)
+                    .map(|(k, v)| (k.clone(), v.json()))
+                    .collect();
+                self.buf.push_str(&serde_json::Value::Object(obj).to_string());
+                self.buf.push('\n');
+            }
+            w.write_all(self.buf.as_bytes())
+                .and_then(|_| w.flush())
+                .map_err(|e| Error::io(path.as_path(), e))?;
+        }
+        self.rows_written += rows.len() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+
+    /// Paths written to.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.csv.iter().chain(&self.jsonl).map(|(p, _)| p.clone()).collect()
+    }
+}
+
+/// Where the sidecar of a log goes: `run.csv` -> `run.meta.json`.
+pub fn sidecar_path(log: &Path) -> PathBuf {
+    log.with_extension("meta.json")
+}
+
+/// Writes `value` as pretty JSON to `path` atomically (temp file + rename), so a reader
+/// never sees half a sidecar.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_json_atomic(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{FaceBox, FaceResult, Frame, Scores, StageTimes, TrackedFace};
+
+    fn analysed(faces: Vec<FaceResult>) -> Analysed {
+        Analysed {
+            frame: Frame::new(4, 0.1333, 2, 2, vec![0; 12]).unwrap(),
+            faces,
+            times: StageTimes::default(),
+        }
+    }
+
+    #[test]
+    fn header_follows_openface_naming() {
+        let c = columns();
+        assert_eq!(c.len(), 9 + 11 + 11 + 1 + 7);
+        assert_eq!(&c[..5], ["frame", "face_id", "timestamp", "confidence", "success"]);
+        assert_eq!(c[9], "AU01_p");
+        assert_eq!(c[19], "AU26_p");
+        assert_eq!(c[20], "AU01_c");
+        assert_eq!(c[31], "happy");
+        assert_eq!(c[38], "emotion_neutral");
+    }
+
+    #[test]
+    fn rows_for_faces_and_for_no_face() {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
+        let mut w = LogWriter::create(Some(&csv), Some(&jsonl)).unwrap();
+        w.write_frame(&analysed(vec![])).unwrap();
+        let face = TrackedFace {
+            id: 2,
+            bbox: FaceBox { x: 1.0, y: 2.0, w: 30.0, h: 40.5, confidence: 0.75 },
+        };
+        let scores = Scores {
+            happy: Some(0.91234),
+            emotions: Some([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1]),
+            ..Default::default()
+        };
+        w.write_frame(&analysed(vec![FaceResult { face, scores }])).unwrap();
+        assert_eq!(w.rows_written(), 2);
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        // Frame 5 (1-based), no face: success 0 and empty score columns, never zeros.
+        assert!(lines[1].starts_with("5,,0.133,0.00,0,,,,,"), "{}", lines[1]);
+        let face_row: Vec<&str> = lines[2].split(',').collect();
+        assert_eq!(face_row.len(), columns().len());
+        assert_eq!(&face_row[..9], ["5", "2", "0.133", "0.750", "1", "1.0", "2.0", "30.0", "40.5"]);
+        assert_eq!(face_row[9], ""); // no AU model: empty
+        assert_eq!(face_row[31], "0.9123");
+        assert_eq!(face_row[35], "0.9000");
+        let json: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(json[0]["success"], 0);
+        assert!(json[0]["face_id"].is_null());
+        assert_eq!(json[1]["happy"], 0.9123);
+        assert!(json[1]["AU12_p"].is_null());
+    }
+
+    #[test]
+    fn sidecar_name() {
+        assert_eq!(sidecar_path(Path::new("out/run.csv")), PathBuf::from("out/run.meta.json"));
+    }
+}

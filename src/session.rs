@@ -1,0 +1,289 @@
+//! One run from start to summary: starts the [`Pipeline`], and on this (the main) thread
+//! feeds each analysed frame to the sinks (log, annotated PNGs, window), keeps the latency
+//! figures, handles keys, writes the sidecar and returns the [`Summary`].
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::classify::ModelUse;
+use crate::config::Mode;
+use crate::error::{Error, Result};
+use crate::frame::Analysed;
+use crate::log::{sidecar_path, write_json_atomic, LogWriter};
+use crate::overlay::{self, Canvas, Hud};
+use crate::pipeline::{Control, Pipeline, PipelineSpec};
+use crate::source::SourceInfo;
+use crate::telemetry::{FpsMeter, Latency, LatencySummary};
+use crate::window::{Command, Window};
+
+/// What to do with the results of a run.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub pipeline: PipelineSpec,
+    pub log_csv: Option<PathBuf>,
+    pub log_jsonl: Option<PathBuf>,
+    /// Write each frame, drawn, as PNG here.
+    pub annotate_dir: Option<PathBuf>,
+    pub show_window: bool,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
+}
+
+/// What happened in a run; printed at the end and stored in the log's sidecar.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub facs_version: &'static str,
+    pub mode: &'static str,
+    pub source: SourceInfo,
+    pub models: Vec<ModelUse>,
+    /// Calibration in use for the `AUxx_c` columns; None while no AU model is loaded.
+    pub calibration: Option<String>,
+    pub frames_read: u64,
+    pub frames_analysed: u64,
+    pub frames_skipped: u64,
+    pub skipped: Vec<String>,
+    pub frames_dropped: u64,
+    pub frames_with_faces: u64,
+    pub faces_found: u64,
+    pub distinct_face_ids: usize,
+    pub wall_s: f64,
+    pub fps: f64,
+    pub latency_ms: LatencySummary,
+    pub logs: Vec<PathBuf>,
+    pub annotate_dir: Option<PathBuf>,
+    /// False if the run was stopped early (q, window closed, Ctrl-C, --max-frames).
+    pub completed: bool,
+}
+
+impl Summary {
+    /// A one-screen text summary.
+    pub fn render(&self) -> String {
+        let l = &self.latency_ms;
+        let mut s = String::new();
+        s.push_str(&format!("facs {} - {} ({})\n", self.facs_version, self.source.name, self.source.kind));
+        s.push_str(&format!(
+            "frames: {} analysed, {} skipped (unreadable), {} dropped (live)\n",
+            self.frames_analysed, self.frames_skipped, self.frames_dropped
+        ));
+        s.push_str(&format!(
+            "faces:  {} found in {} frames, {} distinct ids\n",
+            self.faces_found, self.frames_with_faces, self.distinct_face_ids
+        ));
+        s.push_str(&format!("speed:  {:.1} fps over {:.2} s\n", self.fps, self.wall_s));
+        s.push_str(&format!(
+            "latency ms (mean / p50 / p99): capture {:.1}/{:.1}/{:.1}  detect {:.1}/{:.1}/{:.1}  \
+             classify {:.1}/{:.1}/{:.1}  end-to-end {:.1}/{:.1}/{:.1}\n",
+            l.capture.mean_ms, l.capture.p50_ms, l.capture.p99_ms,
+            l.detect.mean_ms, l.detect.p50_ms, l.detect.p99_ms,
+            l.classify.mean_ms, l.classify.p50_ms, l.classify.p99_ms,
+            l.end_to_end.mean_ms, l.end_to_end.p50_ms, l.end_to_end.p99_ms,
+        ));
+        if self.models.is_empty() {
+            s.push_str("models: none beyond the detector (score columns left empty)\n");
+        } else {
+            let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+            s.push_str(&format!("models: {}\n", names.join(", ")));
+        }
+        for w in self.skipped.iter().take(5) {
+            s.push_str(&format!("skipped {w}\n"));
+        }
+        if self.frames_skipped > 5 {
+            s.push_str(&format!("... and {} more skipped\n", self.frames_skipped - 5));
+        }
+        for p in &self.logs {
+            s.push_str(&format!("log:    {}\n", p.display()));
+        }
+        if let Some(p) = self.logs.first() {
+            s.push_str(&format!("sidecar: {}\n", sidecar_path(p).display()));
+        }
+        if let Some(d) = &self.annotate_dir {
+            s.push_str(&format!("frames drawn to: {}\n", d.display()));
+        }
+        if !self.completed {
+            s.push_str("stopped before the end of the input\n");
+        }
+        s
+    }
+}
+
+struct Sidecar {
+    path: Option<PathBuf>,
+    start: serde_json::Value,
+}
+
+impl Sidecar {
+    fn write(&self, summary: Option<&Summary>) -> Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let mut v = self.start.clone();
+        v["status"] = if summary.is_some() { "complete" } else { "running" }.into();
+        v["summary"] = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
+        write_json_atomic(path, &v)
+    }
+}
+
+fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
+    let path = dir.join(format!("{:06}.png", index + 1));
+    image::save_buffer(&path, &canvas.to_rgb(), canvas.width, canvas.height, image::ColorType::Rgb8)
+        .map_err(|e| Error::Image {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+/// Runs a whole session.
+///
+/// # Errors
+/// The pipeline cannot start (bad input, model, settings), a log cannot be written, the
+/// window cannot open, or a stage failed.
+pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
+    let mode = opts.pipeline.config.mode;
+    let started = Instant::now();
+    let pipeline = Pipeline::start(opts.pipeline.clone(), control.clone())?;
+    let mut log = LogWriter::create(opts.log_csv.as_deref(), opts.log_jsonl.as_deref())?;
+    if let Some(dir) = &opts.annotate_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let sidecar = Sidecar {
+        path: log.paths().first().map(|p| sidecar_path(p)),
+        start: serde_json::json!({
+            "facs_version": env!("CARGO_PKG_VERSION"),
+            "source": pipeline.source_info,
+            "models": pipeline.models,
+            "calibration": serde_json::Value::Null,
+            "detector": format!("{:?}", opts.pipeline.config.detect),
+            "columns": crate::log::columns(),
+        }),
+    };
+    sidecar.write(None)?;
+
+    let mut window = None;
+    if opts.show_window {
+        let (w, h) = Canvas::size_for(
+            pipeline.source_info.width.unwrap_or(640),
+            pipeline.source_info.height.unwrap_or(480),
+        );
+        window = Some(Window::open("facs", w, h)?);
+    }
+
+    let mut latency = Latency::default();
+    let mut fps = FpsMeter::new(30);
+    let mut canvas = Canvas::default();
+    let mut ids = BTreeSet::new();
+    let (mut analysed, mut with_faces, mut faces_found) = (0u64, 0u64, 0u64);
+    let mut last_progress = Instant::now();
+    let mut result: Result<()> = Ok(());
+
+    let mut on_frame = |a: Analysed, window: &mut Option<Window>| -> Result<()> {
+        log.write_frame(&a)?;
+        let now = Instant::now();
+        latency.capture.push(a.times.capture_ms);
+        latency.detect.push(a.times.detect_ms);
+        latency.classify.push(a.times.classify_ms);
+        latency
+            .end_to_end
+            .push(now.duration_since(a.frame.captured_at).as_secs_f32() * 1e3);
+        fps.tick(now);
+        analysed += 1;
+        if !a.faces.is_empty() {
+            with_faces += 1;
+        }
+        faces_found += a.faces.len() as u64;
+        ids.extend(a.faces.iter().map(|f| f.face.id));
+        if window.is_some() || opts.annotate_dir.is_some() {
+            let hud = Hud {
+                fps: fps.fps(),
+                capture_ms: latency.capture.recent_mean(30),
+                detect_ms: latency.detect.recent_mean(30),
+                classify_ms: latency.classify.recent_mean(30),
+                end_to_end_ms: latency.end_to_end.recent_mean(30),
+                dropped: pipeline.counters.dropped(),
+                paused: control.paused(),
+                status: String::new(),
+            };
+            overlay::draw(&a, &hud, &mut canvas);
+            if let Some(dir) = &opts.annotate_dir {
+                save_png(dir, a.frame.index, &canvas)?;
+            }
+            if let Some(w) = window.as_mut() {
+                w.show(&canvas)?;
+            }
+        }
+        if opts.progress && last_progress.elapsed() > Duration::from_secs(1) {
+            last_progress = Instant::now();
+            eprint!("\rframe {:>6}  {:>6.1} fps  {} faces   ", a.frame.index + 1, fps.fps(), a.faces.len());
+        }
+        Ok(())
+    };
+
+    loop {
+        if let Some(w) = window.as_mut() {
+            if !w.is_open() {
+                control.stop();
+            }
+            for c in w.commands() {
+                match c {
+                    Command::Quit => control.stop(),
+                    Command::Pause => {
+                        control.toggle_pause();
+                    }
+                    Command::Landmarks | Command::Calibrate => {}
+                }
+            }
+        }
+        match pipeline.recv_timeout(Duration::from_millis(30)) {
+            None => break,
+            Some(None) => {
+                if let Some(w) = window.as_mut() {
+                    w.poll();
+                }
+            }
+            Some(Some(a)) => {
+                if let Err(e) = on_frame(a, &mut window) {
+                    control.stop();
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+    }
+    if opts.progress {
+        eprintln!();
+    }
+    let stopped_early = control.stopped();
+    let counters = pipeline.counters.clone();
+    let source = pipeline.source_info.clone();
+    let models = pipeline.models.clone();
+    let finish = pipeline.finish();
+    result?;
+    finish?;
+
+    let wall_s = started.elapsed().as_secs_f64();
+    let skipped = counters.skipped.lock().map(|l| l.clone()).unwrap_or_default();
+    let summary = Summary {
+        facs_version: env!("CARGO_PKG_VERSION"),
+        mode: if mode == Mode::Live { "live" } else { "offline" },
+        source,
+        models,
+        calibration: None,
+        frames_read: counters.frames_read.load(Ordering::Relaxed),
+        frames_analysed: analysed,
+        frames_skipped: counters.frames_skipped.load(Ordering::Relaxed),
+        skipped,
+        frames_dropped: counters.dropped(),
+        frames_with_faces: with_faces,
+        faces_found,
+        distinct_face_ids: ids.len(),
+        wall_s,
+        fps: if wall_s > 0.0 { analysed as f64 / wall_s } else { 0.0 },
+        latency_ms: latency.summary(),
+        logs: log.paths(),
+        annotate_dir: opts.annotate_dir.clone(),
+        completed: !stopped_early,
+    };
+    sidecar.write(Some(&summary))?;
+    Ok(summary)
+}

@@ -1,0 +1,148 @@
+//! Webcam capture through nokhwa (the only file that imports it). Compiled in with the
+//! `camera` cargo feature, because nokhwa's V4L2 backend needs libclang at build time.
+
+#[cfg(feature = "camera")]
+use super::Next;
+use super::FrameSource;
+use crate::error::{Error, Result};
+
+/// Which camera to open and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraSpec {
+    pub index: u32,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+/// How to get camera support, for builds without it.
+pub const CAMERA_HINT: &str = "this build of facs has no camera support. Rebuild with it:\n  \
+apt-get install libclang-dev   # nokhwa's V4L2 backend needs libclang at build time\n  \
+cargo run --release --features camera -- live --camera 0\n\
+or analyse recorded footage instead: facs run --input CLIP.mp4";
+
+#[cfg(not(feature = "camera"))]
+pub(super) fn open(_spec: &CameraSpec) -> Result<Box<dyn FrameSource>> {
+    Err(Error::Camera(CAMERA_HINT.into()))
+}
+
+/// Names of the cameras the system reports, `index: name`.
+///
+/// # Errors
+/// No camera support in this build, or the system query failed.
+#[cfg(not(feature = "camera"))]
+pub fn list_cameras() -> Result<Vec<String>> {
+    Err(Error::Camera(CAMERA_HINT.into()))
+}
+
+#[cfg(feature = "camera")]
+pub use imp::list_cameras;
+#[cfg(feature = "camera")]
+pub(super) use imp::open;
+
+#[cfg(feature = "camera")]
+mod imp {
+    use std::time::Instant;
+
+    use nokhwa::pixel_format::RgbFormat;
+    use nokhwa::utils::{
+        ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
+        Resolution,
+    };
+    use nokhwa::Camera;
+
+    use super::{CameraSpec, Error, FrameSource, Next, Result};
+    use crate::frame::Frame;
+    use crate::source::SourceInfo;
+
+    pub fn list_cameras() -> Result<Vec<String>> {
+        let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| Error::Camera(e.to_string()))?;
+        Ok(cams
+            .iter()
+            .map(|c| format!("{}: {}", c.index(), c.human_name()))
+            .collect())
+    }
+
+    fn found() -> String {
+        match list_cameras() {
+            Ok(list) if list.is_empty() => "no cameras found".into(),
+            Ok(list) => format!("cameras found: {}", list.join(", ")),
+            Err(e) => format!("listing cameras failed: {e}"),
+        }
+    }
+
+    struct CameraSource {
+        cam: Camera,
+        spec: CameraSpec,
+        started: Instant,
+        next: u64,
+    }
+
+    pub fn open(spec: &CameraSpec) -> Result<Box<dyn FrameSource>> {
+        let format = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(
+            CameraFormat::new(
+                Resolution::new(spec.width, spec.height),
+                FrameFormat::MJPEG,
+                spec.fps,
+            ),
+        ));
+        let mut cam = Camera::new(CameraIndex::Index(spec.index), format).map_err(|e| {
+            Error::Camera(format!("cannot open camera {}: {e}; {}", spec.index, found()))
+        })?;
+        cam.open_stream()
+            .map_err(|e| Error::Camera(format!("camera {} will not stream: {e}", spec.index)))?;
+        Ok(Box::new(CameraSource {
+            cam,
+            spec: spec.clone(),
+            started: Instant::now(),
+            next: 0,
+        }))
+    }
+
+    impl FrameSource for CameraSource {
+        fn info(&self) -> SourceInfo {
+            let res = self.cam.resolution();
+            SourceInfo {
+                kind: "camera",
+                name: format!("camera {}", self.spec.index),
+                width: Some(res.width()),
+                height: Some(res.height()),
+                fps: None,
+                frame_count: None,
+            }
+        }
+
+        fn next_frame(&mut self) -> Result<Next> {
+            let buf = self
+                .cam
+                .frame()
+                .map_err(|e| Error::Camera(format!("camera {} stopped: {e}", self.spec.index)))?;
+            let index = self.next;
+            self.next += 1;
+            let ts = self.started.elapsed().as_secs_f64();
+            let res = buf.resolution();
+            let mut rgb = vec![0u8; res.width() as usize * res.height() as usize * 3];
+            if let Err(e) = buf.decode_image_to_buffer::<RgbFormat>(&mut rgb) {
+                return Ok(Next::Skipped {
+                    index,
+                    what: format!("camera {} frame {}", self.spec.index, index + 1),
+                    reason: e.to_string(),
+                });
+            }
+            Ok(match Frame::new(index, ts, res.width(), res.height(), rgb) {
+                Some(f) => Next::Frame(f),
+                None => Next::Skipped {
+                    index,
+                    what: format!("camera {} frame {}", self.spec.index, index + 1),
+                    reason: "empty frame".into(),
+                },
+            })
+        }
+    }
+
+    impl Drop for CameraSource {
+        fn drop(&mut self) {
+            let _ = self.cam.stop_stream();
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Where frames come from. Every source yields [`Next`] items through one trait, so the
+//! capture stage does not care whether it reads a camera, a video, images or a test pattern.
+
+mod camera;
+mod images;
+mod synthetic;
+mod video;
+
+pub use camera::{list_cameras, CameraSpec};
+pub use images::{image_extensions, ImageFolder};
+pub use synthetic::{SyntheticSource, SyntheticSpec};
+pub use video::{ffmpeg_available, VideoSource};
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+
+/// What a source produced on one call.
+#[derive(Debug)]
+pub enum Next {
+    /// A good frame.
+    Frame(Frame),
+    /// A frame that could not be read; the run goes on without it.
+    Skipped { index: u64, what: String, reason: String },
+    /// No more frames.
+    End,
+}
+
+/// A description of a source for logs and summaries.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SourceInfo {
+    /// `camera`, `video`, `images`, `image` or `synthetic`.
+    pub kind: &'static str,
+    /// Path, camera index or synthetic spec.
+    pub name: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Nominal frame rate used for timestamps (None for cameras: their clock is used).
+    pub fps: Option<f64>,
+    /// Frames expected, when known.
+    pub frame_count: Option<u64>,
+}
+
+/// A producer of frames. Not required to be `Send`: a source is built inside the capture
+/// thread that uses it (nokhwa's camera cannot cross threads).
+pub trait FrameSource {
+    fn info(&self) -> SourceInfo;
+    /// The next frame.
+    ///
+    /// # Errors
+    /// A failure after which the source cannot go on (the camera vanished, ffmpeg died).
+    fn next_frame(&mut self) -> Result<Next>;
+}
+
+/// What to open; `Send`, so it can be handed to the capture thread.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceSpec {
+    Camera(CameraSpec),
+    /// A folder of images, sorted by name, at `fps` for timestamps.
+    Images { dir: PathBuf, fps: f64 },
+    /// One still image.
+    Image(PathBuf),
+    Video(PathBuf),
+    Synthetic(SyntheticSpec),
+}
+
+impl SourceSpec {
+    /// Interprets an `--input` argument: a folder, an image, a video, or
+    /// `synthetic:faces=N,frames=M,size=WxH,fps=F`.
+    ///
+    /// # Errors
+    /// [`Error::InputNotFound`] for a missing path; [`Error::InvalidConfig`] for a bad
+    /// synthetic spec or frame rate.
+    pub fn from_input(input: &str, fps: f64) -> Result<Self> {
+        if let Some(rest) = input.strip_prefix("synthetic:").or(if input == "synthetic" {
+            Some("")
+        } else {
+            None
+        }) {
+            return Ok(SourceSpec::Synthetic(SyntheticSpec::parse(rest)?));
+        }
+        if !(fps > 0.0 && fps <= 1000.0) {
+            return Err(Error::config("fps", fps, "in (0, 1000]"));
+        }
+        let path = PathBuf::from(input);
+        if !path.exists() {
+            return Err(Error::InputNotFound(path));
+        }
+        if path.is_dir() {
+            return Ok(SourceSpec::Images { dir: path, fps });
+        }
+        if is_image(&path) {
+            Ok(SourceSpec::Image(path))
+        } else {
+            Ok(SourceSpec::Video(path))
+        }
+    }
+
+    /// Opens the source. Call it on the thread that will read it.
+    ///
+    /// # Errors
+    /// Whatever stops the source from opening: no such camera, no ffmpeg, an empty folder.
+    pub fn open(&self) -> Result<Box<dyn FrameSource>> {
+        Ok(match self {
+            SourceSpec::Camera(spec) => camera::open(spec)?,
+            SourceSpec::Images { dir, fps } => Box::new(ImageFolder::open(dir, *fps)?),
+            SourceSpec::Image(path) => Box::new(ImageFolder::single(path)?),
+            SourceSpec::Video(path) => Box::new(VideoSource::open(path)?),
+            SourceSpec::Synthetic(spec) => Box::new(SyntheticSource::new(spec.clone())),
+        })
+    }
+
+    /// Short human description.
+    pub fn describe(&self) -> String {
+        match self {
+            SourceSpec::Camera(c) => format!("camera {}", c.index),
+            SourceSpec::Images { dir, .. } => dir.display().to_string(),
+            SourceSpec::Image(p) | SourceSpec::Video(p) => p.display().to_string(),
+            SourceSpec::Synthetic(s) => s.to_string(),
+        }
+    }
+}
+
+/// True if the file name ends in an image extension facs decodes.
+pub fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| image_extensions().contains(&e.to_ascii_lowercase().as_str()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_classified() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("a.JPG");
+        std::fs::write(&img, b"x").unwrap();
+        let vid = dir.path().join("a.mp4");
+        std::fs::write(&vid, b"x").unwrap();
+        let s = |p: &Path| SourceSpec::from_input(p.to_str().unwrap(), 30.0).unwrap();
+        assert!(matches!(s(dir.path()), SourceSpec::Images { .. }));
+        assert!(matches!(s(&img), SourceSpec::Image(_)));
+        assert!(matches!(s(&vid), SourceSpec::Video(_)));
+        let missing = SourceSpec::from_input("/no/such/file.mp4", 30.0).unwrap_err();
+        assert_eq!(missing.to_string(), "input not found: /no/such/file.mp4");
+        assert!(matches!(
+            SourceSpec::from_input("synthetic:faces=2", 30.0).unwrap(),
+            SourceSpec::Synthetic(_)
+        ));
+        assert!(SourceSpec::from_input(dir.path().to_str().unwrap(), 0.0).is_err());
+    }
+}
