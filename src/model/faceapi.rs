@@ -1,0 +1,166 @@
+//! face-api's face feature extractor (4 dense blocks of depthwise-separable convolutions)
+//! with a fully connected head, ported to candle. The same network shape serves the
+//! 68-point landmark net (136 outputs) and the 7-class expression net (7 outputs); each
+//! has its own weights (models/face_landmark_68.safetensors, models/face_expression.safetensors).
+//! tools/faceapi/ARCHITECTURE.md documents the original's forward pass.
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
+
+use super::ops::{depthwise3x3, pointwise};
+use super::{tensor_error, NetError};
+
+/// Input side in pixels (RGB).
+pub const INPUT: u32 = 112;
+/// Per-channel means subtracted from RGB pixels before dividing by 255.
+const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+
+/// Labels of the expression net, in its output order.
+pub const EXPRESSION_LABELS: [&str; 7] =
+    ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"];
+
+#[derive(Debug)]
+enum Conv0 {
+    /// dense0: a full 3x3 convolution.
+    Full { w: Tensor, b: Tensor },
+    Separable(Separable),
+}
+
+/// Depthwise 3x3 (carrying the stride), pointwise 1x1, one bias.
+#[derive(Debug)]
+struct Separable {
+    depthwise: Tensor,
+    pointwise: Tensor,
+    bias: Tensor,
+}
+
+/// TF 'same' for a 3x3 stride-2 conv on an even size: pad 0 before, 1 after.
+fn pad_for_stride2(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.pad_with_zeros(D::Minus2, 0, 1)?.pad_with_zeros(D::Minus1, 0, 1)
+}
+
+fn add_bias(x: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    x.broadcast_add(&b.reshape((1, (), 1, 1))?)
+}
+
+impl Separable {
+    fn load(vb: &VarBuilder, prefix: &str, cin: usize, cout: usize) -> Result<Self, NetError> {
+        let get = |leaf: &str, s: &[usize]| {
+            let name = format!("{prefix}.{leaf}");
+            vb.get(s, &name).map_err(|e| tensor_error(&name, e))
+        };
+        Ok(Separable {
+            depthwise: get("depthwise_filter", &[cin, 1, 3, 3])?,
+            pointwise: get("pointwise_filter", &[cout, cin, 1, 1])?,
+            bias: get("bias", &[cout])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, stride: usize) -> candle_core::Result<Tensor> {
+        let x = if stride == 2 {
+            depthwise3x3(x, &self.depthwise, (0, 1, 0, 1), 2)?
+        } else {
+            depthwise3x3(x, &self.depthwise, (1, 1, 1, 1), 1)?
+        };
+        add_bias(&pointwise(&x, &self.pointwise)?, &self.bias)
+    }
+}
+
+#[derive(Debug)]
+struct DenseBlock {
+    conv0: Conv0,
+    convs: [Separable; 3],
+}
+
+impl DenseBlock {
+    fn load(vb: &VarBuilder, block: usize, cin: usize, cout: usize) -> Result<Self, NetError> {
+        let p = format!("dense{block}");
+        let conv0 = if block == 0 {
+            let get = |leaf: &str, s: &[usize]| {
+                let name = format!("{p}.conv0.{leaf}");
+                vb.get(s, &name).map_err(|e| tensor_error(&name, e))
+            };
+            Conv0::Full {
+                w: get("filters", &[cout, cin, 3, 3])?,
+                b: get("bias", &[cout])?,
+            }
+        } else {
+            Conv0::Separable(Separable::load(vb, &format!("{p}.conv0"), cin, cout)?)
+        };
+        let sep = |k: usize| Separable::load(vb, &format!("{p}.conv{k}"), cout, cout);
+        Ok(DenseBlock {
+            conv0,
+            convs: [sep(1)?, sep(2)?, sep(3)?],
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let out1 = match &self.conv0 {
+            Conv0::Full { w, b } => add_bias(&pad_for_stride2(x)?.conv2d(w, 0, 2, 1, 1)?, b)?,
+            Conv0::Separable(s) => s.forward(x, 2)?,
+        }
+        .relu()?;
+        let out2 = self.convs[0].forward(&out1, 1)?;
+        let in3 = (&out1 + &out2)?.relu()?;
+        let out3 = self.convs[1].forward(&in3, 1)?;
+        let in4 = (&out1 + (&out2 + &out3)?)?.relu()?;
+        let out4 = self.convs[2].forward(&in4, 1)?;
+        (&out1 + (&out2 + (&out3 + &out4)?)?)?.relu()
+    }
+}
+
+/// Feature extractor + fully connected head.
+#[derive(Debug)]
+pub struct FaceApiNet {
+    blocks: Vec<DenseBlock>,
+    fc: Linear,
+    outputs: usize,
+    device: Device,
+}
+
+impl FaceApiNet {
+    /// Builds the network with `outputs` results (136 landmarks or 7 expressions) from
+    /// safetensors bytes (sha256-checked by the caller).
+    ///
+    /// # Errors
+    /// [`NetError`] naming the first missing or wrongly shaped tensor.
+    pub fn from_bytes(bytes: Vec<u8>, outputs: usize, device: &Device) -> Result<Self, NetError> {
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
+            .map_err(|e| NetError(format!("not a safetensors file: {e}")))?;
+        let mut blocks = Vec::new();
+        for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)].into_iter().enumerate() {
+            blocks.push(DenseBlock::load(&vb, i, cin, cout)?);
+        }
+        let w = vb
+            .get((outputs, 256), "fc.weights")
+            .map_err(|e| tensor_error("fc.weights", e))?;
+        let b = vb.get(outputs, "fc.bias").map_err(|e| tensor_error("fc.bias", e))?;
+        Ok(FaceApiNet {
+            blocks,
+            fc: Linear::new(w, Some(b)),
+            outputs,
+            device: device.clone(),
+        })
+    }
+
+    /// Raw outputs for a batch of 112x112 RGB crops (`n * 112 * 112 * 3` bytes, HWC).
+    ///
+    /// # Errors
+    /// A tensor operation failed (wrong buffer length included).
+    pub fn forward(&self, rgb: &[u8], n: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+        let side = INPUT as usize;
+        let x: Vec<f32> = rgb
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (p as f32 - MEAN_RGB[i % 3]) / 255.0)
+            .collect();
+        let mut x = Tensor::from_vec(x, (n, side, side, 3), &self.device)?.permute((0, 3, 1, 2))?; // [n, 3, 112, 112]
+        for b in &self.blocks {
+            x = b.forward(&x)?; // 32x56, 64x28, 128x14, 256x7
+        }
+        let x = x.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 256]
+        let y = self.fc.forward(&x)?; // [n, outputs]
+        debug_assert_eq!(y.dim(1)?, self.outputs);
+        y.to_vec2::<f32>()
+    }
+}
