@@ -17,7 +17,9 @@ pub struct CropBox {
 /// is smaller than the square.
 pub fn square_crop(face: &FaceBox, margin: f32, width: u32, height: u32) -> CropBox {
     let (cx, cy) = face.centre();
-    let side = (face.w.max(face.h) * (1.0 + 2.0 * margin.max(0.0))).round().max(1.0);
+    let side = (face.w.max(face.h) * (1.0 + 2.0 * margin.max(0.0)))
+        .round()
+        .max(1.0);
     let side = (side as u32).min(width).min(height).max(1);
     let half = side as f32 / 2.0;
     let clamp = |c: f32, limit: u32| -> u32 {
@@ -101,7 +103,9 @@ pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
 
 /// RGB to grey, one byte per pixel.
 pub fn rgb_to_grey(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect()
+    rgb.chunks_exact(3)
+        .map(|p| luma(p[0], p[1], p[2]))
+        .collect()
 }
 
 /// The frame in grey, scaled by `scale` (area average when shrinking, bilinear when
@@ -153,7 +157,13 @@ mod tests {
     use super::*;
 
     fn face(x: f32, y: f32, w: f32, h: f32) -> FaceBox {
-        FaceBox { x, y, w, h, confidence: 1.0 }
+        FaceBox {
+            x,
+            y,
+            w,
+            h,
+            confidence: 1.0,
+        }
     }
 
     #[test]
@@ -161,7 +171,14 @@ mod tests {
         // A 100x100 face at (200,100) with 20% margin: side 100 * 1.4 = 140, centred on
         // (250,150), so the square starts at (180, 80).
         let c = square_crop(&face(200.0, 100.0, 100.0, 100.0), 0.2, 640, 480);
-        assert_eq!(c, CropBox { x: 180, y: 80, side: 140 });
+        assert_eq!(
+            c,
+            CropBox {
+                x: 180,
+                y: 80,
+                side: 140
+            }
+        );
         // A tall box uses its larger side.
         let c = square_crop(&face(200.0, 100.0, 80.0, 120.0), 0.0, 640, 480);
         assert_eq!(c.side, 120);
@@ -178,7 +195,8 @@ mod tests {
         assert_eq!((c.x + c.side, c.y + c.side), (640, 480));
         // Larger than the frame: shrunk to the frame's smaller side.
         let c = square_crop(&face(0.0, 0.0, 500.0, 500.0), 0.5, 640, 480);
-        assert_eq!((c.x, c.y, c.side), (70, 0, 480));
+        // Centre (250, 250): x starts at 250 - 240; y is pushed to 0.
+        assert_eq!((c.x, c.y, c.side), (10, 0, 480));
     }
 
     #[test]
@@ -202,9 +220,25 @@ mod tests {
             }
         }
         let f = Frame::new(0, 0.0, w, h, rgb).unwrap();
-        let out = crop_rgb(&f, CropBox { x: 4, y: 0, side: 4 }, 2);
+        let out = crop_rgb(
+            &f,
+            CropBox {
+                x: 4,
+                y: 0,
+                side: 4,
+            },
+            2,
+        );
         assert_eq!(out, vec![0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 255]);
-        let out = crop_rgb(&f, CropBox { x: 0, y: 0, side: 4 }, 8);
+        let out = crop_rgb(
+            &f,
+            CropBox {
+                x: 0,
+                y: 0,
+                side: 4,
+            },
+            8,
+        );
         assert_eq!(&out[..3], &[255, 0, 0]);
     }
 

@@ -191,11 +191,20 @@ mod tests {
         d.min_face_px = 12;
         let msg = d.validate().unwrap_err().to_string();
         assert_eq!(msg, "invalid min_face_px 12 (expected >= 20)");
-        let d = DetectConfig { score_thresh: 0.0, ..Default::default() };
+        let d = DetectConfig {
+            score_thresh: 0.0,
+            ..Default::default()
+        };
         assert!(d.validate().is_err());
-        let d = DetectConfig { pyramid_scale: 1.0, ..Default::default() };
+        let d = DetectConfig {
+            pyramid_scale: 1.0,
+            ..Default::default()
+        };
         assert!(d.validate().is_err());
-        let d = DetectConfig { window_step: 0, ..Default::default() };
+        let d = DetectConfig {
+            window_step: 0,
+            ..Default::default()
+        };
         assert!(d.validate().is_err());
     }
 

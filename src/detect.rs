@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_before_rustface() {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-        let cfg = DetectConfig { min_face_px: 10, ..Default::default() };
+        let cfg = DetectConfig {
+            min_face_px: 10,
+            ..Default::default()
+        };
         let err = Detector::new(&dir, &cfg).err().unwrap();
         assert!(err.to_string().contains("min_face_px 10"));
     }

@@ -68,7 +68,15 @@ pub const CELL_H: u32 = 9;
 
 /// Draws `text` into a 0RGB buffer of width `stride` with its top-left at (x, y); pixels
 /// outside the buffer are clipped.
-pub fn draw_text(buf: &mut [u32], stride: u32, x: i32, y: i32, text: &str, colour: u32, scale: u32) {
+pub fn draw_text(
+    buf: &mut [u32],
+    stride: u32,
+    x: i32,
+    y: i32,
+    text: &str,
+    colour: u32,
+    scale: u32,
+) {
     let height = (buf.len() / stride.max(1) as usize) as i32;
     for (i, c) in text.chars().enumerate() {
         let gx = x + (i as u32 * CELL_W * scale) as i32;

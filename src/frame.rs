@@ -39,7 +39,13 @@ pub struct Frame {
 
 impl Frame {
     /// Builds a frame, checking that the buffer matches the size.
-    pub fn new(index: u64, timestamp_s: f64, width: u32, height: u32, rgb: Vec<u8>) -> Option<Self> {
+    pub fn new(
+        index: u64,
+        timestamp_s: f64,
+        width: u32,
+        height: u32,
+        rgb: Vec<u8>,
+    ) -> Option<Self> {
         (rgb.len() == width as usize * height as usize * 3 && width > 0 && height > 0).then(|| {
             Frame {
                 index,
@@ -117,10 +123,7 @@ impl Scores {
     /// The most probable emotion and its probability.
     pub fn top_emotion(&self) -> Option<(&'static str, f32)> {
         let e = self.emotions?;
-        let (i, p) = e
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let (i, p) = e.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
         Some((EMOTIONS[i], *p))
     }
 }
@@ -161,7 +164,13 @@ mod tests {
     use super::*;
 
     fn b(x: f32, y: f32, w: f32, h: f32) -> FaceBox {
-        FaceBox { x, y, w, h, confidence: 1.0 }
+        FaceBox {
+            x,
+            y,
+            w,
+            h,
+            confidence: 1.0,
+        }
     }
 
     #[test]

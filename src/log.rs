@@ -11,10 +11,20 @@ use crate::frame::{Analysed, AU_NUMBERS, EMOTIONS};
 
 /// The log's column names, in order.
 pub fn columns() -> Vec<String> {
-    let mut c: Vec<String> = ["frame", "face_id", "timestamp", "confidence", "success", "x", "y", "w", "h"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut c: Vec<String> = [
+        "frame",
+        "face_id",
+        "timestamp",
+        "confidence",
+        "success",
+        "x",
+        "y",
+        "w",
+        "h",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     c.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_p")));
     c.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_c")));
     c.push("happy".into());
@@ -112,7 +122,9 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(BufWriter::new(File::create(path).map_err(|e| Error::io(path, e))?))
+    Ok(BufWriter::new(
+        File::create(path).map_err(|e| Error::io(path, e))?,
+    ))
 }
 
 impl LogWriter {
@@ -183,7 +195,8 @@ impl LogWriter {
                     .zip(row)
                     .map(|(k, v)| (k.clone(), v.json()))
                     .collect();
-                self.buf.push_str(&serde_json::Value::Object(obj).to_string());
+                self.buf
+                    .push_str(&serde_json::Value::Object(obj).to_string());
                 self.buf.push('\n');
             }
             w.write_all(self.buf.as_bytes())
@@ -201,7 +214,11 @@ impl LogWriter {
 
     /// Paths written to.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.csv.iter().chain(&self.jsonl).map(|(p, _)| p.clone()).collect()
+        self.csv
+            .iter()
+            .chain(&self.jsonl)
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 }
 
@@ -242,7 +259,10 @@ mod tests {
     fn header_follows_openface_naming() {
         let c = columns();
         assert_eq!(c.len(), 9 + 11 + 11 + 1 + 7);
-        assert_eq!(&c[..5], ["frame", "face_id", "timestamp", "confidence", "success"]);
+        assert_eq!(
+            &c[..5],
+            ["frame", "face_id", "timestamp", "confidence", "success"]
+        );
         assert_eq!(c[9], "AU01_p");
         assert_eq!(c[19], "AU26_p");
         assert_eq!(c[20], "AU01_c");
@@ -258,14 +278,21 @@ mod tests {
         w.write_frame(&analysed(vec![])).unwrap();
         let face = TrackedFace {
             id: 2,
-            bbox: FaceBox { x: 1.0, y: 2.0, w: 30.0, h: 40.5, confidence: 0.75 },
+            bbox: FaceBox {
+                x: 1.0,
+                y: 2.0,
+                w: 30.0,
+                h: 40.5,
+                confidence: 0.75,
+            },
         };
         let scores = Scores {
             happy: Some(0.91234),
             emotions: Some([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1]),
             ..Default::default()
         };
-        w.write_frame(&analysed(vec![FaceResult { face, scores }])).unwrap();
+        w.write_frame(&analysed(vec![FaceResult { face, scores }]))
+            .unwrap();
         assert_eq!(w.rows_written(), 2);
         let text = std::fs::read_to_string(&csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -274,7 +301,10 @@ mod tests {
         assert!(lines[1].starts_with("5,,0.133,0.00,0,,,,,"), "{}", lines[1]);
         let face_row: Vec<&str> = lines[2].split(',').collect();
         assert_eq!(face_row.len(), columns().len());
-        assert_eq!(&face_row[..9], ["5", "2", "0.133", "0.750", "1", "1.0", "2.0", "30.0", "40.5"]);
+        assert_eq!(
+            &face_row[..9],
+            ["5", "2", "0.133", "0.750", "1", "1.0", "2.0", "30.0", "40.5"]
+        );
         assert_eq!(face_row[9], ""); // no AU model: empty
         assert_eq!(face_row[31], "0.9123");
         assert_eq!(face_row[35], "0.9000");
@@ -291,6 +321,9 @@ mod tests {
 
     #[test]
     fn sidecar_name() {
-        assert_eq!(sidecar_path(Path::new("out/run.csv")), PathBuf::from("out/run.meta.json"));
+        assert_eq!(
+            sidecar_path(Path::new("out/run.csv")),
+            PathBuf::from("out/run.meta.json")
+        );
     }
 }

@@ -17,7 +17,11 @@ use facs::source::{list_cameras, CameraSpec, SourceSpec};
 use facs::window::display_available;
 
 #[derive(Parser)]
-#[command(name = "facs", version, about = "Facial Action Units and emotions, live or from lab footage")]
+#[command(
+    name = "facs",
+    version,
+    about = "Facial Action Units and emotions, live or from lab footage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -26,14 +30,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the live path on the bundled clip: window if a display exists, else headless.
-    #[command(after_help = "Example:\n  facs demo\n  facs demo --log demo.csv --annotate demo_frames")]
+    #[command(
+        after_help = "Example:\n  facs demo\n  facs demo --log demo.csv --annotate demo_frames"
+    )]
     Demo(DemoArgs),
     /// Analyse a camera live, with an overlay window.
-    #[command(after_help = "Example:\n  facs live --camera 0 --size 640x480 --fps 30 --log session.csv")]
+    #[command(
+        after_help = "Example:\n  facs live --camera 0 --size 640x480 --fps 30 --log session.csv"
+    )]
     Live(LiveArgs),
     /// Analyse recorded footage (video, folder of images, one image); never drops a frame.
-    #[command(after_help = "Example:\n  facs run --input participant01.mp4 --log participant01.csv\n  \
-                            facs run --input frames/ --fps 25 --jsonl out.jsonl --annotate drawn/ --show")]
+    #[command(
+        after_help = "Example:\n  facs run --input participant01.mp4 --log participant01.csv\n  \
+                            facs run --input frames/ --fps 25 --jsonl out.jsonl --annotate drawn/ --show"
+    )]
     Run(RunArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
@@ -138,7 +148,12 @@ fn apply(mut config: PipelineConfig, out: &Outputs) -> PipelineConfig {
     config
 }
 
-fn run_session(pipeline: PipelineSpec, out: &Outputs, show: bool, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+fn run_session(
+    pipeline: PipelineSpec,
+    out: &Outputs,
+    show: bool,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     let opts = SessionOptions {
         pipeline,
         log_csv: out.log.clone(),
@@ -153,6 +168,7 @@ fn run_session(pipeline: PipelineSpec, out: &Outputs, show: bool, stop: Arc<Atom
 }
 
 fn main() -> ExitCode {
+    facs::model::use_one_thread_per_network();
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -173,7 +189,10 @@ fn real_main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Demo(args) => {
             let clip = demo_clip();
-            let source = SourceSpec::Images { dir: clip, fps: 30.0 };
+            let source = SourceSpec::Images {
+                dir: clip,
+                fps: 30.0,
+            };
             let config = apply(PipelineConfig::live(), &args.out);
             let show = !args.headless && display_available();
             if !show {
@@ -186,15 +205,30 @@ fn real_main() -> anyhow::Result<()> {
             if args.fps == 0 || args.fps > 1000 {
                 bail!("invalid fps {} (expected 1..=1000)", args.fps);
             }
-            let source = SourceSpec::Camera(CameraSpec { index: args.camera, width, height, fps: args.fps });
+            let source = SourceSpec::Camera(CameraSpec {
+                index: args.camera,
+                width,
+                height,
+                fps: args.fps,
+            });
             let config = apply(PipelineConfig::live(), &args.out);
             let show = !args.headless && display_available();
-            run_session(spec(config, source, &args.out, false), &args.out, show, stop)
+            run_session(
+                spec(config, source, &args.out, false),
+                &args.out,
+                show,
+                stop,
+            )
         }
         Cmd::Run(args) => {
             let source = SourceSpec::from_input(&args.input, args.fps)?;
             let config = apply(PipelineConfig::offline(), &args.out);
-            run_session(spec(config, source, &args.out, args.realtime), &args.out, args.show, stop)
+            run_session(
+                spec(config, source, &args.out, args.realtime),
+                &args.out,
+                args.show,
+                stop,
+            )
         }
         Cmd::Models(args) => {
             let dir = args.models.unwrap_or_else(default_models_dir);
@@ -205,7 +239,14 @@ fn real_main() -> anyhow::Result<()> {
                 bad += usize::from(s.status != "ok");
             }
             match list_cameras() {
-                Ok(c) => println!("cameras: {}", if c.is_empty() { "none".into() } else { c.join(", ") }),
+                Ok(c) => println!(
+                    "cameras: {}",
+                    if c.is_empty() {
+                        "none".into()
+                    } else {
+                        c.join(", ")
+                    }
+                ),
                 Err(_) => println!("cameras: this build has no camera support (--features camera)"),
             }
             if bad > 0 {

@@ -100,7 +100,13 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
         }
     }
     if ch > f.height {
-        canvas.fill_rect(0, f.height as i32, f.width as i32, (ch - f.height) as i32, 0);
+        canvas.fill_rect(
+            0,
+            f.height as i32,
+            f.width as i32,
+            (ch - f.height) as i32,
+            0,
+        );
     }
     // Boxes and labels.
     let fw = f.width as i32;
@@ -126,16 +132,29 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
     let mut y = 6;
     c.text(x, y, &format!("FACS  FRAME {}", a.frame.index + 1), TEXT);
     y += line;
-    c.text(x, y, &format!("FPS {:.1}  DROPPED {}", hud.fps, hud.dropped), TEXT);
+    c.text(
+        x,
+        y,
+        &format!("FPS {:.1}  DROPPED {}", hud.fps, hud.dropped),
+        TEXT,
+    );
     y += line;
     c.text(
         x,
         y,
-        &format!("CAP {:.1} DET {:.1} CLS {:.1}", hud.capture_ms, hud.detect_ms, hud.classify_ms),
+        &format!(
+            "CAP {:.1} DET {:.1} CLS {:.1}",
+            hud.capture_ms, hud.detect_ms, hud.classify_ms
+        ),
         DIM,
     );
     y += line;
-    c.text(x, y, &format!("END TO END {:.1} MS", hud.end_to_end_ms), DIM);
+    c.text(
+        x,
+        y,
+        &format!("END TO END {:.1} MS", hud.end_to_end_ms),
+        DIM,
+    );
     y += line;
     if hud.paused {
         c.text(x, y, "PAUSED (SPACE)", HAPPY);
@@ -155,7 +174,12 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
         c.text(x, y, "NO FACE", DIM);
         return;
     };
-    c.text(x, y, &format!("FACE #{}  {} IN FRAME", r.face.id, a.faces.len()), TEXT);
+    c.text(
+        x,
+        y,
+        &format!("FACE #{}  {} IN FRAME", r.face.id, a.faces.len()),
+        TEXT,
+    );
     y += line + 2;
     let bar_x = x + 36;
     let bar_w = PANEL_W as i32 - 36 - 50;
@@ -178,7 +202,13 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
     c.fill_rect(bar_x, y, bar_w, 7, 0x30_30_3C);
     match r.scores.happy {
         Some(p) => {
-            c.fill_rect(bar_x, y, (p.clamp(0.0, 1.0) * bar_w as f32) as i32, 7, HAPPY);
+            c.fill_rect(
+                bar_x,
+                y,
+                (p.clamp(0.0, 1.0) * bar_w as f32) as i32,
+                7,
+                HAPPY,
+            );
             c.text(bar_x + bar_w + 4, y, &format!("{:.2}", p), DIM);
         }
         None => c.text(bar_x + bar_w + 4, y, "--", DIM),
@@ -200,11 +230,20 @@ mod tests {
         let frame = Frame::new(0, 0.0, 100, 80, vec![50; 100 * 80 * 3]).unwrap();
         let face = TrackedFace {
             id: 3,
-            bbox: FaceBox { x: 20.0, y: 30.0, w: 40.0, h: 30.0, confidence: 0.9 },
+            bbox: FaceBox {
+                x: 20.0,
+                y: 30.0,
+                w: 40.0,
+                h: 30.0,
+                confidence: 0.9,
+            },
         };
         let a = Analysed {
             frame,
-            faces: vec![FaceResult { face, scores: Scores::default() }],
+            faces: vec![FaceResult {
+                face,
+                scores: Scores::default(),
+            }],
             times: StageTimes::default(),
         };
         let mut c = Canvas::default();

@@ -123,7 +123,11 @@ pub struct Pipeline {
     pub models: Vec<ModelUse>,
 }
 
-fn spawn_stage<F>(name: &'static str, control: &Control, f: F) -> Result<(&'static str, JoinHandle<Result<()>>)>
+fn spawn_stage<F>(
+    name: &'static str,
+    control: &Control,
+    f: F,
+) -> Result<(&'static str, JoinHandle<Result<()>>)>
 where
     F: FnOnce() -> Result<()> + Send + 'static,
 {
@@ -162,9 +166,12 @@ impl Pipeline {
         let mut handles = Vec::new();
         {
             let (control, counters, ready) = (control.clone(), counters.clone(), ready_tx.clone());
-            let (source, realtime, max_frames) = (spec.source.clone(), spec.realtime, cfg.max_frames);
+            let (source, realtime, max_frames) =
+                (spec.source.clone(), spec.realtime, cfg.max_frames);
             handles.push(spawn_stage("capture", &control.clone(), move || {
-                capture_stage(source, realtime, max_frames, to_detect, control, counters, ready, info_tx)
+                capture_stage(
+                    source, realtime, max_frames, to_detect, control, counters, ready, info_tx,
+                )
             })?);
         }
         {
@@ -186,7 +193,8 @@ impl Pipeline {
             })?);
         }
         {
-            let (models_dir, opts, ready) = (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
+            let (models_dir, opts, ready) =
+                (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {
                     Ok(c) => {
@@ -230,7 +238,10 @@ impl Pipeline {
                 Err(_) => {
                     pipeline.control.stop();
                     pipeline.join_all()?;
-                    return Err(Error::Stage("start", "a stage ended before it was ready".into()));
+                    return Err(Error::Stage(
+                        "start",
+                        "a stage ended before it was ready".into(),
+                    ));
                 }
             }
         }
@@ -321,6 +332,7 @@ fn capture_stage(
     let fps = source.info().fps;
     let start = Instant::now();
     let mut sent = 0u64;
+    let mut ended = false;
     while !control.stopped() && max_frames.is_none_or(|m| sent < m) {
         if control.paused() {
             std::thread::sleep(Duration::from_millis(20));
@@ -328,8 +340,20 @@ fn capture_stage(
         }
         let t0 = Instant::now();
         match source.next_frame()? {
-            Next::End => break,
-            Next::Skipped { index, what, reason } => {
+            Next::End => {
+                ended = true;
+                break;
+            }
+            Next::Warning(w) => {
+                counters.add_warning(w);
+                ended = true;
+                break;
+            }
+            Next::Skipped {
+                index,
+                what,
+                reason,
+            } => {
                 counters.add_skipped(format!("frame {} ({what}): {reason}", index + 1));
             }
             Next::Frame(mut frame) => {
@@ -349,6 +373,9 @@ fn capture_stage(
             }
         }
     }
+    if !ended {
+        counters.stopped_early.store(true, Ordering::SeqCst);
+    }
     Ok(())
 }
 
@@ -367,14 +394,22 @@ fn detect_stage(
             detect_ms: t0.elapsed().as_secs_f32() * 1e3,
             classify_ms: 0.0,
         };
-        if !out.send(Detected { frame, faces, times }) {
+        if !out.send(Detected {
+            frame,
+            faces,
+            times,
+        }) {
             break;
         }
     }
     Ok(())
 }
 
-fn classify_stage(mut classifier: Classifier, rx: Receiver<Detected>, out: Link<Analysed>) -> Result<()> {
+fn classify_stage(
+    mut classifier: Classifier,
+    rx: Receiver<Detected>,
+    out: Link<Analysed>,
+) -> Result<()> {
     for d in rx.iter() {
         let t0 = Instant::now();
         let scores = classifier.classify(&d.frame, &d.faces)?;
@@ -386,7 +421,11 @@ fn classify_stage(mut classifier: Classifier, rx: Receiver<Detected>, out: Link<
             .collect();
         let mut times = d.times;
         times.classify_ms = t0.elapsed().as_secs_f32() * 1e3;
-        if !out.send(Analysed { frame: d.frame, faces, times }) {
+        if !out.send(Analysed {
+            frame: d.frame,
+            faces,
+            times,
+        }) {
             break;
         }
     }

@@ -47,6 +47,8 @@ pub struct Summary {
     pub frames_skipped: u64,
     pub skipped: Vec<String>,
     pub frames_dropped: u64,
+    /// Problems that cost no frame, e.g. a video that ended before its announced length.
+    pub warnings: Vec<String>,
     pub frames_with_faces: u64,
     pub faces_found: u64,
     pub distinct_face_ids: usize,
@@ -64,7 +66,10 @@ impl Summary {
     pub fn render(&self) -> String {
         let l = &self.latency_ms;
         let mut s = String::new();
-        s.push_str(&format!("facs {} - {} ({})\n", self.facs_version, self.source.name, self.source.kind));
+        s.push_str(&format!(
+            "facs {} - {} ({})\n",
+            self.facs_version, self.source.name, self.source.kind
+        ));
         s.push_str(&format!(
             "frames: {} analysed, {} skipped (unreadable), {} dropped (live)\n",
             self.frames_analysed, self.frames_skipped, self.frames_dropped
@@ -73,14 +78,25 @@ impl Summary {
             "faces:  {} found in {} frames, {} distinct ids\n",
             self.faces_found, self.frames_with_faces, self.distinct_face_ids
         ));
-        s.push_str(&format!("speed:  {:.1} fps over {:.2} s\n", self.fps, self.wall_s));
+        s.push_str(&format!(
+            "speed:  {:.1} fps over {:.2} s\n",
+            self.fps, self.wall_s
+        ));
         s.push_str(&format!(
             "latency ms (mean / p50 / p99): capture {:.1}/{:.1}/{:.1}  detect {:.1}/{:.1}/{:.1}  \
              classify {:.1}/{:.1}/{:.1}  end-to-end {:.1}/{:.1}/{:.1}\n",
-            l.capture.mean_ms, l.capture.p50_ms, l.capture.p99_ms,
-            l.detect.mean_ms, l.detect.p50_ms, l.detect.p99_ms,
-            l.classify.mean_ms, l.classify.p50_ms, l.classify.p99_ms,
-            l.end_to_end.mean_ms, l.end_to_end.p50_ms, l.end_to_end.p99_ms,
+            l.capture.mean_ms,
+            l.capture.p50_ms,
+            l.capture.p99_ms,
+            l.detect.mean_ms,
+            l.detect.p50_ms,
+            l.detect.p99_ms,
+            l.classify.mean_ms,
+            l.classify.p50_ms,
+            l.classify.p99_ms,
+            l.end_to_end.mean_ms,
+            l.end_to_end.p50_ms,
+            l.end_to_end.p99_ms,
         ));
         if self.models.is_empty() {
             s.push_str("models: none beyond the detector (score columns left empty)\n");
@@ -88,11 +104,17 @@ impl Summary {
             let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
             s.push_str(&format!("models: {}\n", names.join(", ")));
         }
+        for w in &self.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
         for w in self.skipped.iter().take(5) {
             s.push_str(&format!("skipped {w}\n"));
         }
         if self.frames_skipped > 5 {
-            s.push_str(&format!("... and {} more skipped\n", self.frames_skipped - 5));
+            s.push_str(&format!(
+                "... and {} more skipped\n",
+                self.frames_skipped - 5
+            ));
         }
         for p in &self.logs {
             s.push_str(&format!("log:    {}\n", p.display()));
@@ -117,9 +139,16 @@ struct Sidecar {
 
 impl Sidecar {
     fn write(&self, summary: Option<&Summary>) -> Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let mut v = self.start.clone();
-        v["status"] = if summary.is_some() { "complete" } else { "running" }.into();
+        v["status"] = if summary.is_some() {
+            "complete"
+        } else {
+            "running"
+        }
+        .into();
         v["summary"] = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
         write_json_atomic(path, &v)
     }
@@ -127,11 +156,17 @@ impl Sidecar {
 
 fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
     let path = dir.join(format!("{:06}.png", index + 1));
-    image::save_buffer(&path, &canvas.to_rgb(), canvas.width, canvas.height, image::ColorType::Rgb8)
-        .map_err(|e| Error::Image {
-            path,
-            reason: e.to_string(),
-        })
+    image::save_buffer(
+        &path,
+        &canvas.to_rgb(),
+        canvas.width,
+        canvas.height,
+        image::ColorType::Rgb8,
+    )
+    .map_err(|e| Error::Image {
+        path,
+        reason: e.to_string(),
+    })
 }
 
 /// Runs a whole session.
@@ -214,7 +249,12 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
         }
         if opts.progress && last_progress.elapsed() > Duration::from_secs(1) {
             last_progress = Instant::now();
-            eprint!("\rframe {:>6}  {:>6.1} fps  {} faces   ", a.frame.index + 1, fps.fps(), a.faces.len());
+            eprint!(
+                "\rframe {:>6}  {:>6.1} fps  {} faces   ",
+                a.frame.index + 1,
+                fps.fps(),
+                a.faces.len()
+            );
         }
         Ok(())
     };
@@ -253,19 +293,28 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
     if opts.progress {
         eprintln!();
     }
-    let stopped_early = control.stopped();
     let counters = pipeline.counters.clone();
     let source = pipeline.source_info.clone();
     let models = pipeline.models.clone();
     let finish = pipeline.finish();
     result?;
     finish?;
+    // Read after the stages have joined: the capture stage records whether it saw the end.
+    let stopped_early = counters.stopped_early.load(Ordering::SeqCst);
 
     let wall_s = started.elapsed().as_secs_f64();
-    let skipped = counters.skipped.lock().map(|l| l.clone()).unwrap_or_default();
+    let skipped = counters
+        .skipped
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
     let summary = Summary {
         facs_version: env!("CARGO_PKG_VERSION"),
-        mode: if mode == Mode::Live { "live" } else { "offline" },
+        mode: if mode == Mode::Live {
+            "live"
+        } else {
+            "offline"
+        },
         source,
         models,
         calibration: None,
@@ -274,11 +323,20 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
         frames_skipped: counters.frames_skipped.load(Ordering::Relaxed),
         skipped,
         frames_dropped: counters.dropped(),
+        warnings: counters
+            .warnings
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default(),
         frames_with_faces: with_faces,
         faces_found,
         distinct_face_ids: ids.len(),
         wall_s,
-        fps: if wall_s > 0.0 { analysed as f64 / wall_s } else { 0.0 },
+        fps: if wall_s > 0.0 {
+            analysed as f64 / wall_s
+        } else {
+            0.0
+        },
         latency_ms: latency.summary(),
         logs: log.paths(),
         annotate_dir: opts.annotate_dir.clone(),

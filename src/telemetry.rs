@@ -17,6 +17,10 @@ pub struct Counters {
     pub frames_skipped: AtomicU64,
     /// The first skipped frames, named, with the reason.
     pub skipped: Mutex<Vec<String>>,
+    /// Problems that cost no frame but deserve a line in the summary (a truncated video).
+    pub warnings: Mutex<Vec<String>>,
+    /// The capture stage stopped before the end of its input (--max-frames, stop flag).
+    pub stopped_early: std::sync::atomic::AtomicBool,
 }
 
 /// How many skipped frames are listed by name; all are counted.
@@ -33,6 +37,12 @@ impl Counters {
             if list.len() < SKIPPED_LISTED {
                 list.push(what);
             }
+        }
+    }
+
+    pub fn add_warning(&self, what: String) {
+        if let Ok(mut list) = self.warnings.lock() {
+            list.push(what);
         }
     }
 
@@ -169,7 +179,10 @@ mod tests {
             s.push(v as f32);
         }
         let st = s.stats();
-        assert_eq!((st.count, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms), (100, 50.0, 95.0, 99.0, 100.0));
+        assert_eq!(
+            (st.count, st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms),
+            (100, 50.0, 95.0, 99.0, 100.0)
+        );
         assert!((st.mean_ms - 50.5).abs() < 1e-4);
         assert_eq!(Samples::default().stats(), LatencyStats::default());
         assert!((s.recent_mean(2) - 99.5).abs() < 1e-6);

@@ -89,7 +89,13 @@ mod tests {
     use super::*;
 
     fn b(x: f32, y: f32) -> FaceBox {
-        FaceBox { x, y, w: 100.0, h: 100.0, confidence: 0.9 }
+        FaceBox {
+            x,
+            y,
+            w: 100.0,
+            h: 100.0,
+            confidence: 0.9,
+        }
     }
 
     #[test]
@@ -104,7 +110,10 @@ mod tests {
 
     #[test]
     fn a_new_face_gets_a_new_id_and_lost_tracks_expire() {
-        let cfg = TrackConfig { min_iou: 0.3, max_missed: 2 };
+        let cfg = TrackConfig {
+            min_iou: 0.3,
+            max_missed: 2,
+        };
         let mut t = Tracker::new(cfg);
         t.update(&[b(0.0, 0.0)]);
         // Face gone for 2 frames: the track survives and takes it back.

@@ -60,7 +60,11 @@ impl Window {
     /// [`Error::Window`] if the window rejected the buffer.
     pub fn show(&mut self, canvas: &Canvas) -> Result<()> {
         self.inner
-            .update_with_buffer(&canvas.pixels, canvas.width as usize, canvas.height as usize)
+            .update_with_buffer(
+                &canvas.pixels,
+                canvas.width as usize,
+                canvas.height as usize,
+            )
             .map_err(|e| Error::Window(e.to_string()))
     }
 

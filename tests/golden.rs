@@ -20,7 +20,11 @@ fn json(path: &Path) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 /// A PNG as RGB bytes (grey PNGs expanded: facs's luma of (v, v, v) is v again).
@@ -30,7 +34,10 @@ fn rgb(path: &Path) -> Vec<u8> {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -62,7 +69,8 @@ fn fer_port_matches_keras_within_1e4() {
 fn faceapi_expression_port_matches_tfjs() {
     let dir = root().join("tests/fixtures/faceapi");
     let expected = json(&dir.join("expected.json"));
-    let head = EmotionHead::load(&root().join("models"), EmotionModel::FaceApi, &Device::Cpu).unwrap();
+    let head =
+        EmotionHead::load(&root().join("models"), EmotionModel::FaceApi, &Device::Cpu).unwrap();
     for c in expected["crops"].as_array().unwrap() {
         let file = c["file"].as_str().unwrap();
         let l = &head.native_logits(&rgb(&dir.join(file)), 1).unwrap()[0];
@@ -116,20 +124,37 @@ fn bad_weights_name_the_tensor() {
     let models = root().join("models");
     let fer = std::fs::read(models.join("fer_minixception.safetensors")).unwrap();
     let missing = tampered(&fer, Some("batch_normalization_7.running_var"), None);
-    let err = EmotionHead::from_bytes(missing, EmotionModel::Fer, &Device::Cpu).err().unwrap();
-    assert!(err.to_string().contains("batch_normalization_7.running_var"), "{err}");
+    let err = EmotionHead::from_bytes(missing, EmotionModel::Fer, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("batch_normalization_7.running_var"),
+        "{err}"
+    );
     let reshaped = tampered(&fer, None, Some("conv2d_7.weight"));
-    let err = EmotionHead::from_bytes(reshaped, EmotionModel::Fer, &Device::Cpu).err().unwrap();
+    let err = EmotionHead::from_bytes(reshaped, EmotionModel::Fer, &Device::Cpu)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("conv2d_7.weight"), "{err}");
 
     let fa = std::fs::read(models.join("face_expression.safetensors")).unwrap();
     let missing = tampered(&fa, Some("dense2.conv1.pointwise_filter"), None);
-    let err = EmotionHead::from_bytes(missing, EmotionModel::FaceApi, &Device::Cpu).err().unwrap();
-    assert!(err.to_string().contains("dense2.conv1.pointwise_filter"), "{err}");
+    let err = EmotionHead::from_bytes(missing, EmotionModel::FaceApi, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("dense2.conv1.pointwise_filter"),
+        "{err}"
+    );
     let reshaped = tampered(&fa, None, Some("fc.weights"));
-    let err = EmotionHead::from_bytes(reshaped, EmotionModel::FaceApi, &Device::Cpu).err().unwrap();
+    let err = EmotionHead::from_bytes(reshaped, EmotionModel::FaceApi, &Device::Cpu)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("fc.weights"), "{err}");
     // Not a safetensors file at all.
-    let err = EmotionHead::from_bytes(b"garbage".to_vec(), EmotionModel::Fer, &Device::Cpu).err().unwrap();
+    let err = EmotionHead::from_bytes(b"garbage".to_vec(), EmotionModel::Fer, &Device::Cpu)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("safetensors"), "{err}");
 }

@@ -112,7 +112,9 @@ impl EmotionHead {
         };
         let net = match kind {
             EmotionModel::Fer => Net::Fer(FerNet::from_bytes(bytes, device).map_err(wrap)?),
-            EmotionModel::FaceApi => Net::FaceApi(FaceApiNet::from_bytes(bytes, 7, device).map_err(wrap)?),
+            EmotionModel::FaceApi => {
+                Net::FaceApi(FaceApiNet::from_bytes(bytes, 7, device).map_err(wrap)?)
+            }
         };
         Ok(EmotionHead { kind, net })
     }
@@ -176,16 +178,18 @@ mod tests {
     #[test]
     fn faceapi_labels_map_to_facs_order() {
         use crate::frame::EMOTIONS;
-        let facs_name = |s: &str| match s {
-            "angry" => "anger",
-            "disgusted" => "disgust",
-            "fearful" => "fear",
-            "happy" => "happiness",
-            "sad" => "sadness",
-            "surprised" => "surprise",
-            other => other,
-        }
-        .to_string();
+        let facs_name = |s: &str| {
+            match s {
+                "angry" => "anger",
+                "disgusted" => "disgust",
+                "fearful" => "fear",
+                "happy" => "happiness",
+                "sad" => "sadness",
+                "surprised" => "surprise",
+                other => other,
+            }
+            .to_string()
+        };
         for (i, &j) in FACEAPI_TO_FACS.iter().enumerate() {
             assert_eq!(facs_name(faceapi::EXPRESSION_LABELS[j]), EMOTIONS[i]);
         }

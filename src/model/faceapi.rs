@@ -7,7 +7,7 @@
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
-use super::ops::{depthwise3x3, pointwise};
+use super::ops::{conv3x3, depthwise3x3, pointwise};
 use super::{tensor_error, NetError};
 
 /// Input side in pixels (RGB).
@@ -16,13 +16,23 @@ pub const INPUT: u32 = 112;
 const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
 
 /// Labels of the expression net, in its output order.
-pub const EXPRESSION_LABELS: [&str; 7] =
-    ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"];
+pub const EXPRESSION_LABELS: [&str; 7] = [
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+];
 
 #[derive(Debug)]
 enum Conv0 {
     /// dense0: a full 3x3 convolution.
-    Full { w: Tensor, b: Tensor },
+    Full {
+        w: Tensor,
+        b: Tensor,
+    },
     Separable(Separable),
 }
 
@@ -32,11 +42,6 @@ struct Separable {
     depthwise: Tensor,
     pointwise: Tensor,
     bias: Tensor,
-}
-
-/// TF 'same' for a 3x3 stride-2 conv on an even size: pad 0 before, 1 after.
-fn pad_for_stride2(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.pad_with_zeros(D::Minus2, 0, 1)?.pad_with_zeros(D::Minus1, 0, 1)
 }
 
 fn add_bias(x: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
@@ -96,7 +101,7 @@ impl DenseBlock {
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let out1 = match &self.conv0 {
-            Conv0::Full { w, b } => add_bias(&pad_for_stride2(x)?.conv2d(w, 0, 2, 1, 1)?, b)?,
+            Conv0::Full { w, b } => add_bias(&conv3x3(x, w, (0, 1, 0, 1), 2)?, b)?,
             Conv0::Separable(s) => s.forward(x, 2)?,
         }
         .relu()?;
@@ -128,13 +133,18 @@ impl FaceApiNet {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|e| NetError(format!("not a safetensors file: {e}")))?;
         let mut blocks = Vec::new();
-        for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)].into_iter().enumerate() {
+        for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)]
+            .into_iter()
+            .enumerate()
+        {
             blocks.push(DenseBlock::load(&vb, i, cin, cout)?);
         }
         let w = vb
             .get((outputs, 256), "fc.weights")
             .map_err(|e| tensor_error("fc.weights", e))?;
-        let b = vb.get(outputs, "fc.bias").map_err(|e| tensor_error("fc.bias", e))?;
+        let b = vb
+            .get(outputs, "fc.bias")
+            .map_err(|e| tensor_error("fc.bias", e))?;
         Ok(FaceApiNet {
             blocks,
             fc: Linear::new(w, Some(b)),
@@ -149,12 +159,20 @@ impl FaceApiNet {
     /// A tensor operation failed (wrong buffer length included).
     pub fn forward(&self, rgb: &[u8], n: usize) -> candle_core::Result<Vec<Vec<f32>>> {
         let side = INPUT as usize;
-        let x: Vec<f32> = rgb
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| (p as f32 - MEAN_RGB[i % 3]) / 255.0)
-            .collect();
-        let mut x = Tensor::from_vec(x, (n, side, side, 3), &self.device)?.permute((0, 3, 1, 2))?; // [n, 3, 112, 112]
+        // HWC bytes -> normalised planar NCHW floats.
+        let plane = side * side;
+        let mut x = vec![0f32; n * 3 * plane];
+        for (img, dst) in rgb
+            .chunks_exact(3 * plane)
+            .zip(x.chunks_exact_mut(3 * plane))
+        {
+            for (i, px) in img.chunks_exact(3).enumerate() {
+                for ch in 0..3 {
+                    dst[ch * plane + i] = (px[ch] as f32 - MEAN_RGB[ch]) / 255.0;
+                }
+            }
+        }
+        let mut x = Tensor::from_vec(x, (n, 3, side, side), &self.device)?; // [n, 3, 112, 112]
         for b in &self.blocks {
             x = b.forward(&x)?; // 32x56, 64x28, 128x14, 256x7
         }

@@ -8,7 +8,7 @@
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::ops::{depthwise3x3, pointwise};
+use super::ops::{conv3x3, depthwise3x3, pointwise};
 use super::{tensor_error, NetError};
 
 /// Input side in pixels.
@@ -24,16 +24,36 @@ struct Folded {
 }
 
 impl Folded {
-    fn forward(&self, x: &Tensor, padding: usize, stride: usize, groups: usize) -> candle_core::Result<Tensor> {
-        let y = x.conv2d(&self.w, padding, stride, 1, groups)?;
+    /// 3x3 convolution with `pad` on every side, stride 1.
+    fn conv3x3(&self, x: &Tensor, pad: usize) -> candle_core::Result<Tensor> {
+        let y = conv3x3(x, &self.w, (pad, pad, pad, pad), 1)?;
         y.broadcast_add(&self.b.reshape((1, (), 1, 1))?)
+    }
+
+    /// 1x1 convolution with stride 2 (Keras 'same' needs no padding here).
+    fn conv1x1_stride2(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let pick = |len: usize| -> candle_core::Result<Tensor> {
+            let idx: Vec<u32> = (0..len).step_by(2).map(|v| v as u32).collect();
+            Tensor::new(idx.as_slice(), x.device())
+        };
+        let x = x.index_select(&pick(h)?, 2)?.index_select(&pick(w)?, 3)?;
+        pointwise(&x, &self.w)?.broadcast_add(&self.b.reshape((1, (), 1, 1))?)
     }
 }
 
 /// Loads `conv` weights of `shape` and folds BatchNorm `bn` (over `out` channels) into them.
-fn conv_bn(vb: &VarBuilder, conv: &str, shape: (usize, usize, usize, usize), bn: &str) -> Result<Folded, NetError> {
+fn conv_bn(
+    vb: &VarBuilder,
+    conv: &str,
+    shape: (usize, usize, usize, usize),
+    bn: &str,
+) -> Result<Folded, NetError> {
     let get = |name: String, s: &[usize]| vb.get(s, &name).map_err(|e| tensor_error(&name, e));
-    let w = get(format!("{conv}.weight"), &[shape.0, shape.1, shape.2, shape.3])?;
+    let w = get(
+        format!("{conv}.weight"),
+        &[shape.0, shape.1, shape.2, shape.3],
+    )?;
     let c = shape.0;
     let gamma = get(format!("{bn}.weight"), &[c])?;
     let beta = get(format!("{bn}.bias"), &[c])?;
@@ -56,7 +76,13 @@ struct Separable {
 }
 
 impl Separable {
-    fn load(vb: &VarBuilder, name: &str, cin: usize, cout: usize, bn: &str) -> Result<Self, NetError> {
+    fn load(
+        vb: &VarBuilder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        bn: &str,
+    ) -> Result<Self, NetError> {
         let dw_name = format!("{name}.depthwise.weight");
         let depthwise = vb
             .get((cin, 1, 3, 3), &dw_name)
@@ -91,12 +117,20 @@ fn pad_neg_inf(x: &Tensor, dim: usize, before: usize, after: usize) -> candle_co
     let mut shape = x.dims().to_vec();
     if before > 0 {
         shape[dim] = before;
-        parts.push(Tensor::full(f32::NEG_INFINITY, shape.as_slice(), x.device())?);
+        parts.push(Tensor::full(
+            f32::NEG_INFINITY,
+            shape.as_slice(),
+            x.device(),
+        )?);
     }
     parts.push(x.clone());
     if after > 0 {
         shape[dim] = after;
-        parts.push(Tensor::full(f32::NEG_INFINITY, shape.as_slice(), x.device())?);
+        parts.push(Tensor::full(
+            f32::NEG_INFINITY,
+            shape.as_slice(),
+            x.device(),
+        )?);
     }
     Tensor::cat(&parts, dim)
 }
@@ -119,7 +153,7 @@ fn max_pool_same(x: &Tensor) -> candle_core::Result<Tensor> {
 impl Block {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         // 1x1 stride-2 'same' needs no padding: it samples rows/columns 0, 2, 4, ...
-        let residual = self.shortcut.forward(x, 0, 2, 1)?;
+        let residual = self.shortcut.conv1x1_stride2(x)?;
         let y = self.sep_a.forward(x)?.relu()?;
         let y = self.sep_b.forward(&y)?;
         let y = max_pool_same(&y)?;
@@ -159,15 +193,29 @@ impl FerNet {
         for (sa, bna, sb, bnb, sc, bnsc, cin, cout) in plan {
             let bn = |i: usize| format!("batch_normalization_{i}");
             blocks.push(Block {
-                sep_a: Separable::load(&vb, &format!("separable_conv2d_{sa}"), cin, cout, &bn(bna))?,
-                sep_b: Separable::load(&vb, &format!("separable_conv2d_{sb}"), cout, cout, &bn(bnb))?,
+                sep_a: Separable::load(
+                    &vb,
+                    &format!("separable_conv2d_{sa}"),
+                    cin,
+                    cout,
+                    &bn(bna),
+                )?,
+                sep_b: Separable::load(
+                    &vb,
+                    &format!("separable_conv2d_{sb}"),
+                    cout,
+                    cout,
+                    &bn(bnb),
+                )?,
                 shortcut: conv_bn(&vb, &format!("conv2d_{sc}"), (cout, cin, 1, 1), &bn(bnsc))?,
             });
         }
         let head_w = vb
             .get((7, 128, 3, 3), "conv2d_7.weight")
             .map_err(|e| tensor_error("conv2d_7.weight", e))?;
-        let head_b = vb.get(7, "conv2d_7.bias").map_err(|e| tensor_error("conv2d_7.bias", e))?;
+        let head_b = vb
+            .get(7, "conv2d_7.bias")
+            .map_err(|e| tensor_error("conv2d_7.bias", e))?;
         Ok(FerNet {
             conv1,
             conv2,
@@ -187,12 +235,12 @@ impl FerNet {
         let side = INPUT as usize;
         let x: Vec<f32> = grey.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
         let x = Tensor::from_vec(x, (n, 1, side, side), &self.device)?;
-        let x = self.conv1.forward(&x, 0, 1, 1)?.relu()?; // [n, 8, 62, 62]
-        let mut x = self.conv2.forward(&x, 0, 1, 1)?.relu()?; // [n, 8, 60, 60]
+        let x = self.conv1.conv3x3(&x, 0)?.relu()?; // [n, 8, 62, 62]
+        let mut x = self.conv2.conv3x3(&x, 0)?.relu()?; // [n, 8, 60, 60]
         for block in &self.blocks {
             x = block.forward(&x)?; // 16x30x30, 32x15x15, 64x8x8, 128x4x4
         }
-        let x = x.conv2d(&self.head_w, 1, 1, 1, 1)?; // [n, 7, 4, 4]
+        let x = conv3x3(&x, &self.head_w, (1, 1, 1, 1), 1)?; // [n, 7, 4, 4]
         let x = x.broadcast_add(&self.head_b.reshape((1, 7, 1, 1))?)?;
         let x = x.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 7]
         let rows = x.to_vec2::<f32>()?;
@@ -220,7 +268,12 @@ mod tests {
         }
         // -inf padding: a negative map keeps its values (zero padding would give 0).
         let x = Tensor::full(-5f32, (1, 1, 8, 8), &Device::Cpu).unwrap();
-        let y = max_pool_same(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let y = max_pool_same(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert!(y.iter().all(|&v| v == -5.0));
     }
 }

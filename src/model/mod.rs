@@ -64,7 +64,12 @@ pub const FACEAPI_LANDMARKS: BundledModel = BundledModel {
 };
 
 /// Every bundled weight file.
-pub const BUNDLED: &[BundledModel] = &[SEETA_DETECTOR, FER_EMOTION, FACEAPI_EXPRESSION, FACEAPI_LANDMARKS];
+pub const BUNDLED: &[BundledModel] = &[
+    SEETA_DETECTOR,
+    FER_EMOTION,
+    FACEAPI_EXPRESSION,
+    FACEAPI_LANDMARKS,
+];
 
 /// A network could not be built from its weights; the message names the tensor.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +81,17 @@ pub(crate) fn tensor_error(name: &str, e: candle_core::Error) -> NetError {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("").trim();
     NetError(format!("tensor `{name}`: {first}"))
+}
+
+/// Makes candle run each network on the calling thread (unless RAYON_NUM_THREADS is set).
+/// facs already runs detection and classification on their own threads; candle's default
+/// thread pool on top of that oversubscribes the cores and made a 112 px network ~10x slower
+/// on 2 cores. Call before any tensor work (rayon reads the variable once).
+pub fn use_one_thread_per_network() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // Called at start-up, before other threads exist.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
 }
 
 /// The device networks run on: the first CUDA GPU when built with `cuda` and one is

@@ -2,12 +2,164 @@
 //! splits a grouped convolution into one convolution per channel) and 1x1 pointwise
 //! (done as one matrix product instead of im2col).
 
-use candle_core::{Result, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// Depthwise 3x3 convolution of `x` [n, c, h, w] with `w` [c, 1, 3, 3], zero padding
-/// (top, bottom, left, right), stride 1 or 2. Computed as the sum of nine shifted,
-/// per-channel-scaled copies of the padded input.
-pub fn depthwise3x3(x: &Tensor, w: &Tensor, pad: (usize, usize, usize, usize), stride: usize) -> Result<Tensor> {
+/// (top, bottom, left, right), stride 1 or 2. On the CPU a direct kernel; elsewhere the
+/// sum of nine shifted, per-channel-scaled copies of the padded input.
+pub fn depthwise3x3(
+    x: &Tensor,
+    w: &Tensor,
+    pad: (usize, usize, usize, usize),
+    stride: usize,
+) -> Result<Tensor> {
+    if x.device().is_cpu() {
+        let op = Depthwise3x3 { pad, stride };
+        return x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op);
+    }
+    depthwise3x3_shifts(x, w, pad, stride)
+}
+
+/// The direct CPU kernel behind [`depthwise3x3`].
+struct Depthwise3x3 {
+    pad: (usize, usize, usize, usize),
+    stride: usize,
+}
+
+impl CustomOp2 for Depthwise3x3 {
+    fn name(&self) -> &'static str {
+        "depthwise3x3"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l1.shape().dims4()?;
+        let x = match l1.contiguous_offsets() {
+            Some((a, b)) => &s1.as_slice::<f32>()?[a..b],
+            None => candle_core::bail!("depthwise3x3: input not contiguous"),
+        };
+        let k = match l2.contiguous_offsets() {
+            Some((a, b)) => &s2.as_slice::<f32>()?[a..b],
+            None => candle_core::bail!("depthwise3x3: kernel not contiguous"),
+        };
+        if k.len() != c * 9 {
+            candle_core::bail!(
+                "depthwise3x3: kernel has {} values for {c} channels",
+                k.len()
+            );
+        }
+        let (t, b, l, r) = self.pad;
+        let s = self.stride;
+        let ho = (h + t + b - 3) / s + 1;
+        let wo = (w + l + r - 3) / s + 1;
+        let mut out = vec![0f32; n * c * ho * wo];
+        let geometry = Geometry {
+            c,
+            h,
+            w,
+            ho,
+            wo,
+            t,
+            l,
+            s,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { depthwise_avx2(x, k, &mut out, &geometry) };
+            return Ok((CpuStorage::F32(out), Shape::from((n, c, ho, wo))));
+        }
+        depthwise_kernel(x, k, &mut out, &geometry);
+        Ok((CpuStorage::F32(out), Shape::from((n, c, ho, wo))))
+    }
+}
+
+/// Sizes for the depthwise kernel.
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    t: usize,
+    l: usize,
+    s: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn depthwise_avx2(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
+    depthwise_kernel(x, k, out, g)
+}
+
+/// Accumulates each output row as nine scaled input rows (an axpy per tap, which the
+/// compiler vectorises).
+#[inline(always)]
+fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
+    let &Geometry {
+        c,
+        h,
+        w,
+        ho,
+        wo,
+        t,
+        l,
+        s,
+    } = g;
+    {
+        for (plane, (src, dst)) in x
+            .chunks_exact(h * w)
+            .zip(out.chunks_exact_mut(ho * wo))
+            .enumerate()
+        {
+            let taps = &k[(plane % c) * 9..(plane % c) * 9 + 9];
+            for oy in 0..ho {
+                let row = &mut dst[oy * wo..(oy + 1) * wo];
+                for ky in 0..3 {
+                    // Input row for this tap; skip rows in the zero padding.
+                    let iy = (oy * s + ky) as isize - t as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let src_row = &src[iy as usize * w..(iy as usize + 1) * w];
+                    for kx in 0..3 {
+                        let wt = taps[ky * 3 + kx];
+                        // Output columns whose input column ox*s + kx - l is inside the row.
+                        let first = l.saturating_sub(kx).div_ceil(s);
+                        let last = ((w + l - kx - 1) / s + 1).min(wo);
+                        if s == 1 {
+                            let off = first + kx - l;
+                            for (o, &v) in row[first..last]
+                                .iter_mut()
+                                .zip(&src_row[off..off + (last - first)])
+                            {
+                                *o += wt * v;
+                            }
+                        } else {
+                            for (ox, o) in row.iter_mut().enumerate().take(last).skip(first) {
+                                *o += wt * src_row[ox * s + kx - l];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Depthwise 3x3 convolution from candle ops: nine shifted, scaled copies, summed.
+fn depthwise3x3_shifts(
+    x: &Tensor,
+    w: &Tensor,
+    pad: (usize, usize, usize, usize),
+    stride: usize,
+) -> Result<Tensor> {
     let (n, c, h, wd) = x.dims4()?;
     let xp = x
         .pad_with_zeros(2, pad.0, pad.1)?
@@ -43,6 +195,61 @@ pub fn depthwise3x3(x: &Tensor, w: &Tensor, pad: (usize, usize, usize, usize), s
     y.index_select(&pick(ho)?, 2)?.index_select(&pick(wo)?, 3)
 }
 
+/// Full 3x3 convolution of `x` [n, c, h, w] with `w` [o, c, 3, 3], zero padding
+/// (top, bottom, left, right) and `stride`, as im2col + one matrix product (candle's own
+/// CPU conv2d is several times slower at these sizes).
+pub fn conv3x3(
+    x: &Tensor,
+    w: &Tensor,
+    pad: (usize, usize, usize, usize),
+    stride: usize,
+) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        let xp = x
+            .pad_with_zeros(2, pad.0, pad.1)?
+            .pad_with_zeros(3, pad.2, pad.3)?;
+        return xp.conv2d(w, 0, stride, 1, 1);
+    }
+    let (n, c, h, wd) = x.dims4()?;
+    let o = w.dim(0)?;
+    let (t, b, l, r) = pad;
+    let ho = (h + t + b - 3) / stride + 1;
+    let wo = (wd + l + r - 3) / stride + 1;
+    let xs = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+    // cols[n][c*9 + ky*3 + kx][oy*wo + ox]
+    let k = c * 9;
+    let mut cols = vec![0f32; n * k * ho * wo];
+    for (img, dst) in xs
+        .chunks_exact(c * h * wd)
+        .zip(cols.chunks_exact_mut(k * ho * wo))
+    {
+        for ci in 0..c {
+            let plane = &img[ci * h * wd..(ci + 1) * h * wd];
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let row = &mut dst[(ci * 9 + ky * 3 + kx) * ho * wo..][..ho * wo];
+                    for oy in 0..ho {
+                        let iy = (oy * stride + ky) as isize - t as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let src = &plane[iy as usize * wd..][..wd];
+                        for ox in 0..wo {
+                            let ix = (ox * stride + kx) as isize - l as isize;
+                            if ix >= 0 && ix < wd as isize {
+                                row[oy * wo + ox] = src[ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let cols = Tensor::from_vec(cols, (n, k, ho * wo), x.device())?;
+    let y = w.reshape((o, k))?.broadcast_matmul(&cols)?; // [n, o, ho*wo]
+    y.reshape((n, o, ho, wo))
+}
+
 /// 1x1 convolution of `x` [n, c, h, w] with `w` [o, c, 1, 1], as a matrix product.
 pub fn pointwise(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, c, h, wd) = x.dims4()?;
@@ -58,7 +265,16 @@ mod tests {
     use candle_core::{DType, Device};
 
     fn close(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
     }
 
     #[test]
@@ -74,11 +290,50 @@ mod tests {
         // Stride 2 with TF 'same' padding on an even size: pad (0,1,0,1), then a valid conv.
         let x2 = Tensor::randn(0f32, 1.0, (1, 3, 8, 8), &dev).unwrap();
         let w2 = Tensor::randn(0f32, 1.0, (3, 1, 3, 3), &dev).unwrap();
-        let padded = x2.pad_with_zeros(2, 0, 1).unwrap().pad_with_zeros(3, 0, 1).unwrap();
+        let padded = x2
+            .pad_with_zeros(2, 0, 1)
+            .unwrap()
+            .pad_with_zeros(3, 0, 1)
+            .unwrap();
         let want = padded.conv2d(&w2, 0, 2, 1, 3).unwrap();
         let got = depthwise3x3(&x2, &w2, (0, 1, 0, 1), 2).unwrap();
         assert_eq!(got.dims(), &[1, 3, 4, 4]);
         assert!(close(&got, &want) < 1e-5);
+        // The candle-ops fallback (used off the CPU) agrees with the direct kernel.
+        let shifts = depthwise3x3_shifts(&x2, &w2, (0, 1, 0, 1), 2).unwrap();
+        assert!(close(&shifts, &got) < 1e-5);
+        let shifts = depthwise3x3_shifts(&x, &w, (1, 1, 1, 1), 1).unwrap();
+        assert!(close(&shifts, &depthwise3x3(&x, &w, (1, 1, 1, 1), 1).unwrap()) < 1e-5);
+        // Odd sizes and stride 2 with padding on both sides.
+        let x3 = Tensor::randn(0f32, 1.0, (1, 2, 7, 5), &dev).unwrap();
+        let w3 = Tensor::randn(0f32, 1.0, (2, 1, 3, 3), &dev).unwrap();
+        let want = x3.conv2d(&w3, 1, 2, 1, 2).unwrap();
+        let got = depthwise3x3(&x3, &w3, (1, 1, 1, 1), 2).unwrap();
+        assert_eq!(got.dims(), want.dims());
+        assert!(close(&got, &want) < 1e-5);
+    }
+
+    #[test]
+    fn conv3x3_matches_candle_conv2d() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 3, 10, 9), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap();
+        for (pad, stride) in [
+            ((1, 1, 1, 1), 1),
+            ((0, 0, 0, 0), 1),
+            ((0, 1, 0, 1), 2),
+            ((1, 1, 1, 1), 2),
+        ] {
+            let xp = x
+                .pad_with_zeros(2, pad.0, pad.1)
+                .unwrap()
+                .pad_with_zeros(3, pad.2, pad.3)
+                .unwrap();
+            let want = xp.conv2d(&w, 0, stride, 1, 1).unwrap();
+            let got = conv3x3(&x, &w, pad, stride).unwrap();
+            assert_eq!(got.dims(), want.dims(), "{pad:?} {stride}");
+            assert!(close(&got, &want) < 1e-4, "{pad:?} {stride}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Webcam capture through nokhwa (the only file that imports it). Compiled in with the
 //! `camera` cargo feature, because nokhwa's V4L2 backend needs libclang at build time.
 
+use super::FrameSource;
 #[cfg(feature = "camera")]
 use super::Next;
-use super::FrameSource;
 use crate::error::{Error, Result};
 
 /// Which camera to open and how.
@@ -79,15 +79,18 @@ mod imp {
     }
 
     pub fn open(spec: &CameraSpec) -> Result<Box<dyn FrameSource>> {
-        let format = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(
-            CameraFormat::new(
+        let format =
+            RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(CameraFormat::new(
                 Resolution::new(spec.width, spec.height),
                 FrameFormat::MJPEG,
                 spec.fps,
-            ),
-        ));
+            )));
         let mut cam = Camera::new(CameraIndex::Index(spec.index), format).map_err(|e| {
-            Error::Camera(format!("cannot open camera {}: {e}; {}", spec.index, found()))
+            Error::Camera(format!(
+                "cannot open camera {}: {e}; {}",
+                spec.index,
+                found()
+            ))
         })?;
         cam.open_stream()
             .map_err(|e| Error::Camera(format!("camera {} will not stream: {e}", spec.index)))?;
@@ -129,14 +132,16 @@ mod imp {
                     reason: e.to_string(),
                 });
             }
-            Ok(match Frame::new(index, ts, res.width(), res.height(), rgb) {
-                Some(f) => Next::Frame(f),
-                None => Next::Skipped {
-                    index,
-                    what: format!("camera {} frame {}", self.spec.index, index + 1),
-                    reason: "empty frame".into(),
+            Ok(
+                match Frame::new(index, ts, res.width(), res.height(), rgb) {
+                    Some(f) => Next::Frame(f),
+                    None => Next::Skipped {
+                        index,
+                        what: format!("camera {} frame {}", self.spec.index, index + 1),
+                        reason: "empty frame".into(),
+                    },
                 },
-            })
+            )
         }
     }
 

@@ -45,13 +45,14 @@ impl ImageFolder {
                 ),
             });
         }
+        let first_size = image::image_dimensions(&files[0]).ok();
         Ok(ImageFolder {
             name: dir.display().to_string(),
             kind: "images",
             files,
             fps,
             next: 0,
-            first_size: None,
+            first_size,
         })
     }
 
@@ -69,7 +70,7 @@ impl ImageFolder {
             files: vec![path.to_path_buf()],
             fps: 1.0,
             next: 0,
-            first_size: None,
+            first_size: image::image_dimensions(path).ok(),
         })
     }
 }
@@ -148,10 +149,14 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
         let mut src = ImageFolder::open(dir.path(), 10.0).unwrap();
         assert_eq!(src.info().frame_count, Some(3));
-        let Next::Frame(f0) = src.next_frame().unwrap() else { panic!() };
+        let Next::Frame(f0) = src.next_frame().unwrap() else {
+            panic!()
+        };
         assert_eq!((f0.index, f0.width, f0.height), (0, 8, 6));
         assert_eq!(f0.pixel(0, 0), [10, 20, 30]);
-        let Next::Frame(f1) = src.next_frame().unwrap() else { panic!() };
+        let Next::Frame(f1) = src.next_frame().unwrap() else {
+            panic!()
+        };
         assert!((f1.timestamp_s - 0.1).abs() < 1e-9);
         match src.next_frame().unwrap() {
             Next::Skipped { index, what, .. } => {

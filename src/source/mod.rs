@@ -7,7 +7,7 @@ mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
-pub use images::{image_extensions, ImageFolder};
+pub use images::{image_extensions, load_rgb, ImageFolder};
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
 
@@ -22,7 +22,13 @@ pub enum Next {
     /// A good frame.
     Frame(Frame),
     /// A frame that could not be read; the run goes on without it.
-    Skipped { index: u64, what: String, reason: String },
+    Skipped {
+        index: u64,
+        what: String,
+        reason: String,
+    },
+    /// The source ended with a problem worth reporting (a truncated video); no more frames.
+    Warning(String),
     /// No more frames.
     End,
 }
@@ -58,7 +64,10 @@ pub trait FrameSource {
 pub enum SourceSpec {
     Camera(CameraSpec),
     /// A folder of images, sorted by name, at `fps` for timestamps.
-    Images { dir: PathBuf, fps: f64 },
+    Images {
+        dir: PathBuf,
+        fps: f64,
+    },
     /// One still image.
     Image(PathBuf),
     Video(PathBuf),
@@ -73,11 +82,10 @@ impl SourceSpec {
     /// [`Error::InputNotFound`] for a missing path; [`Error::InvalidConfig`] for a bad
     /// synthetic spec or frame rate.
     pub fn from_input(input: &str, fps: f64) -> Result<Self> {
-        if let Some(rest) = input.strip_prefix("synthetic:").or(if input == "synthetic" {
-            Some("")
-        } else {
-            None
-        }) {
+        if let Some(rest) = input
+            .strip_prefix("synthetic:")
+            .or(if input == "synthetic" { Some("") } else { None })
+        {
             return Ok(SourceSpec::Synthetic(SyntheticSpec::parse(rest)?));
         }
         if !(fps > 0.0 && fps <= 1000.0) {

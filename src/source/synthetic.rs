@@ -131,7 +131,11 @@ impl SyntheticSource {
                 (out_w, out_h, rgb)
             }
             // The JPEG is compiled in and covered by tests; a grey patch keeps this infallible.
-            Err(_) => (spec.face_px, spec.face_px, vec![128; (spec.face_px * spec.face_px * 3) as usize]),
+            Err(_) => (
+                spec.face_px,
+                spec.face_px,
+                vec![128; (spec.face_px * spec.face_px * 3) as usize],
+            ),
         };
         let cols = (spec.faces as f32).sqrt().ceil().max(1.0) as u32;
         let rows = spec.faces.div_ceil(cols).max(1);
@@ -214,8 +218,14 @@ mod tests {
     #[test]
     fn spec_round_trips_and_rejects_nonsense() {
         let s = SyntheticSpec::parse("faces=5,frames=10,size=320x240,fps=15,face=60").unwrap();
-        assert_eq!((s.faces, s.frames, s.width, s.height, s.face_px), (5, 10, 320, 240, 60));
-        assert_eq!(SyntheticSpec::parse(&s.to_string()["synthetic:".len()..]).unwrap(), s);
+        assert_eq!(
+            (s.faces, s.frames, s.width, s.height, s.face_px),
+            (5, 10, 320, 240, 60)
+        );
+        assert_eq!(
+            SyntheticSpec::parse(&s.to_string()["synthetic:".len()..]).unwrap(),
+            s
+        );
         assert!(SyntheticSpec::parse("faces=99").is_err());
         assert!(SyntheticSpec::parse("colour=red").is_err());
         assert!(SyntheticSpec::parse("faces").is_err());
@@ -228,7 +238,8 @@ mod tests {
         let mut a = SyntheticSource::new(spec.clone());
         let mut b = SyntheticSource::new(spec);
         for t in 0..3 {
-            let (Next::Frame(fa), Next::Frame(fb)) = (a.next_frame().unwrap(), b.next_frame().unwrap())
+            let (Next::Frame(fa), Next::Frame(fb)) =
+                (a.next_frame().unwrap(), b.next_frame().unwrap())
             else {
                 panic!("frame {t}")
             };

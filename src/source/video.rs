@@ -35,6 +35,8 @@ pub struct VideoSource {
     frame_count: Option<u64>,
     child: Child,
     stdout: ChildStdout,
+    /// ffmpeg's complaints, collected by a reader thread.
+    stderr: Option<std::thread::JoinHandle<String>>,
     next: u64,
 }
 
@@ -63,7 +65,7 @@ fn parse_rate(text: &str) -> Option<f64> {
 fn probe(path: &Path) -> Result<(u32, u32, f64, Option<u64>)> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .arg("stream=width,height,avg_frame_rate,r_frame_rate,nb_frames")
+        .arg("stream=width,height,avg_frame_rate,r_frame_rate,nb_frames:stream_side_data=rotation:stream_tags=rotate")
         .args(["-of", "default=noprint_wrappers=1"])
         .arg(path)
         .stdin(Stdio::null())
@@ -82,13 +84,29 @@ fn probe(path: &Path) -> Result<(u32, u32, f64, Option<u64>)> {
             String::from_utf8_lossy(&out.stderr).trim()
         ),
     };
-    let width: u32 = field("width").and_then(|v| v.parse().ok()).ok_or_else(|| bad("width"))?;
-    let height: u32 = field("height").and_then(|v| v.parse().ok()).ok_or_else(|| bad("height"))?;
+    let width: u32 = field("width")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("width"))?;
+    let height: u32 = field("height")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("height"))?;
     let fps = field("avg_frame_rate")
         .and_then(|r| parse_rate(&r))
         .or_else(|| field("r_frame_rate").and_then(|r| parse_rate(&r)))
         .ok_or_else(|| bad("frame rate"))?;
     let count = field("nb_frames").and_then(|v| v.parse().ok());
+    // Phones store portrait video as landscape plus a rotation; ffmpeg applies it when
+    // decoding, so a quarter turn swaps the frame's width and height.
+    let rotation: i64 = field("rotation")
+        .or_else(|| field("TAG:rotate"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|r| r.round() as i64)
+        .unwrap_or(0);
+    let (width, height) = if rotation.rem_euclid(180) == 90 {
+        (height, width)
+    } else {
+        (width, height)
+    };
     Ok((width, height, fps, count))
 }
 
@@ -109,9 +127,21 @@ impl VideoSource {
             .args(["-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| tool_error("ffmpeg", e))?;
+        // Read stderr on its own thread so that a chatty ffmpeg never blocks on a full pipe.
+        let stderr = match child.stderr.take() {
+            Some(mut pipe) => std::thread::Builder::new()
+                .name("ffmpeg-stderr".into())
+                .spawn(move || {
+                    let mut text = String::new();
+                    let _ = pipe.read_to_string(&mut text);
+                    text
+                })
+                .ok(),
+            None => None,
+        };
         let stdout = child.stdout.take().ok_or_else(|| Error::Tool {
             tool: "ffmpeg",
             reason: "no stdout pipe".into(),
@@ -124,8 +154,37 @@ impl VideoSource {
             frame_count,
             child,
             stdout,
+            stderr,
             next: 0,
         })
+    }
+}
+
+impl VideoSource {
+    /// The end of the stream; a decoder complaint or fewer frames than the container
+    /// announced is reported, so a truncated file does not pass as complete.
+    fn end(&mut self) -> Next {
+        let _ = self.child.wait();
+        let complaints = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        if let Some(expected) = self.frame_count.filter(|&n| n > self.next) {
+            problems.push(format!(
+                "decoded {} of the {expected} frames the file announces",
+                self.next
+            ));
+        }
+        if let Some(line) = complaints.lines().map(str::trim).find(|l| !l.is_empty()) {
+            problems.push(format!("ffmpeg: {line}"));
+        }
+        if problems.is_empty() {
+            Next::End
+        } else {
+            Next::Warning(format!("{}: {}", self.name, problems.join("; ")))
+        }
     }
 }
 
@@ -154,7 +213,7 @@ impl FrameSource for VideoSource {
             }
         }
         if filled == 0 {
-            return Ok(Next::End);
+            return Ok(self.end());
         }
         let index = self.next;
         self.next += 1;
