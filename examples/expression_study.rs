@@ -79,7 +79,7 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for kind in [EmotionModel::FaceApi, EmotionModel::Fer] {
         let head = EmotionHead::load(&models, kind, &Device::Cpu).expect("weights");
-        for margin in [0.0f32, 0.1, 0.2, 0.3, 0.4] {
+        for margin in [0.0f32, 0.05, 0.1, 0.2, 0.3] {
             let (mut happy_ok, mut top_ok, mut p_sum) = (0usize, 0usize, 0f32);
             let mut times = Vec::new();
             let mut posed = Vec::new();
@@ -109,7 +109,7 @@ fn main() {
             times.sort_by(f32::total_cmp);
             let n = faces.len() as f32;
             println!(
-                "| {kind:?} | {margin:.1} | {:.3} | {:.3} | {:.3} | {:.2} |",
+                "| {kind:?} | {margin:.2} | {:.3} | {:.3} | {:.3} | {:.2} |",
                 happy_ok as f32 / n,
                 top_ok as f32 / n,
                 p_sum / n,

@@ -46,7 +46,7 @@ impl EmotionModel {
     /// results on the bundled clips and photos; see the model cards for the measurement.
     pub fn crop_margin(&self) -> f32 {
         match self {
-            EmotionModel::FaceApi => 0.1,
+            EmotionModel::FaceApi => 0.0,
             EmotionModel::Fer => 0.1,
         }
     }
