@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
+use facs::model::emotion::EmotionModel;
 use facs::model::{default_models_dir, verify_all};
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
@@ -70,6 +71,9 @@ struct Outputs {
     /// Stop after N frames.
     #[arg(long, value_name = "N")]
     max_frames: Option<u64>,
+    /// Expression head: faceapi (default, more accurate), fer (faster), or none.
+    #[arg(long, value_name = "MODEL", default_value = "faceapi")]
+    emotion: String,
 }
 
 #[derive(Args)]
@@ -130,14 +134,21 @@ fn demo_clip() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face")
 }
 
-fn spec(config: PipelineConfig, source: SourceSpec, out: &Outputs, realtime: bool) -> PipelineSpec {
-    PipelineSpec {
+fn spec(config: PipelineConfig, source: SourceSpec, out: &Outputs, realtime: bool) -> anyhow::Result<PipelineSpec> {
+    let emotion = match out.emotion.as_str() {
+        "none" => None,
+        name => Some(name.parse::<EmotionModel>()?),
+    };
+    Ok(PipelineSpec {
         config,
         source,
         models_dir: out.models.clone().unwrap_or_else(default_models_dir),
-        classifier: ClassifierOptions::default(),
+        classifier: ClassifierOptions {
+            emotion,
+            ..ClassifierOptions::default()
+        },
         realtime,
-    }
+    })
 }
 
 fn apply(mut config: PipelineConfig, out: &Outputs) -> PipelineConfig {
@@ -198,7 +209,7 @@ fn real_main() -> anyhow::Result<()> {
             if !show {
                 println!("facs demo: no display, running headless (the summary follows)");
             }
-            run_session(spec(config, source, &args.out, true), &args.out, show, stop)
+            run_session(spec(config, source, &args.out, true)?, &args.out, show, stop)
         }
         Cmd::Live(args) => {
             let (width, height) = parse_size(&args.size)?;
@@ -214,7 +225,7 @@ fn real_main() -> anyhow::Result<()> {
             let config = apply(PipelineConfig::live(), &args.out);
             let show = !args.headless && display_available();
             run_session(
-                spec(config, source, &args.out, false),
+                spec(config, source, &args.out, false)?,
                 &args.out,
                 show,
                 stop,
@@ -224,7 +235,7 @@ fn real_main() -> anyhow::Result<()> {
             let source = SourceSpec::from_input(&args.input, args.fps)?;
             let config = apply(PipelineConfig::offline(), &args.out);
             run_session(
-                spec(config, source, &args.out, args.realtime),
+                spec(config, source, &args.out, args.realtime)?,
                 &args.out,
                 args.show,
                 stop,

@@ -28,7 +28,7 @@ impl FromStr for EmotionModel {
         match s {
             "faceapi" | "face-api" => Ok(EmotionModel::FaceApi),
             "fer" => Ok(EmotionModel::Fer),
-            _ => Err(Error::config("emotion model", s, "faceapi or fer")),
+            _ => Err(Error::config("emotion model", s, "faceapi, fer or none")),
         }
     }
 }
