@@ -46,12 +46,12 @@ fn stages(c: &mut Criterion) {
     let mut det = Detector::new(&models, &DetectConfig::default()).expect("detector");
     let boxes = det.detect(&f);
     let mut tracker = Tracker::new(Default::default());
-    let faces = tracker.update(&boxes);
+    let mut faces = tracker.update(&boxes);
     let crop = square_crop(&faces[0].bbox, 0.1, f.width, f.height);
     g.bench_function("crop_112", |b| b.iter(|| crop_rgb(&f, crop, 112)));
     let mut cls = Classifier::load(&models, &ClassifierOptions::default()).expect("models");
     g.bench_function("classify_one_face_default", |b| {
-        b.iter(|| cls.classify(&f, &faces).expect("classify"))
+        b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
     });
     g.finish();
 }

@@ -9,8 +9,11 @@ use serde::Serialize;
 use crate::align::{crop_rgb, square_crop};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Scores, TrackedFace, HAPPINESS};
+use crate::calibrate::{Baselines, BaselineSource, CalibrationOptions};
+use crate::geometry::{geometric_au_scores, head_pose, Features};
 use crate::model::emotion::{EmotionHead, EmotionModel};
-use crate::model::{device, BundledModel};
+use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
+use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
 
 /// Which models to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +22,10 @@ pub struct ClassifierOptions {
     pub emotion: Option<EmotionModel>,
     /// Crop margin for the expression network; None uses the model's measured best.
     pub emotion_margin: Option<f32>,
+    /// Run the landmark network (head pose, geometric AUs).
+    pub landmarks: bool,
+    /// Neutral baselines for the geometric AUs.
+    pub calibration: CalibrationOptions,
 }
 
 impl Default for ClassifierOptions {
@@ -26,9 +33,16 @@ impl Default for ClassifierOptions {
         ClassifierOptions {
             emotion: Some(EmotionModel::default()),
             emotion_margin: None,
+            landmarks: true,
+            calibration: CalibrationOptions::default(),
         }
     }
 }
+
+/// Geometric AU scores at or above this count as present (`AUxx_c`).
+pub const GEOMETRIC_PRESENT: f32 = 0.5;
+/// Confidence logged for a face too small for landmarks (its scores are empty).
+pub const SMALL_FACE_CONFIDENCE: f32 = 0.1;
 
 impl ClassifierOptions {
     /// # Errors
@@ -67,6 +81,7 @@ impl From<&BundledModel> for ModelUse {
 pub struct Classifier {
     models: Vec<ModelUse>,
     emotion: Option<(EmotionHead, f32)>,
+    landmarks: Option<(LandmarkNet, Baselines)>,
     crops: Vec<u8>,
 }
 
@@ -87,11 +102,29 @@ impl Classifier {
             }
             None => None,
         };
+        let landmarks = if opts.landmarks {
+            let net = LandmarkNet::load(models_dir, &dev)?;
+            models.push(ModelUse::from(&FACEAPI_LANDMARKS));
+            Some((net, Baselines::new(&opts.calibration)?))
+        } else {
+            None
+        };
         Ok(Classifier {
             models,
             emotion,
+            landmarks,
             crops: Vec::new(),
         })
+    }
+
+    /// The baseline faces get until they have their own (None without landmarks).
+    pub fn default_baseline(&self) -> Option<&BaselineSource> {
+        self.landmarks.as_ref().map(|(_, b)| b.default_source())
+    }
+
+    /// Takes each face's recent frames as its neutral baseline; returns how many faces.
+    pub fn calibrate_now(&mut self) -> usize {
+        self.landmarks.as_mut().map_or(0, |(_, b)| b.calibrate_now())
     }
 
     /// The models in use.
@@ -103,15 +136,38 @@ impl Classifier {
     ///
     /// # Errors
     /// A network failed on this batch.
-    pub fn classify(&mut self, frame: &Frame, faces: &[TrackedFace]) -> Result<Vec<Scores>> {
+    /// A face too small for landmarks keeps empty AU columns and has its confidence lowered
+    /// to [`SMALL_FACE_CONFIDENCE`].
+    pub fn classify(&mut self, frame: &Frame, faces: &mut [TrackedFace]) -> Result<Vec<Scores>> {
         let mut scores = vec![Scores::default(); faces.len()];
         if faces.is_empty() {
             return Ok(scores);
         }
+        if let Some((net, baselines)) = &mut self.landmarks {
+            let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
+            let marks = net.detect(frame, &boxes, &mut self.crops)?;
+            for ((s, f), m) in scores.iter_mut().zip(faces.iter_mut()).zip(marks) {
+                let Some(pts) = m else {
+                    debug_assert!(f.bbox.w.min(f.bbox.h) < MIN_FACE_PX);
+                    f.bbox.confidence = f.bbox.confidence.min(SMALL_FACE_CONFIDENCE);
+                    continue;
+                };
+                s.pose = head_pose(&pts);
+                s.features = Features::from_landmarks(&pts);
+                if let Some(feat) = &s.features {
+                    let (neutral, source) = baselines.observe(f.id, frame.timestamp_s, feat);
+                    let au = geometric_au_scores(feat, &neutral);
+                    s.au_present = Some(au.map(|p| p >= GEOMETRIC_PRESENT));
+                    s.au_prob = Some(au);
+                    s.baseline = Some(source);
+                }
+                s.landmarks = Some(pts);
+            }
+        }
         if let Some((head, margin)) = &self.emotion {
             let size = head.kind().input_size();
             self.crops.clear();
-            for f in faces {
+            for f in faces.iter() {
                 let crop = square_crop(&f.bbox, *margin, frame.width, frame.height);
                 self.crops.extend_from_slice(&crop_rgb(frame, crop, size));
             }

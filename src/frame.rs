@@ -109,6 +109,14 @@ pub struct TrackedFace {
 /// leaves the column empty (never zero).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scores {
+    /// 68 landmarks in frame pixels.
+    pub landmarks: Option<crate::model::landmarks::Landmarks>,
+    /// Head pose from the landmarks.
+    pub pose: Option<crate::geometry::HeadPose>,
+    /// Geometric measures from the landmarks.
+    pub features: Option<crate::geometry::Features>,
+    /// The neutral baseline the geometric AU scores were measured against.
+    pub baseline: Option<crate::calibrate::BaselineSource>,
     /// Probability per AU, in [`AU_NUMBERS`] order.
     pub au_prob: Option<[f32; NUM_AUS]>,
     /// Presence per AU after calibration thresholds.

@@ -8,12 +8,14 @@
 //! whole run with its sinks and summary.
 
 pub mod align;
+pub mod calibrate;
 pub mod classify;
 pub mod config;
 pub mod detect;
 pub mod error;
 pub mod font;
 pub mod frame;
+pub mod geometry;
 pub mod log;
 pub mod model;
 pub mod overlay;

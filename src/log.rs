@@ -21,6 +21,9 @@ pub fn columns() -> Vec<String> {
         "y",
         "w",
         "h",
+        "pose_Rx",
+        "pose_Ry",
+        "pose_Rz",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -29,6 +32,8 @@ pub fn columns() -> Vec<String> {
     c.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_c")));
     c.push("happy".into());
     c.extend(EMOTIONS.iter().map(|e| format!("emotion_{e}")));
+    c.extend((0..68).map(|i| format!("x_{i}")));
+    c.extend((0..68).map(|i| format!("y_{i}")));
     c
 }
 
@@ -55,11 +60,12 @@ impl Cell {
         match self {
             Cell::Int(v) => (*v).into(),
             Cell::Float(v, d) => {
-                // Round to the printed precision so CSV and JSON agree.
-                let m = 10f64.powi(*d as i32);
-                serde_json::Number::from_f64((v * m).round() / m)
-                    .map(serde_json::Value::Number)
-                    .unwrap_or(serde_json::Value::Null)
+                // The CSV text, read back: CSV and JSON carry the same number.
+                let text = format!("{v:.d$}");
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
             }
             Cell::Empty => serde_json::Value::Null,
         }
@@ -93,6 +99,10 @@ fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
                 Cell::Float(b.w as f64, 1),
                 Cell::Float(b.h as f64, 1),
             ]);
+            let angle = |v: Option<f32>| v.map_or(Cell::Empty, |a| Cell::Float(a as f64, 3));
+            row.push(angle(s.pose.map(|p| p.rx)));
+            row.push(angle(s.pose.map(|p| p.ry)));
+            row.push(angle(s.pose.map(|p| p.rz)));
             let prob = |v: Option<f32>| v.map_or(Cell::Empty, |p| Cell::Float(p as f64, 4));
             for i in 0..AU_NUMBERS.len() {
                 row.push(prob(s.au_prob.map(|p| p[i])));
@@ -103,6 +113,13 @@ fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
             row.push(prob(s.happy));
             for i in 0..EMOTIONS.len() {
                 row.push(prob(s.emotions.map(|e| e[i])));
+            }
+            let coord = |v: Option<f32>| v.map_or(Cell::Empty, |c| Cell::Float(c as f64, 1));
+            for i in 0..68 {
+                row.push(coord(s.landmarks.map(|l| l[i].0)));
+            }
+            for i in 0..68 {
+                row.push(coord(s.landmarks.map(|l| l[i].1)));
             }
             row
         })
@@ -258,16 +275,20 @@ mod tests {
     #[test]
     fn header_follows_openface_naming() {
         let c = columns();
-        assert_eq!(c.len(), 9 + 11 + 11 + 1 + 7);
+        assert_eq!(c.len(), 12 + 11 + 11 + 1 + 7 + 136);
         assert_eq!(
             &c[..5],
             ["frame", "face_id", "timestamp", "confidence", "success"]
         );
-        assert_eq!(c[9], "AU01_p");
-        assert_eq!(c[19], "AU26_p");
-        assert_eq!(c[20], "AU01_c");
-        assert_eq!(c[31], "happy");
-        assert_eq!(c[38], "emotion_neutral");
+        assert_eq!(c[9], "pose_Rx");
+        assert_eq!(c[12], "AU01_p");
+        assert_eq!(c[22], "AU26_p");
+        assert_eq!(c[23], "AU01_c");
+        assert_eq!(c[34], "happy");
+        assert_eq!(c[41], "emotion_neutral");
+        assert_eq!(c[42], "x_0");
+        assert_eq!(c[110], "y_0");
+        assert_eq!(c[177], "y_67");
     }
 
     #[test]
@@ -298,16 +319,18 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         // Frame 5 (1-based), no face: success 0 and empty score columns, never zeros.
-        assert!(lines[1].starts_with("5,,0.133,0.00,0,,,,,"), "{}", lines[1]);
+        assert!(lines[1].starts_with("5,,0.133,0.00,0,,,,,,,,"), "{}", lines[1]);
         let face_row: Vec<&str> = lines[2].split(',').collect();
         assert_eq!(face_row.len(), columns().len());
         assert_eq!(
             &face_row[..9],
             ["5", "2", "0.133", "0.750", "1", "1.0", "2.0", "30.0", "40.5"]
         );
-        assert_eq!(face_row[9], ""); // no AU model: empty
-        assert_eq!(face_row[31], "0.9123");
-        assert_eq!(face_row[35], "0.9000");
+        assert_eq!(face_row[9], ""); // no landmarks: no pose
+        assert_eq!(face_row[12], ""); // no AU model: empty
+        assert_eq!(face_row[34], "0.9123");
+        assert_eq!(face_row[38], "0.9000");
+        assert_eq!(face_row[177], "");
         let json: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
             .unwrap()
             .lines()

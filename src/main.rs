@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
+use facs::calibrate::{default_calibration_dir, measure_neutral, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
 use facs::model::emotion::EmotionModel;
@@ -46,6 +47,10 @@ enum Cmd {
                             facs run --input frames/ --fps 25 --jsonl out.jsonl --annotate drawn/ --show"
     )]
     Run(RunArgs),
+    /// Measure a person's neutral face from footage and save it as calibration/NAME.json.
+    #[command(after_help = "Example:\n  facs calibrate --input alice_neutral.mp4 --name alice\n  \
+                            facs run --input alice_task.mp4 --calibration alice --log alice.csv")]
+    Calibrate(CalibrateArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -74,6 +79,18 @@ struct Outputs {
     /// Expression head: faceapi (default, more accurate), fer (faster), or none.
     #[arg(long, value_name = "MODEL", default_value = "faceapi")]
     emotion: String,
+    /// Neutral baseline for every face: a file from `facs calibrate`, or its NAME in calibration/.
+    #[arg(long, value_name = "NAME|FILE")]
+    calibration: Option<String>,
+    /// Take each face's first N seconds as its neutral baseline.
+    #[arg(long, value_name = "N")]
+    calibrate_secs: Option<f64>,
+    /// Skip the landmark network (no head pose, no geometric AUs; faster).
+    #[arg(long)]
+    no_landmarks: bool,
+    /// Start with landmarks drawn in the window and PNGs (toggle with l).
+    #[arg(long)]
+    draw_landmarks: bool,
 }
 
 #[derive(Args)]
@@ -123,6 +140,28 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct CalibrateArgs {
+    /// Footage of the person with a neutral face (video, folder of images, one image).
+    #[arg(long, short)]
+    input: String,
+    /// Saved as calibration/NAME.json (see --out).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write here instead.
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
+    /// Use only the first N seconds.
+    #[arg(long, value_name = "N")]
+    seconds: Option<f64>,
+    /// Frame rate for timestamps of an image folder.
+    #[arg(long, default_value_t = 30.0)]
+    fps: f64,
+    /// Folder with the weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct ModelsArgs {
     /// Folder with the weights.
     #[arg(long, value_name = "DIR")]
@@ -145,7 +184,15 @@ fn spec(config: PipelineConfig, source: SourceSpec, out: &Outputs, realtime: boo
         models_dir: out.models.clone().unwrap_or_else(default_models_dir),
         classifier: ClassifierOptions {
             emotion,
-            ..ClassifierOptions::default()
+            emotion_margin: None,
+            landmarks: !out.no_landmarks,
+            calibration: CalibrationOptions {
+                file: out
+                    .calibration
+                    .as_deref()
+                    .map(|c| resolve(c, &default_calibration_dir())),
+                calibrate_secs: out.calibrate_secs,
+            },
         },
         realtime,
     })
@@ -171,6 +218,7 @@ fn run_session(
         log_jsonl: out.jsonl.clone(),
         annotate_dir: out.annotate.clone(),
         show_window: show,
+        show_landmarks: out.draw_landmarks,
         progress: false,
     };
     let summary = session::run(opts, Control::with_stop(stop))?;
@@ -240,6 +288,25 @@ fn real_main() -> anyhow::Result<()> {
                 args.show,
                 stop,
             )
+        }
+        Cmd::Calibrate(args) => {
+            let out = match (&args.out, &args.name) {
+                (Some(p), _) => p.clone(),
+                (None, Some(n)) => default_calibration_dir().join(format!("{n}.json")),
+                (None, None) => bail!("give --name NAME (saved in calibration/) or --out FILE.json"),
+            };
+            let source = SourceSpec::from_input(&args.input, args.fps)?;
+            let pipeline = PipelineSpec {
+                config: PipelineConfig::offline(),
+                source,
+                models_dir: args.models.unwrap_or_else(default_models_dir),
+                classifier: ClassifierOptions::default(),
+                realtime: false,
+            };
+            let file = measure_neutral(pipeline, args.seconds)?;
+            file.save(&out)?;
+            println!("neutral baseline from {} frames of {} written to {}", file.frames, file.source, out.display());
+            Ok(())
         }
         Cmd::Models(args) => {
             let dir = args.models.unwrap_or_else(default_models_dir);

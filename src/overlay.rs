@@ -13,6 +13,7 @@ const PANEL_BG: u32 = 0x20_20_28;
 const BAR: u32 = 0x33_99_FF;
 const BAR_ON: u32 = 0xFF_66_33;
 const HAPPY: u32 = 0xFF_CC_00;
+const LANDMARK: u32 = 0x00_E5_FF;
 /// Width of the side panel in pixels.
 pub const PANEL_W: u32 = 230;
 const MIN_H: u32 = 300;
@@ -27,6 +28,8 @@ pub struct Hud {
     pub end_to_end_ms: f32,
     pub dropped: u64,
     pub paused: bool,
+    /// Draw the 68 landmarks (key l).
+    pub show_landmarks: bool,
     /// One free line, e.g. the calibration state.
     pub status: String,
 }
@@ -121,6 +124,13 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
         let ly = if y >= 12 { y - 11 } else { y + h + 3 };
         canvas.fill_rect(x, ly - 1, (label.len() * 6 + 2) as i32, 10, 0);
         canvas.text(x + 1, ly, &label, BOX_COLOUR);
+    }
+    if hud.show_landmarks {
+        for r in &a.faces {
+            for &(x, y) in r.scores.landmarks.iter().flatten() {
+                canvas.fill_rect(x as i32 - 1, y as i32 - 1, 3, 3, LANDMARK);
+            }
+        }
     }
     draw_panel(a, hud, canvas, f.width as i32);
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use crate::calibrate::BaselineSource;
 use crate::classify::{Classifier, ClassifierOptions, ModelUse};
 use crate::config::{Mode, PipelineConfig};
 use crate::detect::Detector;
@@ -38,6 +39,7 @@ pub struct PipelineSpec {
 pub struct Control {
     stop: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
+    calibrate: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -45,7 +47,7 @@ impl Control {
     pub fn with_stop(stop: Arc<AtomicBool>) -> Self {
         Control {
             stop,
-            paused: Arc::default(),
+            ..Default::default()
         }
     }
     /// Asks the pipeline to end; stages finish what they hold and return.
@@ -60,6 +62,13 @@ impl Control {
     }
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
+    }
+    /// Asks the classifier to take the faces' recent frames as their neutral baseline.
+    pub fn request_calibration(&self) {
+        self.calibrate.store(true, Ordering::SeqCst);
+    }
+    fn take_calibration_request(&self) -> bool {
+        self.calibrate.swap(false, Ordering::SeqCst)
     }
 }
 
@@ -121,6 +130,8 @@ pub struct Pipeline {
     pub counters: Arc<Counters>,
     pub source_info: SourceInfo,
     pub models: Vec<ModelUse>,
+    /// The geometric AUs' default baseline (None without landmarks).
+    pub default_baseline: Option<BaselineSource>,
 }
 
 fn spawn_stage<F>(
@@ -161,7 +172,7 @@ impl Pipeline {
         let (to_sink, results) = Link::<Analysed>::new(cfg.mode, cfg.queue_len, &counters);
         let (ready_tx, ready_rx) = bounded::<Result<()>>(3);
         let (info_tx, info_rx) = bounded::<SourceInfo>(1);
-        let (models_tx, models_rx) = bounded::<Vec<ModelUse>>(1);
+        let (models_tx, models_rx) = bounded::<(Vec<ModelUse>, Option<BaselineSource>)>(1);
 
         let mut handles = Vec::new();
         {
@@ -195,10 +206,11 @@ impl Pipeline {
         {
             let (models_dir, opts, ready) =
                 (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
+            let stage_control = control.clone();
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {
                     Ok(c) => {
-                        let _ = models_tx.send(c.models().to_vec());
+                        let _ = models_tx.send((c.models().to_vec(), c.default_baseline().cloned()));
                         let _ = ready.send(Ok(()));
                         c
                     }
@@ -208,7 +220,7 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                classify_stage(classifier, classify_rx, to_sink)
+                classify_stage(classifier, classify_rx, to_sink, stage_control)
             })?);
         }
 
@@ -226,6 +238,7 @@ impl Pipeline {
                 frame_count: None,
             },
             models: Vec::new(),
+            default_baseline: None,
         };
         for _ in 0..3 {
             match ready_rx.recv() {
@@ -248,8 +261,9 @@ impl Pipeline {
         if let Ok(info) = info_rx.recv() {
             pipeline.source_info = info;
         }
-        if let Ok(models) = models_rx.recv() {
+        if let Ok((models, baseline)) = models_rx.recv() {
             pipeline.models = models;
+            pipeline.default_baseline = baseline;
         }
         Ok(pipeline)
     }
@@ -409,10 +423,14 @@ fn classify_stage(
     mut classifier: Classifier,
     rx: Receiver<Detected>,
     out: Link<Analysed>,
+    control: Control,
 ) -> Result<()> {
-    for d in rx.iter() {
+    for mut d in rx.iter() {
+        if control.take_calibration_request() {
+            classifier.calibrate_now();
+        }
         let t0 = Instant::now();
-        let scores = classifier.classify(&d.frame, &d.faces)?;
+        let scores = classifier.classify(&d.frame, &mut d.faces)?;
         let faces = d
             .faces
             .into_iter()

@@ -2,13 +2,14 @@
 //! feeds each analysed frame to the sinks (log, annotated PNGs, window), keeps the latency
 //! figures, handles keys, writes the sidecar and returns the [`Summary`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::calibrate::BaselineSource;
 use crate::classify::ModelUse;
 use crate::config::Mode;
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ pub struct SessionOptions {
     /// Write each frame, drawn, as PNG here.
     pub annotate_dir: Option<PathBuf>,
     pub show_window: bool,
+    /// Start with landmarks drawn (toggle with l).
+    pub show_landmarks: bool,
     /// Print a progress line to stderr every second.
     pub progress: bool,
 }
@@ -40,8 +43,9 @@ pub struct Summary {
     pub mode: &'static str,
     pub source: SourceInfo,
     pub models: Vec<ModelUse>,
-    /// Calibration in use for the `AUxx_c` columns; None while no AU model is loaded.
-    pub calibration: Option<String>,
+    /// Neutral baselines of the geometric AU scores: the default, and each face's last one.
+    /// None when no landmarks were computed.
+    pub calibration: Option<CalibrationSummary>,
     pub frames_read: u64,
     pub frames_analysed: u64,
     pub frames_skipped: u64,
@@ -132,6 +136,17 @@ impl Summary {
     }
 }
 
+/// The baselines a run used.
+#[derive(Clone, Debug, Serialize)]
+pub struct CalibrationSummary {
+    /// What faces without their own baseline were scored against.
+    pub default: BaselineSource,
+    /// face id -> the baseline its last frame used.
+    pub faces: BTreeMap<u32, BaselineSource>,
+    /// Geometric AU scores at or above this are logged as present (`AUxx_c` = 1).
+    pub present_threshold: f32,
+}
+
 struct Sidecar {
     path: Option<PathBuf>,
     start: serde_json::Value,
@@ -188,7 +203,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
             "facs_version": env!("CARGO_PKG_VERSION"),
             "source": pipeline.source_info,
             "models": pipeline.models,
-            "calibration": serde_json::Value::Null,
+            "calibration": pipeline.default_baseline,
             "detector": format!("{:?}", opts.pipeline.config.detect),
             "columns": crate::log::columns(),
         }),
@@ -211,8 +226,10 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
     let (mut analysed, mut with_faces, mut faces_found) = (0u64, 0u64, 0u64);
     let mut last_progress = Instant::now();
     let mut result: Result<()> = Ok(());
+    let mut show_landmarks = opts.show_landmarks;
 
-    let mut on_frame = |a: Analysed, window: &mut Option<Window>| -> Result<()> {
+    let mut baselines: BTreeMap<u32, BaselineSource> = BTreeMap::new();
+    let mut on_frame = |a: Analysed, window: &mut Option<Window>, show_landmarks: bool| -> Result<()> {
         log.write_frame(&a)?;
         let now = Instant::now();
         latency.capture.push(a.times.capture_ms);
@@ -228,6 +245,11 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
         }
         faces_found += a.faces.len() as u64;
         ids.extend(a.faces.iter().map(|f| f.face.id));
+        for f in &a.faces {
+            if let Some(b) = &f.scores.baseline {
+                baselines.insert(f.face.id, b.clone());
+            }
+        }
         if window.is_some() || opts.annotate_dir.is_some() {
             let hud = Hud {
                 fps: fps.fps(),
@@ -237,6 +259,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
                 end_to_end_ms: latency.end_to_end.recent_mean(30),
                 dropped: pipeline.counters.dropped(),
                 paused: control.paused(),
+                show_landmarks,
                 status: String::new(),
             };
             overlay::draw(&a, &hud, &mut canvas);
@@ -270,7 +293,8 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
                     Command::Pause => {
                         control.toggle_pause();
                     }
-                    Command::Landmarks | Command::Calibrate => {}
+                    Command::Landmarks => show_landmarks = !show_landmarks,
+                    Command::Calibrate => control.request_calibration(),
                 }
             }
         }
@@ -282,7 +306,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
                 }
             }
             Some(Some(a)) => {
-                if let Err(e) = on_frame(a, &mut window) {
+                if let Err(e) = on_frame(a, &mut window, show_landmarks) {
                     control.stop();
                     result = Err(e);
                     break;
@@ -296,6 +320,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
     let counters = pipeline.counters.clone();
     let source = pipeline.source_info.clone();
     let models = pipeline.models.clone();
+    let default_baseline = pipeline.default_baseline.clone();
     let finish = pipeline.finish();
     result?;
     finish?;
@@ -317,7 +342,11 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
         },
         source,
         models,
-        calibration: None,
+        calibration: default_baseline.map(|default| CalibrationSummary {
+            default,
+            faces: baselines,
+            present_threshold: crate::classify::GEOMETRIC_PRESENT,
+        }),
         frames_read: counters.frames_read.load(Ordering::Relaxed),
         frames_analysed: analysed,
         frames_skipped: counters.frames_skipped.load(Ordering::Relaxed),

@@ -220,6 +220,9 @@ fn expected_columns() -> Vec<String> {
         "y",
         "w",
         "h",
+        "pose_Rx",
+        "pose_Ry",
+        "pose_Rz",
     ]
     .map(String::from)
     .to_vec();
@@ -237,6 +240,8 @@ fn expected_columns() -> Vec<String> {
     ] {
         c.push(format!("emotion_{e}"));
     }
+    c.extend((0..68).map(|i| format!("x_{i}")));
+    c.extend((0..68).map(|i| format!("y_{i}")));
     c
 }
 

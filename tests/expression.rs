@@ -23,7 +23,7 @@ fn root() -> PathBuf {
 fn scores(model: EmotionModel, files: &[PathBuf]) -> Vec<(String, Scores)> {
     let models = root().join("models");
     let mut det = Detector::new(&models, &DetectConfig::default()).unwrap();
-    let opts = ClassifierOptions { emotion: Some(model), emotion_margin: None };
+    let opts = ClassifierOptions { emotion: Some(model), landmarks: false, ..Default::default() };
     let mut cls = Classifier::load(&models, &opts).unwrap();
     files
         .iter()
@@ -32,8 +32,8 @@ fn scores(model: EmotionModel, files: &[PathBuf]) -> Vec<(String, Scores)> {
             let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
             let boxes = det.detect(&frame);
             assert!(!boxes.is_empty(), "no face in {}", p.display());
-            let faces = Tracker::new(Default::default()).update(&boxes[..1]);
-            let s = cls.classify(&frame, &faces).unwrap().remove(0);
+            let mut faces = Tracker::new(Default::default()).update(&boxes[..1]);
+            let s = cls.classify(&frame, &mut faces).unwrap().remove(0);
             (p.file_name().unwrap().to_string_lossy().to_string(), s)
         })
         .collect()

@@ -4,6 +4,7 @@
 pub mod emotion;
 pub mod faceapi;
 pub mod fer;
+pub mod landmarks;
 pub mod ops;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,354 @@
+//! AU measures from 68 landmarks, with no AU training: head pose, normalised distances, and
+//! per-AU scores in [0, 1] measured against a neutral baseline (the person's own, or a
+//! population default). Pure functions.
+//!
+//! Every distance is taken in a face frame: origin at the midpoint of the eye centres, x
+//! along the eye line (so head roll is removed), y perpendicular to it and pointing down,
+//! unit = inter-ocular distance (IOD, between eye centres).
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::NUM_AUS;
+use crate::model::landmarks::Landmarks;
+
+/// Names of the features, in [`Features::values`] order.
+pub const FEATURE_NAMES: [&str; 10] = [
+    "inner_brow_height",
+    "outer_brow_height",
+    "brow_gap",
+    "eye_opening",
+    "nose_to_lip",
+    "lip_corner_elevation",
+    "mouth_width",
+    "lip_gap",
+    "nose_to_chin",
+    "lip_to_chin",
+];
+
+/// Geometric measures of one face, in IOD units.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub values: [f32; 10],
+}
+
+/// Head pose in radians: Rx pitch (positive: chin up, face tilted back), Ry yaw (positive:
+/// nose turned towards the image's right), Rz roll (positive: clockwise in the image).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadPose {
+    pub rx: f32,
+    pub ry: f32,
+    pub rz: f32,
+}
+
+fn mean(pts: &Landmarks, idx: std::ops::Range<usize>) -> (f32, f32) {
+    let n = idx.len() as f32;
+    let (sx, sy) = idx.fold((0.0, 0.0), |(ax, ay), i| (ax + pts[i].0, ay + pts[i].1));
+    (sx / n, sy / n)
+}
+
+/// Left and right eye centres (image left/right), in frame pixels.
+pub fn eye_centres(pts: &Landmarks) -> ((f32, f32), (f32, f32)) {
+    (mean(pts, 36..42), mean(pts, 42..48))
+}
+
+/// The landmarks in the face frame (see the module docs); None if the eyes coincide.
+pub fn normalise(pts: &Landmarks) -> Option<Landmarks> {
+    let (l, r) = eye_centres(pts);
+    let (dx, dy) = (r.0 - l.0, r.1 - l.1);
+    let iod = (dx * dx + dy * dy).sqrt();
+    if !(iod > 1e-3) {
+        return None;
+    }
+    let (c, s) = (dx / iod, dy / iod);
+    let (ox, oy) = ((l.0 + r.0) / 2.0, (l.1 + r.1) / 2.0);
+    let mut out = [(0f32, 0f32); 68];
+    for (o, p) in out.iter_mut().zip(pts) {
+        let (x, y) = (p.0 - ox, p.1 - oy);
+        // Rotate by -roll, then scale to IOD units.
+        *o = ((x * c + y * s) / iod, (-x * s + y * c) / iod);
+    }
+    Some(out)
+}
+
+impl Features {
+    /// Measures a face; None if its landmarks are degenerate.
+    pub fn from_landmarks(pts: &Landmarks) -> Option<Self> {
+        let p = normalise(pts)?;
+        let y = |i: usize| p[i].1;
+        let x = |i: usize| p[i].0;
+        let avg = |a: f32, b: f32| (a + b) / 2.0;
+        let values = [
+            // Brows sit above the eye line (negative y): heights are positive upwards.
+            -avg(y(21), y(22)),
+            -avg(y(18), y(25)),
+            x(22) - x(21),
+            avg(avg(y(41) - y(37), y(40) - y(38)), avg(y(47) - y(43), y(46) - y(44))),
+            y(51) - y(33),
+            avg(y(62), y(66)) - avg(y(48), y(54)),
+            x(54) - x(48),
+            (y(66) - y(62)).max(0.0),
+            y(8) - y(33),
+            y(8) - y(57),
+        ];
+        values.iter().all(|v| v.is_finite()).then_some(Features { values })
+    }
+
+    /// Median of each feature over several frames (a robust neutral baseline).
+    pub fn median(samples: &[Features]) -> Option<Features> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut values = [0f32; 10];
+        for (k, v) in values.iter_mut().enumerate() {
+            let mut col: Vec<f32> = samples.iter().map(|s| s.values[k]).collect();
+            col.sort_by(f32::total_cmp);
+            *v = col[col.len() / 2];
+        }
+        Some(Features { values })
+    }
+}
+
+/// Neutral features of the population default: the median over the neutral frames
+/// (0-15) of the bundled single_face clip (one adult man, near-frontal), measured with
+/// `cargo run --release --example au_geometry`. One face is a thin population: it is a
+/// starting point until a face is calibrated, and the log's sidecar says when it is in use.
+pub const POPULATION_NEUTRAL: Features = Features {
+    values: [0.379, 0.418, 0.627, 0.129, 0.238, -0.016, 0.728, 0.025, 1.043, 0.546],
+};
+
+/// How far each feature moves, in IOD units, for a full-intensity AU (score 1). Set from
+/// the bundled clips: a broad smile widens the mouth by ~0.26 IOD and lifts the corners by
+/// ~0.11; open-mouth laughter parts the lips by ~0.2 and lowers the chin by ~0.15.
+const FULL: [f32; 10] = [0.10, 0.10, 0.10, 0.06, 0.06, 0.10, 0.20, 0.15, 0.20, 0.08];
+/// Eye narrowing (IOD units) for a full AU6.
+const FULL_EYE_NARROWING: f32 = 0.05;
+/// Brow lowering (IOD units) for a full AU4.
+const FULL_BROW_LOWERING: f32 = 0.08;
+/// Mouth widening (IOD units) for a full AU20.
+const FULL_STRETCH: f32 = 0.15;
+
+fn unit(v: f32) -> f32 {
+    v.clamp(0.0, 1.0)
+}
+
+/// Per-AU scores in [0, 1], in [`crate::frame::AU_NUMBERS`] order, from the change of each
+/// feature against `neutral`:
+///
+/// | AU | measure |
+/// |---|---|
+/// | 1 inner brow raiser | inner brow height up |
+/// | 2 outer brow raiser | outer brow height up |
+/// | 4 brow lowerer | mean of (brows closer together, inner brow height down) |
+/// | 5 upper lid raiser | eye opening up |
+/// | 6 cheek raiser | eye opening down (narrowed eyes; a blink also narrows them) |
+/// | 9 nose wrinkler | nose-to-upper-lip distance down, minus mouth widening (a smile also lifts the upper lip) |
+/// | 12 lip corner puller | mean of (corners up against the lip midline, mouth wider) |
+/// | 17 chin raiser | nose-to-chin distance down, only while the lips are closed |
+/// | 20 lip stretcher | mouth wider, minus twice any corner raise |
+/// | 25 lips part | inner lip gap above 0.03 IOD over neutral |
+/// | 26 jaw drop | nose-to-chin distance up |
+///
+/// Each change is divided by the feature's full-intensity change and clamped to [0, 1].
+pub fn geometric_au_scores(f: &Features, neutral: &Features) -> [f32; NUM_AUS] {
+    let d = |k: usize| (f.values[k] - neutral.values[k]) / FULL[k];
+    let change = |k: usize| f.values[k] - neutral.values[k];
+    let corner_up = unit(d(5));
+    let wider = unit(d(6));
+    let lips_part = unit((change(7) - 0.03) / 0.10);
+    [
+        unit(d(0)),
+        unit(d(1)),
+        unit((unit(-d(2)) + unit(-change(0) / FULL_BROW_LOWERING)) / 2.0),
+        unit(d(3)),
+        unit(-change(3) / FULL_EYE_NARROWING),
+        unit(-d(4) - wider),
+        unit((corner_up + wider) / 2.0),
+        unit(-change(8) / 0.08) * (1.0 - lips_part),
+        unit(change(6) / FULL_STRETCH - 2.0 * corner_up),
+        lips_part,
+        unit(d(8)),
+    ]
+}
+
+/// 3D reference points of an average face (arbitrary units, x right, y up, z towards the
+/// viewer): nose tip, chin, left eye outer corner, right eye outer corner, left and right
+/// mouth corners: the six-point model common in head-pose tutorials.
+const MODEL_3D: [[f32; 3]; 6] = [
+    [0.0, 0.0, 0.0],
+    [0.0, -330.0, -65.0],
+    [-225.0, 170.0, -135.0],
+    [225.0, 170.0, -135.0],
+    [-150.0, -150.0, -125.0],
+    [150.0, -150.0, -125.0],
+];
+/// The 68-point indices matching [`MODEL_3D`].
+const MODEL_IDX: [usize; 6] = [30, 8, 36, 45, 48, 54];
+
+fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+fn norm(a: [f32; 3]) -> Option<[f32; 3]> {
+    let n = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt();
+    (n > 1e-9).then(|| [a[0] / n, a[1] / n, a[2] / n])
+}
+
+/// Inverse of a 3x3 matrix (None if singular).
+fn inv3(m: [[f32; 3]; 3]) -> Option<[[f32; 3]; 3]> {
+    let c = |r: usize, k: usize| {
+        let (r1, r2) = ((r + 1) % 3, (r + 2) % 3);
+        let (k1, k2) = ((k + 1) % 3, (k + 2) % 3);
+        m[r1][k1] * m[r2][k2] - m[r1][k2] * m[r2][k1]
+    };
+    let det = m[0][0] * c(0, 0) + m[0][1] * c(0, 1) + m[0][2] * c(0, 2);
+    if det.abs() < 1e-9 {
+        return None;
+    }
+    let mut out = [[0f32; 3]; 3];
+    for (r, row) in out.iter_mut().enumerate() {
+        for (k, v) in row.iter_mut().enumerate() {
+            *v = c(k, r) / det;
+        }
+    }
+    Some(out)
+}
+
+/// Head pose from a scaled-orthographic fit of [`MODEL_3D`] to the landmarks: the 2x3
+/// projection is solved by least squares, its rows orthonormalised into a rotation, and the
+/// rotation read as pitch, yaw, roll.
+pub fn head_pose(pts: &Landmarks) -> Option<HeadPose> {
+    // Centre both point sets.
+    let n = MODEL_IDX.len() as f32;
+    let (mut cx, mut cy) = (0.0, 0.0);
+    for &i in &MODEL_IDX {
+        cx += pts[i].0 / n;
+        cy += pts[i].1 / n;
+    }
+    let mut c3 = [0f32; 3];
+    for m in &MODEL_3D {
+        for k in 0..3 {
+            c3[k] += m[k] / n;
+        }
+    }
+    // Image y points down; the model's y points up.
+    let img: Vec<[f32; 2]> = MODEL_IDX.iter().map(|&i| [pts[i].0 - cx, -(pts[i].1 - cy)]).collect();
+    let obj: Vec<[f32; 3]> = MODEL_3D.iter().map(|m| [m[0] - c3[0], m[1] - c3[1], m[2] - c3[2]]).collect();
+    // M (2x3) = (sum x X^T) (sum X X^T)^-1
+    let mut xxt = [[0f32; 3]; 3];
+    let mut ux = [[0f32; 3]; 2];
+    for (u, o) in img.iter().zip(&obj) {
+        for r in 0..3 {
+            for k in 0..3 {
+                xxt[r][k] += o[r] * o[k];
+            }
+            for (row, uv) in ux.iter_mut().zip(u) {
+                row[r] += uv * o[r];
+            }
+        }
+    }
+    let inv = inv3(xxt)?;
+    let mut m = [[0f32; 3]; 2];
+    for (mr, ur) in m.iter_mut().zip(&ux) {
+        for k in 0..3 {
+            mr[k] = (0..3).map(|j| ur[j] * inv[j][k]).sum();
+        }
+    }
+    let r1 = norm(m[0])?;
+    let r2 = norm(m[1])?;
+    let r3 = norm(cross(r1, r2))?;
+    // Re-orthogonalise r2.
+    let r2 = cross(r3, r1);
+    // R = [r1; r2; r3]; Euler angles with R = Rz(roll) Ry(yaw) Rx(pitch).
+    let yaw = (-r3[0]).clamp(-1.0, 1.0).asin();
+    let pitch = r3[1].atan2(r3[2]);
+    let roll = r2[0].atan2(r1[0]);
+    // Signs as documented on HeadPose.
+    Some(HeadPose {
+        rx: -pitch,
+        ry: yaw,
+        rz: -roll,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A synthetic frontal face: the 3D model points projected straight on, plus eyes.
+    fn frontal(scale: f32, roll: f32, shift: (f32, f32)) -> Landmarks {
+        let mut pts = [(0f32, 0f32); 68];
+        let mut put = |i: usize, x: f32, y: f32| {
+            let (c, s) = (roll.cos(), roll.sin());
+            pts[i] = (shift.0 + scale * (x * c - y * s), shift.1 + scale * (x * s + y * c));
+        };
+        for (k, &i) in MODEL_IDX.iter().enumerate() {
+            put(i, MODEL_3D[k][0], -MODEL_3D[k][1]);
+        }
+        // Eye rings around (-150, -170) and (150, -170), radius 75 x 25: 36/45 outer
+        // corners, 39/42 inner, upper lids 37, 38 / 43, 44 above the lower 41, 40 / 47, 46.
+        for k in 0..6 {
+            let a = std::f32::consts::PI * (1.0 - k as f32 / 3.0);
+            put(36 + k, -150.0 + 75.0 * a.cos(), -170.0 - 25.0 * a.sin());
+            put(42 + k, 150.0 + 75.0 * a.cos(), -170.0 - 25.0 * a.sin());
+        }
+        for (i, x) in (17..27).zip([-230.0, -200.0, -150.0, -100.0, -50.0, 50.0, 100.0, 150.0, 200.0, 230.0]) {
+            put(i, x, -240.0);
+        }
+        put(27, 0.0, -170.0);
+        put(33, 0.0, 30.0);
+        put(51, 0.0, 110.0);
+        put(57, 0.0, 190.0);
+        put(62, 0.0, 150.0);
+        put(66, 0.0, 150.0);
+        pts
+    }
+
+    #[test]
+    fn frontal_face_has_zero_pose_and_roll_is_recovered() {
+        let p = head_pose(&frontal(0.5, 0.0, (320.0, 240.0))).unwrap();
+        assert!(p.rx.abs() < 1e-3 && p.ry.abs() < 1e-3 && p.rz.abs() < 1e-3, "{p:?}");
+        let p = head_pose(&frontal(0.5, 0.2, (320.0, 240.0))).unwrap();
+        assert!((p.rz - 0.2).abs() < 1e-3, "{p:?}");
+        assert!(p.rx.abs() < 1e-3 && p.ry.abs() < 1e-3, "{p:?}");
+    }
+
+    #[test]
+    fn features_ignore_position_scale_and_roll() {
+        let a = Features::from_landmarks(&frontal(0.5, 0.0, (320.0, 240.0))).unwrap();
+        let b = Features::from_landmarks(&frontal(1.3, 0.3, (100.0, 50.0))).unwrap();
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert!((x - y).abs() < 1e-4, "{a:?} {b:?}");
+        }
+        // Brows 70 units above eyes 300 apart: inner brow height 70/300.
+        assert!((a.values[0] - 70.0 / 300.0).abs() < 1e-4);
+        // Mouth corners 300 apart = 1 IOD.
+        assert!((a.values[6] - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn scores_are_zero_at_neutral_and_rise_with_the_right_movement() {
+        let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
+        assert!(geometric_au_scores(&neutral, &neutral).iter().all(|&s| s == 0.0));
+        // Lips apart by 0.1 IOD (30 units at scale 1 = 15 px at scale 0.5): AU25 = (0.1-0.03)/0.1.
+        let mut open = neutral_pts;
+        open[62].1 -= 7.5;
+        open[66].1 += 7.5;
+        let s = geometric_au_scores(&Features::from_landmarks(&open).unwrap(), &neutral);
+        assert!((s[9] - 0.7).abs() < 1e-3, "{s:?}");
+        // Inner brows raised by 0.05 IOD: AU1 = 0.5, nothing else.
+        let mut raised = neutral_pts;
+        raised[21].1 -= 7.5;
+        raised[22].1 -= 7.5;
+        let s = geometric_au_scores(&Features::from_landmarks(&raised).unwrap(), &neutral);
+        assert!((s[0] - 0.5).abs() < 1e-3, "{s:?}");
+        assert_eq!(s.iter().filter(|&&v| v > 0.0).count(), 1);
+    }
+
+    #[test]
+    fn median_is_per_feature() {
+        let f = |v: f32| Features { values: [v; 10] };
+        assert_eq!(Features::median(&[f(3.0), f(1.0), f(2.0)]).unwrap(), f(2.0));
+        assert!(Features::median(&[]).is_none());
+    }
+}
