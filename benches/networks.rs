@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use facs::frame::{FaceBox, Frame};
+use facs::geometry::{geometric_au_scores, head_pose, Features, POPULATION_NEUTRAL};
 use facs::model::emotion::{EmotionHead, EmotionModel};
 use facs::model::faceapi::FaceApiNet;
+use facs::model::landmarks::LandmarkNet;
 use facs::model::{read_verified, FACEAPI_LANDMARKS};
 
 fn models() -> PathBuf {
@@ -43,6 +46,31 @@ fn networks(c: &mut Criterion) {
             b.iter(|| net.forward(&batch, n).expect("forward"))
         });
     }
+    // The whole landmark step for one face in a frame: crop, network, pose, features, AUs.
+    let img = image::open(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face/000040.jpg"),
+    )
+    .expect("fixture")
+    .into_rgb8();
+    let (w, h) = img.dimensions();
+    let frame = Frame::new(0, 0.0, w, h, img.into_raw()).expect("frame");
+    let face = FaceBox {
+        x: 195.0,
+        y: 90.0,
+        w: 190.0,
+        h: 190.0,
+        confidence: 1.0,
+    };
+    let lm = LandmarkNet::load(&models(), &dev).expect("weights");
+    let mut crops = Vec::new();
+    g.bench_function("landmarks_pose_geometry_one_face", |b| {
+        b.iter(|| {
+            let pts = lm.detect(&frame, &[face], &mut crops).expect("landmarks")[0].expect("face");
+            let pose = head_pose(&pts);
+            let f = Features::from_landmarks(&pts).expect("features");
+            (pose, geometric_au_scores(&f, &POPULATION_NEUTRAL))
+        })
+    });
     g.finish();
 }
 

@@ -32,7 +32,9 @@ fn main() {
         let mut poses = Vec::new();
         for i in range {
             let path = media.join(format!("frames/{clip}/{i:06}.jpg"));
-            let Ok((w, h, rgb)) = facs::source::load_rgb(&path) else { continue };
+            let Ok((w, h, rgb)) = facs::source::load_rgb(&path) else {
+                continue;
+            };
             let frame = Frame::new(0, 0.0, w, h, rgb).expect("frame");
             let boxes = det.detect(&frame);
             let Some(b) = boxes.first() else { continue };
@@ -45,14 +47,24 @@ fn main() {
         let med = Features::median(&feats).expect("faces");
         neutral.get_or_insert(med);
         let deg = |v: f32| v.to_degrees();
-        let mut p: Vec<_> = poses.iter().map(|p| (deg(p.rx), deg(p.ry), deg(p.rz))).collect();
+        let mut p: Vec<_> = poses
+            .iter()
+            .map(|p| (deg(p.rx), deg(p.ry), deg(p.rz)))
+            .collect();
         p.sort_by(|a, b| a.1.total_cmp(&b.1));
-        println!("{label}: {} faces, median pose (pitch, yaw, roll) deg ~ {:?}", feats.len(), p[p.len() / 2]);
+        println!(
+            "{label}: {} faces, median pose (pitch, yaw, roll) deg ~ {:?}",
+            feats.len(),
+            p[p.len() / 2]
+        );
         for (n, v) in FEATURE_NAMES.iter().zip(med.values) {
             print!("{n}={v:.3} ");
         }
         println!();
-        for (reference, name) in [(neutral.expect("set"), "own-clip neutral"), (POPULATION_NEUTRAL, "population default")] {
+        for (reference, name) in [
+            (neutral.expect("set"), "own-clip neutral"),
+            (POPULATION_NEUTRAL, "population default"),
+        ] {
             let s = geometric_au_scores(&med, &reference);
             print!("  AUs vs {name}: ");
             for (au, v) in AU_NUMBERS.iter().zip(s) {

@@ -73,29 +73,41 @@ pub fn resize_rgb(src: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8>
     out
 }
 
-/// Crops `crop` from the frame and resizes it to `size` x `size` RGB. When shrinking by more
-/// than 2x, each output pixel averages a small grid of samples so that detail does not alias.
+/// Crops `crop` from the frame and resizes it to `size` x `size` RGB: an area average when
+/// shrinking (so detail does not alias), bilinear when enlarging.
 pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity((size * size * 3) as usize);
-    let step = crop.side as f32 / size as f32;
-    // Samples per axis: 1 when enlarging or mildly shrinking, more when shrinking a lot.
-    let n = step.ceil().clamp(1.0, 4.0) as u32;
-    let inv = 1.0 / (n * n) as f32;
-    for oy in 0..size {
-        for ox in 0..size {
-            let mut acc = [0f32; 3];
-            for j in 0..n {
-                let y = crop.y as f32 + (oy as f32 + (j as f32 + 0.5) / n as f32) * step - 0.5;
-                for i in 0..n {
-                    let x = crop.x as f32 + (ox as f32 + (i as f32 + 0.5) / n as f32) * step - 0.5;
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        *a += sample(&frame.rgb, frame.width, frame.height, 3, x, y, c);
-                    }
+    if crop.side <= size {
+        let step = crop.side as f32 / size as f32;
+        for oy in 0..size {
+            let y = crop.y as f32 + (oy as f32 + 0.5) * step - 0.5;
+            for ox in 0..size {
+                let x = crop.x as f32 + (ox as f32 + 0.5) * step - 0.5;
+                for c in 0..3 {
+                    out.push(sample(&frame.rgb, frame.width, frame.height, 3, x, y, c).round() as u8);
                 }
             }
-            for a in acc {
-                out.push((a * inv).round() as u8);
+        }
+        return out;
+    }
+    // Source pixel bounds of each output row/column: [start(i), start(i + 1)).
+    let start = |i: u32, origin: u32| origin + (i as u64 * crop.side as u64 / size as u64) as u32;
+    let stride = frame.width as usize * 3;
+    for oy in 0..size {
+        let (y0, y1) = (start(oy, crop.y), start(oy + 1, crop.y).max(start(oy, crop.y) + 1));
+        for ox in 0..size {
+            let (x0, x1) = (start(ox, crop.x), start(ox + 1, crop.x).max(start(ox, crop.x) + 1));
+            let mut acc = [0u32; 3];
+            for y in y0..y1 {
+                let row = &frame.rgb[y as usize * stride + x0 as usize * 3..y as usize * stride + x1 as usize * 3];
+                for px in row.chunks_exact(3) {
+                    acc[0] += px[0] as u32;
+                    acc[1] += px[1] as u32;
+                    acc[2] += px[2] as u32;
+                }
             }
+            let n = (y1 - y0) * (x1 - x0);
+            out.extend(acc.map(|a| ((a + n / 2) / n) as u8));
         }
     }
     out

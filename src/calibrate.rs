@@ -58,7 +58,10 @@ impl CalibrationFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let value = serde_json::to_value(self).map_err(|e| Error::Json { path: path.into(), source: e })?;
+        let value = serde_json::to_value(self).map_err(|e| Error::Json {
+            path: path.into(),
+            source: e,
+        })?;
         crate::log::write_json_atomic(path, &value)
     }
 
@@ -69,11 +72,17 @@ impl CalibrationFile {
     /// feature set, or is not a calibration file at all.
     pub fn load(path: &Path) -> Result<(Self, Features)> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let bad = |reason: String| Error::Calibration { path: path.into(), reason };
-        let file: CalibrationFile =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a facs calibration file: {e}")))?;
+        let bad = |reason: String| Error::Calibration {
+            path: path.into(),
+            reason,
+        };
+        let file: CalibrationFile = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a facs calibration file: {e}")))?;
         if file.format != FORMAT {
-            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", file.format)));
+            return Err(bad(format!(
+                "format is {:?}, expected {FORMAT:?}",
+                file.format
+            )));
         }
         if file.model != GEOMETRY_MODEL {
             return Err(bad(format!(
@@ -88,11 +97,16 @@ impl CalibrationFile {
             )));
         }
         if file.feature_names != FEATURE_NAMES {
-            return Err(bad("its features differ from this facs's: recalibrate with `facs calibrate`".into()));
+            return Err(bad(
+                "its features differ from this facs's: recalibrate with `facs calibrate`".into(),
+            ));
         }
         let mut values = [0f32; 10];
         if file.neutral.len() != values.len() || file.neutral.iter().any(|v| !v.is_finite()) {
-            return Err(bad(format!("expected {} finite neutral values", values.len())));
+            return Err(bad(format!(
+                "expected {} finite neutral values",
+                values.len()
+            )));
         }
         values.copy_from_slice(&file.neutral);
         Ok((file, Features { values }))
@@ -128,7 +142,9 @@ impl BaselineSource {
             BaselineSource::Population => "CAL: POPULATION DEFAULT".into(),
             BaselineSource::File { path } => format!(
                 "CAL: FILE {}",
-                path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default()
             ),
             BaselineSource::Person { frames, .. } => format!("CAL: OWN NEUTRAL ({frames} FR)"),
         }
@@ -187,7 +203,12 @@ impl Baselines {
     }
 
     /// Records a face's features at `timestamp_s` and returns the baseline to score it with.
-    pub fn observe(&mut self, face_id: u32, timestamp_s: f64, f: &Features) -> (Features, BaselineSource) {
+    pub fn observe(
+        &mut self,
+        face_id: u32,
+        timestamp_s: f64,
+        f: &Features,
+    ) -> (Features, BaselineSource) {
         let st = self.faces.entry(face_id).or_default();
         st.recent.push_back(*f);
         if st.recent.len() > RECENT {
@@ -200,7 +221,13 @@ impl Baselines {
                     st.collected.push(*f);
                 } else if let Some(m) = Features::median(&st.collected) {
                     let frames = st.collected.len();
-                    st.baseline = Some((m, BaselineSource::Person { frames, how: "first seconds" }));
+                    st.baseline = Some((
+                        m,
+                        BaselineSource::Person {
+                            frames,
+                            how: "first seconds",
+                        },
+                    ));
                 }
             }
         }
@@ -214,7 +241,13 @@ impl Baselines {
         for st in self.faces.values_mut() {
             let recent: Vec<Features> = st.recent.iter().copied().collect();
             if let Some(m) = Features::median(&recent) {
-                st.baseline = Some((m, BaselineSource::Person { frames: recent.len(), how: "key press" }));
+                st.baseline = Some((
+                    m,
+                    BaselineSource::Person {
+                        frames: recent.len(),
+                        how: "key press",
+                    },
+                ));
                 n += 1;
             }
         }
@@ -250,20 +283,35 @@ mod tests {
         other.facs_version = "0.0.1".into();
         other.save(&path).unwrap();
         let err = CalibrationFile::load(&path).unwrap_err().to_string();
-        assert!(err.contains("facs-geometric-au-v0") && err.contains("0.0.1") && err.contains("recalibrate"), "{err}");
+        assert!(
+            err.contains("facs-geometric-au-v0")
+                && err.contains("0.0.1")
+                && err.contains("recalibrate"),
+            "{err}"
+        );
 
         let mut other = f.clone();
         other.landmark_sha256 = "00".into();
         other.save(&path).unwrap();
-        assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("landmark weights"));
+        assert!(CalibrationFile::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("landmark weights"));
 
         std::fs::write(&path, "{\"hello\": 1}").unwrap();
-        assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("not a facs calibration file"));
+        assert!(CalibrationFile::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not a facs calibration file"));
     }
 
     #[test]
     fn first_seconds_become_the_baseline_per_face() {
-        let mut b = Baselines::new(&CalibrationOptions { file: None, calibrate_secs: Some(1.0) }).unwrap();
+        let mut b = Baselines::new(&CalibrationOptions {
+            file: None,
+            calibrate_secs: Some(1.0),
+        })
+        .unwrap();
         // Face 7 appears at t=2: its own first second counts, not the run's.
         for (i, v) in [1.0, 3.0, 2.0].iter().enumerate() {
             let (_, src) = b.observe(7, 2.0 + i as f64 * 0.4, &feats(*v));
@@ -292,7 +340,10 @@ mod tests {
     #[test]
     fn names_resolve_into_the_calibration_folder() {
         let dir = Path::new("calibration");
-        assert_eq!(resolve("alice", dir), PathBuf::from("calibration/alice.json"));
+        assert_eq!(
+            resolve("alice", dir),
+            PathBuf::from("calibration/alice.json")
+        );
         assert_eq!(resolve("x/alice.json", dir), PathBuf::from("x/alice.json"));
     }
 }
@@ -345,5 +396,9 @@ pub fn measure_neutral(
         path: source_name.clone().into(),
         reason: "no frames".into(),
     })?;
-    Ok(CalibrationFile::new(&neutral, samples.len(), format!("{source_name}, face {id}")))
+    Ok(CalibrationFile::new(
+        &neutral,
+        samples.len(),
+        format!("{source_name}, face {id}"),
+    ))
 }

@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::align::{crop_rgb, square_crop};
+use crate::calibrate::{BaselineSource, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Scores, TrackedFace, HAPPINESS};
-use crate::calibrate::{Baselines, BaselineSource, CalibrationOptions};
 use crate::geometry::{geometric_au_scores, head_pose, Features};
 use crate::model::emotion::{EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
@@ -124,7 +124,9 @@ impl Classifier {
 
     /// Takes each face's recent frames as its neutral baseline; returns how many faces.
     pub fn calibrate_now(&mut self) -> usize {
-        self.landmarks.as_mut().map_or(0, |(_, b)| b.calibrate_now())
+        self.landmarks
+            .as_mut()
+            .map_or(0, |(_, b)| b.calibrate_now())
     }
 
     /// The models in use.

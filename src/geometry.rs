@@ -82,7 +82,10 @@ impl Features {
             -avg(y(21), y(22)),
             -avg(y(18), y(25)),
             x(22) - x(21),
-            avg(avg(y(41) - y(37), y(40) - y(38)), avg(y(47) - y(43), y(46) - y(44))),
+            avg(
+                avg(y(41) - y(37), y(40) - y(38)),
+                avg(y(47) - y(43), y(46) - y(44)),
+            ),
             y(51) - y(33),
             avg(y(62), y(66)) - avg(y(48), y(54)),
             x(54) - x(48),
@@ -90,7 +93,10 @@ impl Features {
             y(8) - y(33),
             y(8) - y(57),
         ];
-        values.iter().all(|v| v.is_finite()).then_some(Features { values })
+        values
+            .iter()
+            .all(|v| v.is_finite())
+            .then_some(Features { values })
     }
 
     /// Median of each feature over several frames (a robust neutral baseline).
@@ -113,7 +119,9 @@ impl Features {
 /// `cargo run --release --example au_geometry`. One face is a thin population: it is a
 /// starting point until a face is calibrated, and the log's sidecar says when it is in use.
 pub const POPULATION_NEUTRAL: Features = Features {
-    values: [0.379, 0.418, 0.627, 0.129, 0.238, -0.016, 0.728, 0.025, 1.043, 0.546],
+    values: [
+        0.379, 0.418, 0.627, 0.129, 0.238, -0.016, 0.728, 0.025, 1.043, 0.546,
+    ],
 };
 
 /// How far each feature moves, in IOD units, for a full-intensity AU (score 1). Set from
@@ -185,7 +193,11 @@ const MODEL_3D: [[f32; 3]; 6] = [
 const MODEL_IDX: [usize; 6] = [30, 8, 36, 45, 48, 54];
 
 fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 fn norm(a: [f32; 3]) -> Option<[f32; 3]> {
@@ -231,8 +243,14 @@ pub fn head_pose(pts: &Landmarks) -> Option<HeadPose> {
         }
     }
     // Image y points down; the model's y points up.
-    let img: Vec<[f32; 2]> = MODEL_IDX.iter().map(|&i| [pts[i].0 - cx, -(pts[i].1 - cy)]).collect();
-    let obj: Vec<[f32; 3]> = MODEL_3D.iter().map(|m| [m[0] - c3[0], m[1] - c3[1], m[2] - c3[2]]).collect();
+    let img: Vec<[f32; 2]> = MODEL_IDX
+        .iter()
+        .map(|&i| [pts[i].0 - cx, -(pts[i].1 - cy)])
+        .collect();
+    let obj: Vec<[f32; 3]> = MODEL_3D
+        .iter()
+        .map(|m| [m[0] - c3[0], m[1] - c3[1], m[2] - c3[2]])
+        .collect();
     // M (2x3) = (sum x X^T) (sum X X^T)^-1
     let mut xxt = [[0f32; 3]; 3];
     let mut ux = [[0f32; 3]; 2];
@@ -279,7 +297,10 @@ mod tests {
         let mut pts = [(0f32, 0f32); 68];
         let mut put = |i: usize, x: f32, y: f32| {
             let (c, s) = (roll.cos(), roll.sin());
-            pts[i] = (shift.0 + scale * (x * c - y * s), shift.1 + scale * (x * s + y * c));
+            pts[i] = (
+                shift.0 + scale * (x * c - y * s),
+                shift.1 + scale * (x * s + y * c),
+            );
         };
         for (k, &i) in MODEL_IDX.iter().enumerate() {
             put(i, MODEL_3D[k][0], -MODEL_3D[k][1]);
@@ -291,7 +312,9 @@ mod tests {
             put(36 + k, -150.0 + 75.0 * a.cos(), -170.0 - 25.0 * a.sin());
             put(42 + k, 150.0 + 75.0 * a.cos(), -170.0 - 25.0 * a.sin());
         }
-        for (i, x) in (17..27).zip([-230.0, -200.0, -150.0, -100.0, -50.0, 50.0, 100.0, 150.0, 200.0, 230.0]) {
+        for (i, x) in (17..27).zip([
+            -230.0, -200.0, -150.0, -100.0, -50.0, 50.0, 100.0, 150.0, 200.0, 230.0,
+        ]) {
             put(i, x, -240.0);
         }
         put(27, 0.0, -170.0);
@@ -306,7 +329,10 @@ mod tests {
     #[test]
     fn frontal_face_has_zero_pose_and_roll_is_recovered() {
         let p = head_pose(&frontal(0.5, 0.0, (320.0, 240.0))).unwrap();
-        assert!(p.rx.abs() < 1e-3 && p.ry.abs() < 1e-3 && p.rz.abs() < 1e-3, "{p:?}");
+        assert!(
+            p.rx.abs() < 1e-3 && p.ry.abs() < 1e-3 && p.rz.abs() < 1e-3,
+            "{p:?}"
+        );
         let p = head_pose(&frontal(0.5, 0.2, (320.0, 240.0))).unwrap();
         assert!((p.rz - 0.2).abs() < 1e-3, "{p:?}");
         assert!(p.rx.abs() < 1e-3 && p.ry.abs() < 1e-3, "{p:?}");
@@ -329,7 +355,9 @@ mod tests {
     fn scores_are_zero_at_neutral_and_rise_with_the_right_movement() {
         let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
         let neutral = Features::from_landmarks(&neutral_pts).unwrap();
-        assert!(geometric_au_scores(&neutral, &neutral).iter().all(|&s| s == 0.0));
+        assert!(geometric_au_scores(&neutral, &neutral)
+            .iter()
+            .all(|&s| s == 0.0));
         // Lips apart by 0.1 IOD (30 units at scale 1 = 15 px at scale 0.5): AU25 = (0.1-0.03)/0.1.
         let mut open = neutral_pts;
         open[62].1 -= 7.5;

@@ -319,7 +319,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         // Frame 5 (1-based), no face: success 0 and empty score columns, never zeros.
-        assert!(lines[1].starts_with("5,,0.133,0.00,0,,,,,,,,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("5,,0.133,0.00,0,,,,,,,,"),
+            "{}",
+            lines[1]
+        );
         let face_row: Vec<&str> = lines[2].split(',').collect();
         assert_eq!(face_row.len(), columns().len());
         assert_eq!(

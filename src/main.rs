@@ -48,8 +48,10 @@ enum Cmd {
     )]
     Run(RunArgs),
     /// Measure a person's neutral face from footage and save it as calibration/NAME.json.
-    #[command(after_help = "Example:\n  facs calibrate --input alice_neutral.mp4 --name alice\n  \
-                            facs run --input alice_task.mp4 --calibration alice --log alice.csv")]
+    #[command(
+        after_help = "Example:\n  facs calibrate --input alice_neutral.mp4 --name alice\n  \
+                            facs run --input alice_task.mp4 --calibration alice --log alice.csv"
+    )]
     Calibrate(CalibrateArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
@@ -173,7 +175,12 @@ fn demo_clip() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face")
 }
 
-fn spec(config: PipelineConfig, source: SourceSpec, out: &Outputs, realtime: bool) -> anyhow::Result<PipelineSpec> {
+fn spec(
+    config: PipelineConfig,
+    source: SourceSpec,
+    out: &Outputs,
+    realtime: bool,
+) -> anyhow::Result<PipelineSpec> {
     let emotion = match out.emotion.as_str() {
         "none" => None,
         name => Some(name.parse::<EmotionModel>()?),
@@ -257,7 +264,12 @@ fn real_main() -> anyhow::Result<()> {
             if !show {
                 println!("facs demo: no display, running headless (the summary follows)");
             }
-            run_session(spec(config, source, &args.out, true)?, &args.out, show, stop)
+            run_session(
+                spec(config, source, &args.out, true)?,
+                &args.out,
+                show,
+                stop,
+            )
         }
         Cmd::Live(args) => {
             let (width, height) = parse_size(&args.size)?;
@@ -293,7 +305,9 @@ fn real_main() -> anyhow::Result<()> {
             let out = match (&args.out, &args.name) {
                 (Some(p), _) => p.clone(),
                 (None, Some(n)) => default_calibration_dir().join(format!("{n}.json")),
-                (None, None) => bail!("give --name NAME (saved in calibration/) or --out FILE.json"),
+                (None, None) => {
+                    bail!("give --name NAME (saved in calibration/) or --out FILE.json")
+                }
             };
             let source = SourceSpec::from_input(&args.input, args.fps)?;
             let pipeline = PipelineSpec {
@@ -305,7 +319,12 @@ fn real_main() -> anyhow::Result<()> {
             };
             let file = measure_neutral(pipeline, args.seconds)?;
             file.save(&out)?;
-            println!("neutral baseline from {} frames of {} written to {}", file.frames, file.source, out.display());
+            println!(
+                "neutral baseline from {} frames of {} written to {}",
+                file.frames,
+                file.source,
+                out.display()
+            );
             Ok(())
         }
         Cmd::Models(args) => {

@@ -210,7 +210,8 @@ impl Pipeline {
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {
                     Ok(c) => {
-                        let _ = models_tx.send((c.models().to_vec(), c.default_baseline().cloned()));
+                        let _ =
+                            models_tx.send((c.models().to_vec(), c.default_baseline().cloned()));
                         let _ = ready.send(Ok(()));
                         c
                     }

@@ -229,58 +229,59 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
     let mut show_landmarks = opts.show_landmarks;
 
     let mut baselines: BTreeMap<u32, BaselineSource> = BTreeMap::new();
-    let mut on_frame = |a: Analysed, window: &mut Option<Window>, show_landmarks: bool| -> Result<()> {
-        log.write_frame(&a)?;
-        let now = Instant::now();
-        latency.capture.push(a.times.capture_ms);
-        latency.detect.push(a.times.detect_ms);
-        latency.classify.push(a.times.classify_ms);
-        latency
-            .end_to_end
-            .push(now.duration_since(a.frame.captured_at).as_secs_f32() * 1e3);
-        fps.tick(now);
-        analysed += 1;
-        if !a.faces.is_empty() {
-            with_faces += 1;
-        }
-        faces_found += a.faces.len() as u64;
-        ids.extend(a.faces.iter().map(|f| f.face.id));
-        for f in &a.faces {
-            if let Some(b) = &f.scores.baseline {
-                baselines.insert(f.face.id, b.clone());
+    let mut on_frame =
+        |a: Analysed, window: &mut Option<Window>, show_landmarks: bool| -> Result<()> {
+            log.write_frame(&a)?;
+            let now = Instant::now();
+            latency.capture.push(a.times.capture_ms);
+            latency.detect.push(a.times.detect_ms);
+            latency.classify.push(a.times.classify_ms);
+            latency
+                .end_to_end
+                .push(now.duration_since(a.frame.captured_at).as_secs_f32() * 1e3);
+            fps.tick(now);
+            analysed += 1;
+            if !a.faces.is_empty() {
+                with_faces += 1;
             }
-        }
-        if window.is_some() || opts.annotate_dir.is_some() {
-            let hud = Hud {
-                fps: fps.fps(),
-                capture_ms: latency.capture.recent_mean(30),
-                detect_ms: latency.detect.recent_mean(30),
-                classify_ms: latency.classify.recent_mean(30),
-                end_to_end_ms: latency.end_to_end.recent_mean(30),
-                dropped: pipeline.counters.dropped(),
-                paused: control.paused(),
-                show_landmarks,
-                status: String::new(),
-            };
-            overlay::draw(&a, &hud, &mut canvas);
-            if let Some(dir) = &opts.annotate_dir {
-                save_png(dir, a.frame.index, &canvas)?;
+            faces_found += a.faces.len() as u64;
+            ids.extend(a.faces.iter().map(|f| f.face.id));
+            for f in &a.faces {
+                if let Some(b) = &f.scores.baseline {
+                    baselines.insert(f.face.id, b.clone());
+                }
             }
-            if let Some(w) = window.as_mut() {
-                w.show(&canvas)?;
+            if window.is_some() || opts.annotate_dir.is_some() {
+                let hud = Hud {
+                    fps: fps.fps(),
+                    capture_ms: latency.capture.recent_mean(30),
+                    detect_ms: latency.detect.recent_mean(30),
+                    classify_ms: latency.classify.recent_mean(30),
+                    end_to_end_ms: latency.end_to_end.recent_mean(30),
+                    dropped: pipeline.counters.dropped(),
+                    paused: control.paused(),
+                    show_landmarks,
+                    status: String::new(),
+                };
+                overlay::draw(&a, &hud, &mut canvas);
+                if let Some(dir) = &opts.annotate_dir {
+                    save_png(dir, a.frame.index, &canvas)?;
+                }
+                if let Some(w) = window.as_mut() {
+                    w.show(&canvas)?;
+                }
             }
-        }
-        if opts.progress && last_progress.elapsed() > Duration::from_secs(1) {
-            last_progress = Instant::now();
-            eprint!(
-                "\rframe {:>6}  {:>6.1} fps  {} faces   ",
-                a.frame.index + 1,
-                fps.fps(),
-                a.faces.len()
-            );
-        }
-        Ok(())
-    };
+            if opts.progress && last_progress.elapsed() > Duration::from_secs(1) {
+                last_progress = Instant::now();
+                eprint!(
+                    "\rframe {:>6}  {:>6.1} fps  {} faces   ",
+                    a.frame.index + 1,
+                    fps.fps(),
+                    a.faces.len()
+                );
+            }
+            Ok(())
+        };
 
     loop {
         if let Some(w) = window.as_mut() {

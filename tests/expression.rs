@@ -23,7 +23,11 @@ fn root() -> PathBuf {
 fn scores(model: EmotionModel, files: &[PathBuf]) -> Vec<(String, Scores)> {
     let models = root().join("models");
     let mut det = Detector::new(&models, &DetectConfig::default()).unwrap();
-    let opts = ClassifierOptions { emotion: Some(model), landmarks: false, ..Default::default() };
+    let opts = ClassifierOptions {
+        emotion: Some(model),
+        landmarks: false,
+        ..Default::default()
+    };
     let mut cls = Classifier::load(&models, &opts).unwrap();
     files
         .iter()
@@ -63,7 +67,11 @@ fn split(model: EmotionModel) -> (Vec<(String, f32)>, Vec<(String, f32)>) {
             .into_iter()
             .map(|(name, s)| {
                 let e = s.emotions.unwrap();
-                assert!((e.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{name}: emotions sum to {}", e.iter().sum::<f32>());
+                assert!(
+                    (e.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+                    "{name}: emotions sum to {}",
+                    e.iter().sum::<f32>()
+                );
                 (name, s.happy.unwrap())
             })
             .collect()
@@ -87,7 +95,11 @@ fn fer_head_separates_the_same_frames() {
     // fer is the faster, less accurate head: it must still get at least 90% of these
     // frames right at the 0.5 threshold (measured: see models/fer_minixception.md).
     let (not_happy, happy) = split(EmotionModel::Fer);
-    let right = not_happy.iter().filter(|(_, p)| *p < 0.5).count() + happy.iter().filter(|(_, p)| *p >= 0.5).count();
+    let right = not_happy.iter().filter(|(_, p)| *p < 0.5).count()
+        + happy.iter().filter(|(_, p)| *p >= 0.5).count();
     let total = not_happy.len() + happy.len();
-    assert!(right * 10 >= total * 9, "fer right on {right} of {total}: {not_happy:?} {happy:?}");
+    assert!(
+        right * 10 >= total * 9,
+        "fer right on {right} of {total}: {not_happy:?} {happy:?}"
+    );
 }

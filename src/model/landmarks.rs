@@ -48,7 +48,12 @@ impl LandmarkNet {
     ///
     /// # Errors
     /// A tensor operation failed.
-    pub fn detect(&self, frame: &Frame, faces: &[FaceBox], crops: &mut Vec<u8>) -> Result<Vec<Option<Landmarks>>> {
+    pub fn detect(
+        &self,
+        frame: &Frame,
+        faces: &[FaceBox],
+        crops: &mut Vec<u8>,
+    ) -> Result<Vec<Option<Landmarks>>> {
         crops.clear();
         let mut boxes = Vec::new();
         for f in faces {

@@ -255,8 +255,12 @@ pub fn pointwise(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let (n, c, h, wd) = x.dims4()?;
     let o = w.dim(0)?;
     let w2 = w.reshape((o, c))?;
-    let y = w2.broadcast_matmul(&x.reshape((n, c, h * wd))?)?; // [n, o, h*w]
-    y.reshape((n, o, h, wd))
+    // One plain matrix product per image: a broadcast batched product was ~2x slower per face.
+    let x = x.contiguous()?;
+    let ys = (0..n)
+        .map(|i| w2.matmul(&x.get(i)?.reshape((c, h * wd))?))
+        .collect::<Result<Vec<_>>>()?; // n x [o, h*w]
+    Tensor::stack(&ys, 0)?.reshape((n, o, h, wd))
 }
 
 #[cfg(test)]
