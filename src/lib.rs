@@ -8,6 +8,7 @@
 //! whole run with its sinks and summary.
 
 pub mod align;
+pub mod bench;
 pub mod calibrate;
 pub mod classify;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod session;
 pub mod source;
 pub mod telemetry;
 pub mod track;
+pub mod train;
 pub mod window;
 
 pub use error::{Error, Result};

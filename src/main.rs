@@ -53,6 +53,10 @@ enum Cmd {
                             facs run --input alice_task.mp4 --calibration alice --log alice.csv"
     )]
     Calibrate(CalibrateArgs),
+    /// Measure the pipeline: throughput and live latency on the bundled clip and on a
+    /// synthetic 640x480 source with 1 and 5 faces.
+    #[command(after_help = "Example:\n  facs bench\n  facs bench --frames 600 --json bench.json --emotion fer")]
+    Bench(BenchArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -161,6 +165,18 @@ struct CalibrateArgs {
     /// Folder with the weights.
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Frames per synthetic scenario.
+    #[arg(long, default_value_t = 300)]
+    frames: u64,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    out: Outputs,
 }
 
 #[derive(Args)]
@@ -325,6 +341,23 @@ fn real_main() -> anyhow::Result<()> {
                 file.source,
                 out.display()
             );
+            Ok(())
+        }
+        Cmd::Bench(args) => {
+            let config = apply(PipelineConfig::live(), &args.out);
+            let base = spec(config.clone(), SourceSpec::Images { dir: demo_clip(), fps: 30.0 }, &args.out, false)?;
+            let report = facs::bench::run(
+                &facs::bench::default_scenarios(args.frames),
+                base.models_dir,
+                base.classifier,
+                config,
+            )?;
+            print!("{}", report.render());
+            if let Some(path) = &args.json {
+                let value = serde_json::to_value(&report)?;
+                facs::log::write_json_atomic(path, &value)?;
+                println!("written to {}", path.display());
+            }
             Ok(())
         }
         Cmd::Models(args) => {
