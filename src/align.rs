@@ -121,16 +121,28 @@ pub fn rgb_to_grey(rgb: &[u8]) -> Vec<u8> {
 }
 
 /// The frame in grey, scaled by `scale` (area average when shrinking, bilinear when
-/// enlarging), for the detector. Returns (width, height, pixels); reuses `out`.
+/// enlarging), for the detector. Returns (width, height); the pixels go to `out`.
 pub fn grey_scaled(frame: &Frame, scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
-    let (w, h) = (frame.width, frame.height);
+    grey_scaled_region(frame, (0, 0, frame.width, frame.height), scale, out)
+}
+
+/// Like [`grey_scaled`] for the region (x, y, w, h) of the frame, which must lie inside it.
+pub fn grey_scaled_region(frame: &Frame, region: (u32, u32, u32, u32), scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
+    let (rx, ry, w, h) = region;
+    let stride = frame.width as usize * 3;
     let ow = ((w as f32 * scale).round() as u32).max(1);
     let oh = ((h as f32 * scale).round() as u32).max(1);
     out.clear();
     out.reserve((ow * oh) as usize);
     let rgb = &frame.rgb;
+    let at = |x: u32, y: u32| {
+        let i = (ry + y) as usize * stride + (rx + x) as usize * 3;
+        luma(rgb[i], rgb[i + 1], rgb[i + 2])
+    };
     if ow == w && oh == h {
-        out.extend(rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])));
+        for y in 0..h {
+            out.extend((0..w).map(|x| at(x, y)));
+        }
     } else if scale < 1.0 {
         for oy in 0..oh {
             let y0 = oy * h / oh;
@@ -140,24 +152,27 @@ pub fn grey_scaled(frame: &Frame, scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
                 let x1 = ((ox + 1) * w / ow).max(x0 + 1);
                 let mut sum = 0u32;
                 for y in y0..y1 {
-                    let row = &rgb[(y * w * 3) as usize..];
                     for x in x0..x1 {
-                        let i = (x * 3) as usize;
-                        sum += luma(row[i], row[i + 1], row[i + 2]) as u32;
+                        sum += at(x, y) as u32;
                     }
                 }
                 out.push((sum / ((y1 - y0) * (x1 - x0))) as u8);
             }
         }
     } else {
-        let grey = rgb_to_grey(rgb);
         let sx = w as f32 / ow as f32;
         let sy = h as f32 / oh as f32;
         for oy in 0..oh {
-            let y = (oy as f32 + 0.5) * sy - 0.5;
+            let y = ((oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
+            let (y0, fy) = (y.floor() as u32, y.fract());
+            let y1 = (y0 + 1).min(h - 1);
             for ox in 0..ow {
-                let x = (ox as f32 + 0.5) * sx - 0.5;
-                out.push(sample(&grey, w, h, 1, x, y, 0).round() as u8);
+                let x = ((ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+                let (x0, fx) = (x.floor() as u32, x.fract());
+                let x1 = (x0 + 1).min(w - 1);
+                let top = at(x0, y0) as f32 * (1.0 - fx) + at(x1, y0) as f32 * fx;
+                let bottom = at(x0, y1) as f32 * (1.0 - fx) + at(x1, y1) as f32 * fx;
+                out.push((top * (1.0 - fy) + bottom * fy).round() as u8);
             }
         }
     }
@@ -272,6 +287,9 @@ mod tests {
         assert_eq!(out[..4], [0, 255, 0, 255]);
         assert_eq!(grey_scaled(&f, 2.0, &mut out), (8, 4));
         assert_eq!(out.len(), 32);
+        // A region: columns 1..3 of row 1 at full scale.
+        assert_eq!(grey_scaled_region(&f, (1, 1, 2, 1), 1.0, &mut out), (2, 1));
+        assert_eq!(out, vec![255, 0]);
     }
 
     #[test]

@@ -3,13 +3,16 @@
 //! passes through with empty scores.
 
 use std::path::Path;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use serde::Serialize;
 
 use crate::align::{crop_rgb, square_crop};
 use crate::calibrate::{BaselineSource, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
-use crate::frame::{Frame, Scores, TrackedFace, HAPPINESS};
+use crate::frame::{FaceBox, Frame, Scores, TrackedFace, HAPPINESS};
 use crate::geometry::{geometric_au_scores, head_pose, Features};
 use crate::model::emotion::{EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
@@ -77,10 +80,88 @@ impl From<&BundledModel> for ModelUse {
     }
 }
 
+/// The expression head's crops and forward pass for one frame's faces.
+fn expression_probs(
+    head: &EmotionHead,
+    margin: f32,
+    frame: &Frame,
+    boxes: &[FaceBox],
+    crops: &mut Vec<u8>,
+) -> Result<Vec<[f32; 7]>> {
+    let size = head.kind().input_size();
+    crops.clear();
+    for b in boxes {
+        let crop = square_crop(b, margin, frame.width, frame.height);
+        crops.extend_from_slice(&crop_rgb(frame, crop, size));
+    }
+    head.predict(crops, boxes.len())
+}
+
+/// The expression head on its own named thread, so that it runs while this thread runs the
+/// landmark network on the same faces (the two networks take about the same time).
+struct ExpressionWorker {
+    jobs: Option<Sender<(Frame, Vec<FaceBox>)>>,
+    results: Receiver<Result<Vec<[f32; 7]>>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl ExpressionWorker {
+    fn spawn(head: EmotionHead, margin: f32) -> Result<Self> {
+        let (jobs, job_rx) = bounded::<(Frame, Vec<FaceBox>)>(1);
+        let (result_tx, results) = bounded(1);
+        let handle = std::thread::Builder::new()
+            .name("classify-expression".into())
+            .spawn(move || {
+                let mut crops = Vec::new();
+                for (frame, boxes) in job_rx.iter() {
+                    let r = expression_probs(&head, margin, &frame, &boxes, &mut crops);
+                    if result_tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Stage("classify-expression", e.to_string()))?;
+        Ok(ExpressionWorker {
+            jobs: Some(jobs),
+            results,
+            handle: Some(handle),
+        })
+    }
+
+    fn start(&self, frame: &Frame, boxes: Vec<FaceBox>) -> Result<()> {
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.send((frame.clone(), boxes)).ok())
+            .ok_or_else(|| Error::Stage("classify-expression", "worker stopped".into()))
+    }
+
+    fn finish(&self) -> Result<Vec<[f32; 7]>> {
+        self.results
+            .recv()
+            .map_err(|_| Error::Stage("classify-expression", "worker stopped".into()))?
+    }
+}
+
+impl Drop for ExpressionWorker {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+enum Expression {
+    /// Run on the classify thread (no landmark network to overlap with).
+    Inline { head: EmotionHead, margin: f32, crops: Vec<u8> },
+    /// Run on a worker thread, overlapping the landmark network.
+    Worker(ExpressionWorker),
+}
+
 /// Runs the loaded networks on face crops.
 pub struct Classifier {
     models: Vec<ModelUse>,
-    emotion: Option<(EmotionHead, f32)>,
+    expression: Option<Expression>,
     landmarks: Option<(LandmarkNet, Baselines)>,
     crops: Vec<u8>,
 }
@@ -102,6 +183,11 @@ impl Classifier {
             }
             None => None,
         };
+        let expression = match emotion {
+            Some((head, margin)) if opts.landmarks => Some(Expression::Worker(ExpressionWorker::spawn(head, margin)?)),
+            Some((head, margin)) => Some(Expression::Inline { head, margin, crops: Vec::new() }),
+            None => None,
+        };
         let landmarks = if opts.landmarks {
             let net = LandmarkNet::load(models_dir, &dev)?;
             models.push(ModelUse::from(&FACEAPI_LANDMARKS));
@@ -111,7 +197,7 @@ impl Classifier {
         };
         Ok(Classifier {
             models,
-            emotion,
+            expression,
             landmarks,
             crops: Vec::new(),
         })
@@ -145,8 +231,11 @@ impl Classifier {
         if faces.is_empty() {
             return Ok(scores);
         }
+        let boxes: Vec<FaceBox> = faces.iter().map(|f| f.bbox).collect();
+        if let Some(Expression::Worker(w)) = &self.expression {
+            w.start(frame, boxes.clone())?;
+        }
         if let Some((net, baselines)) = &mut self.landmarks {
-            let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
             let marks = net.detect(frame, &boxes, &mut self.crops)?;
             for ((s, f), m) in scores.iter_mut().zip(faces.iter_mut()).zip(marks) {
                 let Some(pts) = m else {
@@ -166,14 +255,12 @@ impl Classifier {
                 s.landmarks = Some(pts);
             }
         }
-        if let Some((head, margin)) = &self.emotion {
-            let size = head.kind().input_size();
-            self.crops.clear();
-            for f in faces.iter() {
-                let crop = square_crop(&f.bbox, *margin, frame.width, frame.height);
-                self.crops.extend_from_slice(&crop_rgb(frame, crop, size));
-            }
-            let probs = head.predict(&self.crops, faces.len())?;
+        let probs = match &mut self.expression {
+            Some(Expression::Worker(w)) => Some(w.finish()?),
+            Some(Expression::Inline { head, margin, crops }) => Some(expression_probs(head, *margin, frame, &boxes, crops)?),
+            None => None,
+        };
+        if let Some(probs) = probs {
             for (s, p) in scores.iter_mut().zip(probs) {
                 s.happy = Some(p[HAPPINESS]);
                 s.emotions = Some(p);

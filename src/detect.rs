@@ -3,7 +3,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use crate::align::grey_scaled;
+use crate::align::{grey_scaled_region, CropBox};
 use crate::config::DetectConfig;
 use crate::error::{Error, Result};
 use crate::frame::{FaceBox, Frame};
@@ -15,6 +15,10 @@ pub struct Detector {
     scale: f32,
     grey: Vec<u8>,
 }
+
+/// Size (pixels, after scaling) a tracked face is given in a search around it: a little above
+/// the detector's 40 px window, so that it is still found as it grows or turns.
+const TRACKED_FACE_PX: f32 = 56.0;
 
 /// Maps rustface's unbounded score (about 2 at the default threshold, 5 to 30 for clear
 /// faces) to a confidence in [0, 1): `1 - exp(-score / 5)`.
@@ -49,15 +53,32 @@ impl Detector {
 
     /// Finds the faces in a frame, in frame pixels, largest first.
     pub fn detect(&mut self, frame: &Frame) -> Vec<FaceBox> {
-        let (w, h) = grey_scaled(frame, self.scale, &mut self.grey);
+        self.detect_region(frame, CropBox { x: 0, y: 0, side: 0 }, true, self.scale)
+    }
+
+    /// Finds a face of about `face_px` pixels inside the square `region` of the frame: a
+    /// cheap search around a face tracked in an earlier frame. The region is scaled so that
+    /// such a face is just above the detector's 40 px window, which leaves few pyramid levels.
+    pub fn detect_in(&mut self, frame: &Frame, region: CropBox, face_px: f32) -> Vec<FaceBox> {
+        let scale = (TRACKED_FACE_PX / face_px.max(1.0)).min(self.scale.max(1.0));
+        self.detect_region(frame, region, false, scale)
+    }
+
+    fn detect_region(&mut self, frame: &Frame, region: CropBox, whole: bool, scale: f32) -> Vec<FaceBox> {
+        let (rx, ry, rw, rh) = if whole {
+            (0, 0, frame.width, frame.height)
+        } else {
+            (region.x, region.y, region.side.min(frame.width - region.x), region.side.min(frame.height - region.y))
+        };
+        let (w, h) = grey_scaled_region(frame, (rx, ry, rw, rh), scale, &mut self.grey);
         if w < 20 || h < 20 {
             // Smaller than the detector's window: no face can be found (and rustface
             // would reject the image).
             return Vec::new();
         }
         let image = rustface::ImageData::new(&self.grey, w, h);
-        let sx = frame.width as f32 / w as f32;
-        let sy = frame.height as f32 / h as f32;
+        let sx = rw as f32 / w as f32;
+        let sy = rh as f32 / h as f32;
         let mut faces: Vec<FaceBox> = self
             .inner
             .detect(&image)
@@ -65,8 +86,8 @@ impl Detector {
             .map(|f| {
                 let b = f.bbox();
                 FaceBox {
-                    x: b.x() as f32 * sx,
-                    y: b.y() as f32 * sy,
+                    x: rx as f32 + b.x() as f32 * sx,
+                    y: ry as f32 + b.y() as f32 * sy,
                     w: b.width() as f32 * sx,
                     h: b.height() as f32 * sy,
                     confidence: score_to_confidence(f.score()),

@@ -79,6 +79,10 @@ struct Outputs {
     /// Smallest face to find, in pixels (>= 20). Larger is faster.
     #[arg(long, value_name = "PX")]
     min_face: Option<u32>,
+    /// Search the whole frame for faces every N frames, and only around known faces in
+    /// between (live default 10, run default 1).
+    #[arg(long, value_name = "N")]
+    full_every: Option<u32>,
     /// Stop after N frames.
     #[arg(long, value_name = "N")]
     max_frames: Option<u64>,
@@ -224,6 +228,9 @@ fn spec(
 fn apply(mut config: PipelineConfig, out: &Outputs) -> PipelineConfig {
     if let Some(px) = out.min_face {
         config.detect.min_face_px = px;
+    }
+    if let Some(n) = out.full_every {
+        config.detect.full_every = n;
     }
     config.max_frames = out.max_frames;
     config

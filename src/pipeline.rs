@@ -188,6 +188,7 @@ impl Pipeline {
         {
             let (models_dir, ready) = (spec.models_dir.clone(), ready_tx.clone());
             let (dcfg, tcfg) = (cfg.detect.clone(), cfg.track.clone());
+            let full_every = dcfg.full_every;
             handles.push(spawn_stage("detect", &control, move || {
                 let detector = match Detector::new(&models_dir, &dcfg) {
                     Ok(d) => {
@@ -200,7 +201,7 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                detect_stage(detector, Tracker::new(tcfg), detect_rx, to_classify)
+                detect_stage(detector, Tracker::new(tcfg), full_every, detect_rx, to_classify)
             })?);
         }
         {
@@ -397,12 +398,21 @@ fn capture_stage(
 fn detect_stage(
     mut detector: Detector,
     mut tracker: Tracker,
+    full_every: u32,
     rx: Receiver<Captured>,
     out: Link<Detected>,
 ) -> Result<()> {
+    let mut since_full = 0u32;
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
-        let boxes = detector.detect(&frame);
+        let known = tracker.recent_boxes();
+        let boxes = if since_full + 1 >= full_every || known.is_empty() {
+            since_full = 0;
+            detector.detect(&frame)
+        } else {
+            since_full += 1;
+            search_around(&mut detector, &frame, &known)
+        };
         let faces = tracker.update(&boxes);
         let times = StageTimes {
             capture_ms,
@@ -418,6 +428,22 @@ fn detect_stage(
         }
     }
     Ok(())
+}
+
+/// Detection inside a square of twice each known face's size, centred on it; a face found
+/// by two searches is kept once.
+fn search_around(detector: &mut Detector, frame: &Frame, known: &[crate::frame::FaceBox]) -> Vec<crate::frame::FaceBox> {
+    let mut found: Vec<crate::frame::FaceBox> = Vec::new();
+    for b in known {
+        let region = crate::align::square_crop(b, 0.5, frame.width, frame.height);
+        for f in detector.detect_in(frame, region, b.w.max(b.h)) {
+            if found.iter().all(|g| g.iou(&f) < 0.5) {
+                found.push(f);
+            }
+        }
+    }
+    found.sort_by(|a, b| (b.w * b.h).total_cmp(&(a.w * a.h)));
+    found
 }
 
 fn classify_stage(

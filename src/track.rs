@@ -78,6 +78,11 @@ impl Tracker {
             .collect()
     }
 
+    /// The last box of each track seen in the previous frame.
+    pub fn recent_boxes(&self) -> Vec<FaceBox> {
+        self.tracks.iter().filter(|t| t.missed == 0).map(|t| t.bbox).collect()
+    }
+
     /// Number of live tracks (seen within `max_missed` frames).
     pub fn live_tracks(&self) -> usize {
         self.tracks.len()
