@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use facs::align::{crop_rgb, square_crop};
+use facs::align::{aligned_crop, crop_rgb, square_crop};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
 use facs::frame::{Frame, EMOTIONS};
 use facs::model::emotion::{EmotionHead, EmotionModel};
+use facs::model::landmarks::LandmarkNet;
 
 /// (file, label in facs emotion names) for every labelled image.
 fn labelled(media: &Path) -> Vec<(PathBuf, &'static str)> {
@@ -79,13 +80,21 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for kind in [EmotionModel::FaceApi, EmotionModel::Fer] {
         let head = EmotionHead::load(&models, kind, &Device::Cpu).expect("weights");
-        for margin in [0.0f32, 0.05, 0.1, 0.2, 0.3] {
+        let variants: Vec<(String, Option<f32>, Option<f32>)> = [0.0f32, 0.05, 0.1, 0.2, 0.3]
+            .iter()
+            .map(|&m| (format!("box, margin {m:.2}"), Some(m), None))
+            .chain([0.9f32, 1.0, 1.15, 1.3].iter().map(|&z| (format!("aligned, zoom {z:.2}"), None, Some(z))))
+            .collect();
+        for (variant, box_margin, zoom) in variants {
             let (mut happy_ok, mut top_ok, mut p_sum) = (0usize, 0usize, 0f32);
             let mut times = Vec::new();
             let mut posed = Vec::new();
-            for (frame, b, label, path) in &faces {
-                let crop = square_crop(b, margin, frame.width, frame.height);
-                let pixels = crop_rgb(frame, crop, kind.input_size());
+            for ((frame, b, label, path), m) in faces.iter().zip(&marks) {
+                let pixels = match (box_margin, zoom, m) {
+                    (Some(margin), _, _) => crop_rgb(frame, square_crop(b, margin, frame.width, frame.height), kind.input_size()),
+                    (None, Some(z), Some(pts)) => aligned_crop(frame, pts, kind.input_size(), z).expect("aligned"),
+                    _ => continue,
+                };
                 let t0 = std::time::Instant::now();
                 let p = head.predict(&pixels, 1).expect("forward")[0];
                 times.push(t0.elapsed().as_secs_f32() * 1e3);
@@ -109,13 +118,13 @@ fn main() {
             times.sort_by(f32::total_cmp);
             let n = faces.len() as f32;
             println!(
-                "| {kind:?} | {margin:.2} | {:.3} | {:.3} | {:.3} | {:.2} |",
+                "| {kind:?} | {variant} | {:.3} | {:.3} | {:.3} | {:.2} |",
                 happy_ok as f32 / n,
                 top_ok as f32 / n,
                 p_sum / n,
                 times[times.len() / 2]
             );
-            if (margin - kind.crop_margin()).abs() < 1e-6 {
+            if box_margin.is_some_and(|m| (m - kind.crop_margin()).abs() < 1e-6) {
                 println!(
                     "|   | posed photos at the default margin: {} | | | | |",
                     posed.join("; ")

@@ -113,6 +113,132 @@ pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
     out
 }
 
+/// A similarity transform `p' = s R p + t`, stored as `x' = a x - b y + tx`,
+/// `y' = b x + a y + ty` (a = s cos, b = s sin).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Similarity {
+    pub a: f32,
+    pub b: f32,
+    pub tx: f32,
+    pub ty: f32,
+}
+
+impl Similarity {
+    /// The least-squares similarity taking `from` points onto `to` points (Umeyama's
+    /// closed form for 2D); None for fewer than two distinct points.
+    pub fn fit(from: &[(f32, f32)], to: &[(f32, f32)]) -> Option<Self> {
+        let n = from.len().min(to.len());
+        if n < 2 {
+            return None;
+        }
+        let mean = |pts: &[(f32, f32)]| {
+            let (sx, sy) = pts[..n].iter().fold((0.0, 0.0), |(ax, ay), p| (ax + p.0, ay + p.1));
+            (sx / n as f32, sy / n as f32)
+        };
+        let (fx, fy) = mean(from);
+        let (gx, gy) = mean(to);
+        let (mut sxx, mut sxy, mut var) = (0f32, 0f32, 0f32);
+        for (p, q) in from[..n].iter().zip(&to[..n]) {
+            let (px, py) = (p.0 - fx, p.1 - fy);
+            let (qx, qy) = (q.0 - gx, q.1 - gy);
+            sxx += px * qx + py * qy;
+            sxy += px * qy - py * qx;
+            var += px * px + py * py;
+        }
+        if var < 1e-9 {
+            return None;
+        }
+        let (a, b) = (sxx / var, sxy / var);
+        Some(Similarity {
+            a,
+            b,
+            tx: gx - (a * fx - b * fy),
+            ty: gy - (b * fx + a * fy),
+        })
+    }
+
+    pub fn apply(&self, p: (f32, f32)) -> (f32, f32) {
+        (self.a * p.0 - self.b * p.1 + self.tx, self.b * p.0 + self.a * p.1 + self.ty)
+    }
+
+    /// The inverse transform; None if degenerate.
+    pub fn inverse(&self) -> Option<Self> {
+        let d = self.a * self.a + self.b * self.b;
+        if d < 1e-12 {
+            return None;
+        }
+        let (a, b) = (self.a / d, -self.b / d);
+        Some(Similarity {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        })
+    }
+}
+
+/// The canonical face for aligned crops, as fractions of the crop side: left eye, right eye,
+/// nose tip, left and right mouth corner. These are the widely used 5-point positions of
+/// InsightFace's 112x112 template (38.29,51.70), (73.53,51.50), (56.03,71.74),
+/// (41.55,92.37), (70.73,92.20), divided by 112.
+pub const CANONICAL_5: [(f32, f32); 5] = [
+    (0.3419, 0.4616),
+    (0.6565, 0.4598),
+    (0.5003, 0.6406),
+    (0.3710, 0.8247),
+    (0.6315, 0.8232),
+];
+
+/// The five points of [`CANONICAL_5`] from 68 landmarks: eye centres, nose tip (30),
+/// mouth corners (48, 54).
+pub fn five_points(pts: &[(f32, f32); 68]) -> [(f32, f32); 5] {
+    let centre = |r: std::ops::Range<usize>| {
+        let n = r.len() as f32;
+        let (sx, sy) = r.fold((0.0, 0.0), |(ax, ay), i| (ax + pts[i].0, ay + pts[i].1));
+        (sx / n, sy / n)
+    };
+    [centre(36..42), centre(42..48), pts[30], pts[48], pts[54]]
+}
+
+/// An aligned `size` x `size` RGB crop: the face turned upright and scaled so that its five
+/// points land on [`CANONICAL_5`] shrunk by `zoom` about the centre (zoom 1 = the template's
+/// tight framing; larger shows more around the face). Pixels outside the frame are black.
+pub fn aligned_crop(frame: &Frame, pts: &[(f32, f32); 68], size: u32, zoom: f32) -> Option<Vec<u8>> {
+    let s = size as f32;
+    let target: Vec<(f32, f32)> = CANONICAL_5
+        .iter()
+        .map(|&(x, y)| ((0.5 + (x - 0.5) / zoom) * s, (0.5 + (y - 0.5) / zoom) * s))
+        .collect();
+    let to_crop = Similarity::fit(&five_points(pts), &target)?;
+    let to_frame = to_crop.inverse()?;
+    // Shrinking by more than 2x: average a few samples per output pixel.
+    let step = 1.0 / (to_crop.a * to_crop.a + to_crop.b * to_crop.b).sqrt();
+    let k = step.ceil().clamp(1.0, 3.0) as u32;
+    let mut out = Vec::with_capacity((size * size * 3) as usize);
+    for oy in 0..size {
+        for ox in 0..size {
+            let mut acc = [0f32; 3];
+            let mut n = 0f32;
+            for j in 0..k {
+                for i in 0..k {
+                    let p = (ox as f32 + (i as f32 + 0.5) / k as f32, oy as f32 + (j as f32 + 0.5) / k as f32);
+                    let (x, y) = to_frame.apply(p);
+                    let (x, y) = (x - 0.5, y - 0.5);
+                    n += 1.0;
+                    if x < -0.5 || y < -0.5 || x > frame.width as f32 - 0.5 || y > frame.height as f32 - 0.5 {
+                        continue;
+                    }
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        *a += sample(&frame.rgb, frame.width, frame.height, 3, x, y, c);
+                    }
+                }
+            }
+            out.extend(acc.map(|a| (a / n).round() as u8));
+        }
+    }
+    Some(out)
+}
+
 /// RGB to grey, one byte per pixel.
 pub fn rgb_to_grey(rgb: &[u8]) -> Vec<u8> {
     rgb.chunks_exact(3)
@@ -224,6 +350,58 @@ mod tests {
         let c = square_crop(&face(0.0, 0.0, 500.0, 500.0), 0.5, 640, 480);
         // Centre (250, 250): x starts at 250 - 240; y is pushed to 0.
         assert_eq!((c.x, c.y, c.side), (10, 0, 480));
+    }
+
+    #[test]
+    fn similarity_fit_recovers_a_known_transform() {
+        // Scale 2, rotation 90 degrees (a = 0, b = 2), shift (10, 5).
+        let t = Similarity { a: 0.0, b: 2.0, tx: 10.0, ty: 5.0 };
+        let from = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (3.0, 2.0)];
+        let to: Vec<(f32, f32)> = from.iter().map(|&p| t.apply(p)).collect();
+        let fit = Similarity::fit(&from, &to).unwrap();
+        assert!((fit.a - t.a).abs() < 1e-5 && (fit.b - t.b).abs() < 1e-5);
+        assert!((fit.tx - 10.0).abs() < 1e-4 && (fit.ty - 5.0).abs() < 1e-4);
+        // (1, 0) -> (10 + 0, 5 + 2) and back.
+        let p = fit.apply((1.0, 0.0));
+        assert!((p.0 - 10.0).abs() < 1e-4 && (p.1 - 7.0).abs() < 1e-4);
+        let back = fit.inverse().unwrap().apply(p);
+        assert!((back.0 - 1.0).abs() < 1e-4 && back.1.abs() < 1e-4);
+        assert!(Similarity::fit(&[(1.0, 1.0)], &[(2.0, 2.0)]).is_none());
+        assert!(Similarity::fit(&[(1.0, 1.0), (1.0, 1.0)], &[(0.0, 0.0), (1.0, 1.0)]).is_none());
+    }
+
+    #[test]
+    fn aligned_crop_puts_the_eyes_on_the_template() {
+        // A frame whose only bright pixels are the two "eyes" of a tilted face; after
+        // alignment the bright spots must sit on the template's eye positions.
+        let (w, h) = (200u32, 200u32);
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        let mut pts = [(0f32, 0f32); 68];
+        // Eyes at (80, 100) and (120, 110): a tilt of atan(10/40).
+        let eyes = [(80.0f32, 100.0f32), (120.0, 110.0)];
+        for (k, e) in eyes.iter().enumerate() {
+            for i in 0..6 {
+                pts[36 + 6 * k + i] = *e;
+            }
+            for dy in -1i32..=1 {
+                for dx in -1i32..=1 {
+                    let idx = (((e.1 as i32 + dy) as u32 * w + (e.0 as i32 + dx) as u32) * 3) as usize;
+                    rgb[idx..idx + 3].copy_from_slice(&[255, 255, 255]);
+                }
+            }
+        }
+        // Nose and mouth placed consistently with the template under the same transform.
+        let t = Similarity::fit(&CANONICAL_5[..2], &eyes).unwrap();
+        pts[30] = t.apply(CANONICAL_5[2]);
+        pts[48] = t.apply(CANONICAL_5[3]);
+        pts[54] = t.apply(CANONICAL_5[4]);
+        let f = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        let out = aligned_crop(&f, &pts, 112, 1.0).unwrap();
+        let at = |x: f32, y: f32| out[((y as u32 * 112 + x as u32) * 3) as usize];
+        for (x, y) in &CANONICAL_5[..2] {
+            assert!(at(x * 112.0, y * 112.0) > 100, "no eye at ({x}, {y})");
+        }
+        assert_eq!(at(56.0, 20.0), 0);
     }
 
     #[test]
