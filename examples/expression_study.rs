@@ -74,9 +74,13 @@ fn main() {
         faces.len(),
         missed
     );
-    println!(
-        "| model | margin | happy/not-happy acc | 7-class acc | mean p(label) | p50 ms/face |"
-    );
+    let lm = LandmarkNet::load(&models, &Device::Cpu).expect("landmark weights");
+    let mut scratch = Vec::new();
+    let marks: Vec<_> = faces
+        .iter()
+        .map(|(frame, b, _, _)| lm.detect(frame, &[*b], &mut scratch).expect("landmarks")[0])
+        .collect();
+    println!("| model | crop | happy/not-happy acc | 7-class acc | mean p(label) | p50 ms/face |");
     println!("|---|---|---|---|---|---|");
     for kind in [EmotionModel::FaceApi, EmotionModel::Fer] {
         let head = EmotionHead::load(&models, kind, &Device::Cpu).expect("weights");
