@@ -1,6 +1,7 @@
 //! Bundled weights and the candle networks that use them. Every weight file facs loads is
 //! listed in [`BUNDLED`] with its sha256 and checked before use.
 
+pub mod au_net;
 pub mod emotion;
 pub mod faceapi;
 pub mod fer;
