@@ -87,7 +87,11 @@ fn main() {
         let variants: Vec<(String, Option<f32>, Option<f32>)> = [0.0f32, 0.05, 0.1, 0.2, 0.3]
             .iter()
             .map(|&m| (format!("box, margin {m:.2}"), Some(m), None))
-            .chain([0.9f32, 1.0, 1.15, 1.3].iter().map(|&z| (format!("aligned, zoom {z:.2}"), None, Some(z))))
+            .chain(
+                [0.9f32, 1.0, 1.15, 1.3]
+                    .iter()
+                    .map(|&z| (format!("aligned, zoom {z:.2}"), None, Some(z))),
+            )
             .collect();
         for (variant, box_margin, zoom) in variants {
             let (mut happy_ok, mut top_ok, mut p_sum) = (0usize, 0usize, 0f32);
@@ -95,8 +99,14 @@ fn main() {
             let mut posed = Vec::new();
             for ((frame, b, label, path), m) in faces.iter().zip(&marks) {
                 let pixels = match (box_margin, zoom, m) {
-                    (Some(margin), _, _) => crop_rgb(frame, square_crop(b, margin, frame.width, frame.height), kind.input_size()),
-                    (None, Some(z), Some(pts)) => aligned_crop(frame, pts, kind.input_size(), z).expect("aligned"),
+                    (Some(margin), _, _) => crop_rgb(
+                        frame,
+                        square_crop(b, margin, frame.width, frame.height),
+                        kind.input_size(),
+                    ),
+                    (None, Some(z), Some(pts)) => {
+                        aligned_crop(frame, pts, kind.input_size(), z).expect("aligned")
+                    }
                     _ => continue,
                 };
                 let t0 = std::time::Instant::now();

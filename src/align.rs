@@ -84,7 +84,9 @@ pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
             for ox in 0..size {
                 let x = crop.x as f32 + (ox as f32 + 0.5) * step - 0.5;
                 for c in 0..3 {
-                    out.push(sample(&frame.rgb, frame.width, frame.height, 3, x, y, c).round() as u8);
+                    out.push(
+                        sample(&frame.rgb, frame.width, frame.height, 3, x, y, c).round() as u8,
+                    );
                 }
             }
         }
@@ -94,12 +96,19 @@ pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
     let start = |i: u32, origin: u32| origin + (i as u64 * crop.side as u64 / size as u64) as u32;
     let stride = frame.width as usize * 3;
     for oy in 0..size {
-        let (y0, y1) = (start(oy, crop.y), start(oy + 1, crop.y).max(start(oy, crop.y) + 1));
+        let (y0, y1) = (
+            start(oy, crop.y),
+            start(oy + 1, crop.y).max(start(oy, crop.y) + 1),
+        );
         for ox in 0..size {
-            let (x0, x1) = (start(ox, crop.x), start(ox + 1, crop.x).max(start(ox, crop.x) + 1));
+            let (x0, x1) = (
+                start(ox, crop.x),
+                start(ox + 1, crop.x).max(start(ox, crop.x) + 1),
+            );
             let mut acc = [0u32; 3];
             for y in y0..y1 {
-                let row = &frame.rgb[y as usize * stride + x0 as usize * 3..y as usize * stride + x1 as usize * 3];
+                let row = &frame.rgb
+                    [y as usize * stride + x0 as usize * 3..y as usize * stride + x1 as usize * 3];
                 for px in row.chunks_exact(3) {
                     acc[0] += px[0] as u32;
                     acc[1] += px[1] as u32;
@@ -132,7 +141,9 @@ impl Similarity {
             return None;
         }
         let mean = |pts: &[(f32, f32)]| {
-            let (sx, sy) = pts[..n].iter().fold((0.0, 0.0), |(ax, ay), p| (ax + p.0, ay + p.1));
+            let (sx, sy) = pts[..n]
+                .iter()
+                .fold((0.0, 0.0), |(ax, ay), p| (ax + p.0, ay + p.1));
             (sx / n as f32, sy / n as f32)
         };
         let (fx, fy) = mean(from);
@@ -158,7 +169,10 @@ impl Similarity {
     }
 
     pub fn apply(&self, p: (f32, f32)) -> (f32, f32) {
-        (self.a * p.0 - self.b * p.1 + self.tx, self.b * p.0 + self.a * p.1 + self.ty)
+        (
+            self.a * p.0 - self.b * p.1 + self.tx,
+            self.b * p.0 + self.a * p.1 + self.ty,
+        )
     }
 
     /// The inverse transform; None if degenerate.
@@ -203,7 +217,12 @@ pub fn five_points(pts: &[(f32, f32); 68]) -> [(f32, f32); 5] {
 /// An aligned `size` x `size` RGB crop: the face turned upright and scaled so that its five
 /// points land on [`CANONICAL_5`] shrunk by `zoom` about the centre (zoom 1 = the template's
 /// tight framing; larger shows more around the face). Pixels outside the frame are black.
-pub fn aligned_crop(frame: &Frame, pts: &[(f32, f32); 68], size: u32, zoom: f32) -> Option<Vec<u8>> {
+pub fn aligned_crop(
+    frame: &Frame,
+    pts: &[(f32, f32); 68],
+    size: u32,
+    zoom: f32,
+) -> Option<Vec<u8>> {
     let s = size as f32;
     let target: Vec<(f32, f32)> = CANONICAL_5
         .iter()
@@ -221,11 +240,18 @@ pub fn aligned_crop(frame: &Frame, pts: &[(f32, f32); 68], size: u32, zoom: f32)
             let mut n = 0f32;
             for j in 0..k {
                 for i in 0..k {
-                    let p = (ox as f32 + (i as f32 + 0.5) / k as f32, oy as f32 + (j as f32 + 0.5) / k as f32);
+                    let p = (
+                        ox as f32 + (i as f32 + 0.5) / k as f32,
+                        oy as f32 + (j as f32 + 0.5) / k as f32,
+                    );
                     let (x, y) = to_frame.apply(p);
                     let (x, y) = (x - 0.5, y - 0.5);
                     n += 1.0;
-                    if x < -0.5 || y < -0.5 || x > frame.width as f32 - 0.5 || y > frame.height as f32 - 0.5 {
+                    if x < -0.5
+                        || y < -0.5
+                        || x > frame.width as f32 - 0.5
+                        || y > frame.height as f32 - 0.5
+                    {
                         continue;
                     }
                     for (c, a) in acc.iter_mut().enumerate() {
@@ -253,7 +279,12 @@ pub fn grey_scaled(frame: &Frame, scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
 }
 
 /// Like [`grey_scaled`] for the region (x, y, w, h) of the frame, which must lie inside it.
-pub fn grey_scaled_region(frame: &Frame, region: (u32, u32, u32, u32), scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
+pub fn grey_scaled_region(
+    frame: &Frame,
+    region: (u32, u32, u32, u32),
+    scale: f32,
+    out: &mut Vec<u8>,
+) -> (u32, u32) {
     let (rx, ry, w, h) = region;
     let stride = frame.width as usize * 3;
     let ow = ((w as f32 * scale).round() as u32).max(1);
@@ -355,7 +386,12 @@ mod tests {
     #[test]
     fn similarity_fit_recovers_a_known_transform() {
         // Scale 2, rotation 90 degrees (a = 0, b = 2), shift (10, 5).
-        let t = Similarity { a: 0.0, b: 2.0, tx: 10.0, ty: 5.0 };
+        let t = Similarity {
+            a: 0.0,
+            b: 2.0,
+            tx: 10.0,
+            ty: 5.0,
+        };
         let from = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (3.0, 2.0)];
         let to: Vec<(f32, f32)> = from.iter().map(|&p| t.apply(p)).collect();
         let fit = Similarity::fit(&from, &to).unwrap();
@@ -385,7 +421,8 @@ mod tests {
             }
             for dy in -1i32..=1 {
                 for dx in -1i32..=1 {
-                    let idx = (((e.1 as i32 + dy) as u32 * w + (e.0 as i32 + dx) as u32) * 3) as usize;
+                    let idx =
+                        (((e.1 as i32 + dy) as u32 * w + (e.0 as i32 + dx) as u32) * 3) as usize;
                     rgb[idx..idx + 3].copy_from_slice(&[255, 255, 255]);
                 }
             }

@@ -37,7 +37,10 @@ pub fn default_scenarios(frames: u64) -> Vec<Scenario> {
     vec![
         Scenario {
             name: "bundled clip 640x360, 1 face (72 JPEG frames, decode included)".into(),
-            source: SourceSpec::Images { dir: clip, fps: 30.0 },
+            source: SourceSpec::Images {
+                dir: clip,
+                fps: 30.0,
+            },
         },
         Scenario {
             name: "synthetic 640x480 @60 fps, 1 face".into(),
@@ -76,7 +79,9 @@ pub struct BenchReport {
 }
 
 fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -159,7 +164,17 @@ impl BenchReport {
         );
         s.push_str(&format!(
             "{:<62} {:>9} {:>7} | {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}\n",
-            "scenario", "max fps", "faces", "live fps", "drops", "e2e50", "e2e95", "e2e99", "det50", "det99", "cls50"
+            "scenario",
+            "max fps",
+            "faces",
+            "live fps",
+            "drops",
+            "e2e50",
+            "e2e95",
+            "e2e99",
+            "det50",
+            "det99",
+            "cls50"
         ));
         for r in &self.scenarios {
             let l = &r.live_latency_ms;

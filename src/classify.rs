@@ -153,7 +153,11 @@ impl Drop for ExpressionWorker {
 
 enum Expression {
     /// Run on the classify thread (no landmark network to overlap with).
-    Inline { head: EmotionHead, margin: f32, crops: Vec<u8> },
+    Inline {
+        head: EmotionHead,
+        margin: f32,
+        crops: Vec<u8>,
+    },
     /// Run on a worker thread, overlapping the landmark network.
     Worker(ExpressionWorker),
 }
@@ -184,8 +188,14 @@ impl Classifier {
             None => None,
         };
         let expression = match emotion {
-            Some((head, margin)) if opts.landmarks => Some(Expression::Worker(ExpressionWorker::spawn(head, margin)?)),
-            Some((head, margin)) => Some(Expression::Inline { head, margin, crops: Vec::new() }),
+            Some((head, margin)) if opts.landmarks => {
+                Some(Expression::Worker(ExpressionWorker::spawn(head, margin)?))
+            }
+            Some((head, margin)) => Some(Expression::Inline {
+                head,
+                margin,
+                crops: Vec::new(),
+            }),
             None => None,
         };
         let landmarks = if opts.landmarks {
@@ -257,7 +267,11 @@ impl Classifier {
         }
         let probs = match &mut self.expression {
             Some(Expression::Worker(w)) => Some(w.finish()?),
-            Some(Expression::Inline { head, margin, crops }) => Some(expression_probs(head, *margin, frame, &boxes, crops)?),
+            Some(Expression::Inline {
+                head,
+                margin,
+                crops,
+            }) => Some(expression_probs(head, *margin, frame, &boxes, crops)?),
             None => None,
         };
         if let Some(probs) = probs {

@@ -53,7 +53,16 @@ impl Detector {
 
     /// Finds the faces in a frame, in frame pixels, largest first.
     pub fn detect(&mut self, frame: &Frame) -> Vec<FaceBox> {
-        self.detect_region(frame, CropBox { x: 0, y: 0, side: 0 }, true, self.scale)
+        self.detect_region(
+            frame,
+            CropBox {
+                x: 0,
+                y: 0,
+                side: 0,
+            },
+            true,
+            self.scale,
+        )
     }
 
     /// Finds a face of about `face_px` pixels inside the square `region` of the frame: a
@@ -64,11 +73,22 @@ impl Detector {
         self.detect_region(frame, region, false, scale)
     }
 
-    fn detect_region(&mut self, frame: &Frame, region: CropBox, whole: bool, scale: f32) -> Vec<FaceBox> {
+    fn detect_region(
+        &mut self,
+        frame: &Frame,
+        region: CropBox,
+        whole: bool,
+        scale: f32,
+    ) -> Vec<FaceBox> {
         let (rx, ry, rw, rh) = if whole {
             (0, 0, frame.width, frame.height)
         } else {
-            (region.x, region.y, region.side.min(frame.width - region.x), region.side.min(frame.height - region.y))
+            (
+                region.x,
+                region.y,
+                region.side.min(frame.width - region.x),
+                region.side.min(frame.height - region.y),
+            )
         };
         let (w, h) = grey_scaled_region(frame, (rx, ry, rw, rh), scale, &mut self.grey);
         if w < 20 || h < 20 {

@@ -16,6 +16,8 @@ use facs::model::{default_models_dir, verify_all};
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
 use facs::source::{list_cameras, CameraSpec, SourceSpec};
+use facs::train::dataset::SubsetSpec;
+use facs::train::synth::SynthConfig;
 use facs::window::display_available;
 
 #[derive(Parser)]
@@ -55,8 +57,22 @@ enum Cmd {
     Calibrate(CalibrateArgs),
     /// Measure the pipeline: throughput and live latency on the bundled clip and on a
     /// synthetic 640x480 source with 1 and 5 faces.
-    #[command(after_help = "Example:\n  facs bench\n  facs bench --frames 600 --json bench.json --emotion fer")]
+    #[command(
+        after_help = "Example:\n  facs bench\n  facs bench --frames 600 --json bench.json --emotion fer"
+    )]
     Bench(BenchArgs),
+    /// Render synthetic faces with known AUs as an EmotioNet-style dataset (to check the
+    /// training machinery; never a measure of real-world accuracy).
+    #[command(
+        after_help = "Example:\n  facs synth --out synth --count 2000 --seed 1\n  facs synth --out synth --count 500 --emotion"
+    )]
+    Synth(SynthArgs),
+    /// A balanced, seeded subset of an EmotioNet-style CSV, split into train/val/test CSVs.
+    #[command(
+        after_help = "Example:\n  facs subset --csv emotionet.csv --images img/ --classes AU6,AU12 --per-class 200 --out subset/\n  \
+                            facs subset --csv emotionet.csv --images img/ --happy --per-class 500 --out happy/"
+    )]
+    Subset(SubsetArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -181,6 +197,50 @@ struct BenchArgs {
     json: Option<PathBuf>,
     #[command(flatten)]
     out: Outputs,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Output folder: labels.csv and images/.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 128)]
+    size: u32,
+    /// AU frequencies, comma-separated in the order 1,2,4,5,6,9,12,17,20,25,26
+    /// (default: EmotioNet's).
+    #[arg(long, value_name = "F,F,...")]
+    rates: Option<String>,
+    /// Also label emotions (half the faces then come from emotion prototypes).
+    #[arg(long)]
+    emotion: bool,
+}
+
+#[derive(Args)]
+struct SubsetArgs {
+    /// EmotioNet-style CSV: image path, then AU1..AU26 columns (1, 0, 999/empty unknown).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Folder the CSV's image paths are relative to.
+    #[arg(long)]
+    images: PathBuf,
+    /// Classes: AUs, conjunctions and `neither`, e.g. AU6,AU12 or AU6+AU12,neither.
+    #[arg(long, conflicts_with = "happy")]
+    classes: Option<String>,
+    /// AU6 and AU12 both present vs neither present.
+    #[arg(long)]
+    happy: bool,
+    #[arg(long, default_value_t = 200)]
+    per_class: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Folder for train.csv, val.csv and test.csv.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -352,7 +412,15 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::Bench(args) => {
             let config = apply(PipelineConfig::live(), &args.out);
-            let base = spec(config.clone(), SourceSpec::Images { dir: demo_clip(), fps: 30.0 }, &args.out, false)?;
+            let base = spec(
+                config.clone(),
+                SourceSpec::Images {
+                    dir: demo_clip(),
+                    fps: 30.0,
+                },
+                &args.out,
+                false,
+            )?;
             let report = facs::bench::run(
                 &facs::bench::default_scenarios(args.frames),
                 base.models_dir,
@@ -365,6 +433,61 @@ fn real_main() -> anyhow::Result<()> {
                 facs::log::write_json_atomic(path, &value)?;
                 println!("written to {}", path.display());
             }
+            Ok(())
+        }
+        Cmd::Synth(args) => {
+            let mut cfg = SynthConfig {
+                count: args.count,
+                seed: args.seed,
+                size: args.size,
+                emotion: args.emotion,
+                ..SynthConfig::default()
+            };
+            if let Some(text) = &args.rates {
+                let rates: Vec<f32> = text
+                    .split(',')
+                    .map(|r| r.trim().parse::<f32>())
+                    .collect::<Result<_, _>>()
+                    .context("--rates: 11 numbers separated by commas")?;
+                cfg.au_rates = rates.try_into().map_err(|v: Vec<f32>| {
+                    anyhow::anyhow!("--rates: expected 11 rates, got {}", v.len())
+                })?;
+            }
+            let summary = facs::train::synth::write_dataset(&cfg, &args.out)?;
+            print!("{summary}");
+            Ok(())
+        }
+        Cmd::Subset(args) => {
+            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
+            print!("{}", ds.summary());
+            let spec = if args.happy {
+                SubsetSpec::Happy {
+                    per_class: args.per_class,
+                }
+            } else {
+                let text = args
+                    .classes
+                    .as_deref()
+                    .context("give --classes AU6,AU12 (or --happy)")?;
+                SubsetSpec::Classes {
+                    classes: facs::train::dataset::parse_classes(text)?,
+                    per_class: args.per_class,
+                }
+            };
+            let splits = facs::train::dataset::subset(&ds, &spec, args.seed)?;
+            for (name, part) in [
+                ("train", &splits.train),
+                ("val", &splits.val),
+                ("test", &splits.test),
+            ] {
+                facs::train::dataset::write_csv(
+                    part,
+                    &args.images,
+                    &args.out.join(format!("{name}.csv")),
+                )?;
+            }
+            print!("{splits}");
+            println!("written to {}", args.out.display());
             Ok(())
         }
         Cmd::Models(args) => {

@@ -201,7 +201,13 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                detect_stage(detector, Tracker::new(tcfg), full_every, detect_rx, to_classify)
+                detect_stage(
+                    detector,
+                    Tracker::new(tcfg),
+                    full_every,
+                    detect_rx,
+                    to_classify,
+                )
             })?);
         }
         {
@@ -432,7 +438,11 @@ fn detect_stage(
 
 /// Detection inside a square of twice each known face's size, centred on it; a face found
 /// by two searches is kept once.
-fn search_around(detector: &mut Detector, frame: &Frame, known: &[crate::frame::FaceBox]) -> Vec<crate::frame::FaceBox> {
+fn search_around(
+    detector: &mut Detector,
+    frame: &Frame,
+    known: &[crate::frame::FaceBox],
+) -> Vec<crate::frame::FaceBox> {
     let mut found: Vec<crate::frame::FaceBox> = Vec::new();
     for b in known {
         let region = crate::align::square_crop(b, 0.5, frame.width, frame.height);

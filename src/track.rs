@@ -80,7 +80,11 @@ impl Tracker {
 
     /// The last box of each track seen in the previous frame.
     pub fn recent_boxes(&self) -> Vec<FaceBox> {
-        self.tracks.iter().filter(|t| t.missed == 0).map(|t| t.bbox).collect()
+        self.tracks
+            .iter()
+            .filter(|t| t.missed == 0)
+            .map(|t| t.bbox)
+            .collect()
     }
 
     /// Number of live tracks (seen within `max_missed` frames).

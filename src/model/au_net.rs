@@ -27,14 +27,21 @@ impl Default for AuNetConfig {
 impl AuNetConfig {
     /// The default: 64 px input, width 16 (about 0.25 M parameters).
     pub fn small() -> Self {
-        AuNetConfig { input: 64, width: 16 }
+        AuNetConfig {
+            input: 64,
+            width: 16,
+        }
     }
 
     /// # Errors
     /// Sizes the network cannot take.
     pub fn validate(&self) -> crate::Result<()> {
         if self.input < 32 || self.input > 512 || self.input % 8 != 0 {
-            return Err(crate::Error::config("input size", self.input, "a multiple of 8 in 32..=512"));
+            return Err(crate::Error::config(
+                "input size",
+                self.input,
+                "a multiple of 8 in 32..=512",
+            ));
         }
         if self.width == 0 || self.width > 256 {
             return Err(crate::Error::config("width", self.width, "1..=256"));
@@ -89,9 +96,20 @@ impl AuNet {
     /// A tensor is missing or of the wrong shape (candle names it).
     pub fn new(vb: VarBuilder, config: AuNetConfig) -> Result<Self> {
         let w = config.width;
-        let same = Conv2dConfig { padding: 1, ..Default::default() };
+        let same = Conv2dConfig {
+            padding: 1,
+            ..Default::default()
+        };
         // Three blocks of two convolutions then a 2x2 max-pool, and a last convolution.
-        let plan = [(3, w), (w, w), (w, 2 * w), (2 * w, 2 * w), (2 * w, 4 * w), (4 * w, 4 * w), (4 * w, 8 * w)];
+        let plan = [
+            (3, w),
+            (w, w),
+            (w, 2 * w),
+            (2 * w, 2 * w),
+            (2 * w, 4 * w),
+            (4 * w, 4 * w),
+            (4 * w, 8 * w),
+        ];
         let mut convs = Vec::new();
         for (i, (cin, cout)) in plan.iter().enumerate() {
             convs.push(conv2d(*cin, *cout, 3, same, vb.pp(format!("conv{i}")))?);
@@ -141,7 +159,9 @@ impl AuNet {
         };
         let w = linear.weight().get(row)?; // [c]
         let (n, c, h, wd) = f.dims4()?;
-        let cam = w.reshape((1, 1, c))?.broadcast_matmul(&f.reshape((n, c, h * wd))?)?; // [n, 1, h*w]
+        let cam = w
+            .reshape((1, 1, c))?
+            .broadcast_matmul(&f.reshape((n, c, h * wd))?)?; // [n, 1, h*w]
         cam.reshape((n, h, wd))
     }
 
@@ -160,10 +180,18 @@ impl AuNet {
 }
 
 /// RGB crops (HWC bytes, `n` of `side` x `side`) as a normalised [n, 3, side, side] tensor.
-pub fn to_tensor(crops: &[u8], n: usize, side: usize, device: &candle_core::Device) -> Result<Tensor> {
+pub fn to_tensor(
+    crops: &[u8],
+    n: usize,
+    side: usize,
+    device: &candle_core::Device,
+) -> Result<Tensor> {
     let plane = side * side;
     let mut x = vec![0f32; n * 3 * plane];
-    for (img, dst) in crops.chunks_exact(3 * plane).zip(x.chunks_exact_mut(3 * plane)) {
+    for (img, dst) in crops
+        .chunks_exact(3 * plane)
+        .zip(x.chunks_exact_mut(3 * plane))
+    {
         for (i, px) in img.chunks_exact(3).enumerate() {
             for ch in 0..3 {
                 dst[ch * plane + i] = normalise(px[ch]);
@@ -184,7 +212,10 @@ mod tests {
         let dev = Device::Cpu;
         let vm = VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        let cfg = AuNetConfig { input: 32, width: 4 };
+        let cfg = AuNetConfig {
+            input: 32,
+            width: 4,
+        };
         let net = AuNet::new(vb, cfg).unwrap();
         let x = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &dev).unwrap();
         let out = net.forward(&x).unwrap();
@@ -194,16 +225,35 @@ mod tests {
         // CAM exactness: mean of the map + bias = the logit, for every sample.
         let cam = net.cam(&x, Head::Au(6)).unwrap();
         assert_eq!(cam.dims(), &[2, 4, 4]);
-        let from_cam = (cam.mean(D::Minus1).unwrap().mean(D::Minus1).unwrap() + net.bias(Head::Au(6)).unwrap() as f64).unwrap();
+        let from_cam = (cam.mean(D::Minus1).unwrap().mean(D::Minus1).unwrap()
+            + net.bias(Head::Au(6)).unwrap() as f64)
+            .unwrap();
         let logits = out.au.narrow(1, 6, 1).unwrap().squeeze(1).unwrap();
-        let diff = (from_cam - logits).unwrap().abs().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+        let diff = (from_cam - logits)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-4, "{diff}");
     }
 
     #[test]
     fn config_validation() {
         assert!(AuNetConfig::small().validate().is_ok());
-        assert!(AuNetConfig { input: 60, width: 16 }.validate().is_err());
-        assert!(AuNetConfig { input: 64, width: 0 }.validate().is_err());
+        assert!(AuNetConfig {
+            input: 60,
+            width: 16
+        }
+        .validate()
+        .is_err());
+        assert!(AuNetConfig {
+            input: 64,
+            width: 0
+        }
+        .validate()
+        .is_err());
     }
 }

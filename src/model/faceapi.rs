@@ -160,7 +160,10 @@ impl FaceApiNet {
     pub fn forward(&self, rgb: &[u8], n: usize) -> candle_core::Result<Vec<Vec<f32>>> {
         let per_image = (INPUT * INPUT * 3) as usize;
         if rgb.len() != n * per_image {
-            candle_core::bail!("expected {n} crops of {per_image} bytes, got {} bytes", rgb.len());
+            candle_core::bail!(
+                "expected {n} crops of {per_image} bytes, got {} bytes",
+                rgb.len()
+            );
         }
         if !self.device.is_cpu() {
             return self.forward_batch(rgb, n);

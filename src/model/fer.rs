@@ -234,7 +234,10 @@ impl FerNet {
     pub fn logits(&self, grey: &[u8], n: usize) -> candle_core::Result<Vec<[f32; 7]>> {
         let per_image = (INPUT * INPUT) as usize;
         if grey.len() != n * per_image {
-            candle_core::bail!("expected {n} crops of {per_image} bytes, got {} bytes", grey.len());
+            candle_core::bail!(
+                "expected {n} crops of {per_image} bytes, got {} bytes",
+                grey.len()
+            );
         }
         if !self.device.is_cpu() {
             return self.logits_batch(grey, n);

@@ -87,7 +87,12 @@ impl Dataset {
             samples: self.samples.len(),
             bad_rows: self.bad_rows.len(),
             missing_images: self.missing_images.len(),
-            first_bad_rows: self.bad_rows.iter().take(QUOTED_PROBLEMS).cloned().collect(),
+            first_bad_rows: self
+                .bad_rows
+                .iter()
+                .take(QUOTED_PROBLEMS)
+                .cloned()
+                .collect(),
             first_missing_images: self
                 .missing_images
                 .iter()
@@ -149,10 +154,7 @@ impl fmt::Display for DatasetSummary {
                 self.missing_images - self.first_missing_images.len()
             )?;
         }
-        writeln!(
-            f,
-            "AU     positive            negative            unknown"
-        )?;
+        writeln!(f, "AU     positive            negative            unknown")?;
         for (au, c) in AU_NUMBERS.iter().zip(&self.aus) {
             writeln!(
                 f,
@@ -422,7 +424,13 @@ fn parse_bytes(
 /// in the message) unless `allow_missing_columns`, in which case they are all unknown.
 pub fn load_csv(csv: &Path, images_dir: &Path, allow_missing_columns: bool) -> Result<Dataset> {
     let bytes = fs::read(csv).map_err(|e| Error::io(csv, e))?;
-    parse_bytes(&bytes, csv, images_dir, allow_missing_columns, Path::is_file)
+    parse_bytes(
+        &bytes,
+        csv,
+        images_dir,
+        allow_missing_columns,
+        Path::is_file,
+    )
 }
 
 /// Quotes a CSV field when it needs it.
@@ -812,8 +820,8 @@ pub fn subset_with_fractions(
         let n = picked.len();
         // Cumulative rounding: the three parts always add up to n.
         let train_end = ((n as f64 * fractions.train).round() as usize).min(n);
-        let val_end = ((n as f64 * (fractions.train + fractions.val)).round() as usize)
-            .clamp(train_end, n);
+        let val_end =
+            ((n as f64 * (fractions.train + fractions.val)).round() as usize).clamp(train_end, n);
         let take = |range: std::ops::Range<usize>| -> Vec<Sample> {
             picked[range]
                 .iter()
@@ -944,7 +952,10 @@ mod tests {
         assert!(ds.bad_rows[2].1.contains("unknown emotion \"angry\""));
 
         let s = ds.summary();
-        assert_eq!((s.rows, s.samples, s.bad_rows, s.missing_images), (8, 4, 3, 1));
+        assert_eq!(
+            (s.rows, s.samples, s.bad_rows, s.missing_images),
+            (8, 4, 3, 1)
+        );
         assert_eq!(
             s.aus[9],
             AuCount {
@@ -967,8 +978,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         touch(tmp.path(), "a.jpg");
         let csv = tmp.path().join("few.csv");
-        fs::write(&csv, "image,AU1,AU2,AU4,AU6,AU9,AU12,AU20,AU25,AU26\na.jpg,1,0,0,0,0,1,0,0,0\n")
-            .unwrap();
+        fs::write(
+            &csv,
+            "image,AU1,AU2,AU4,AU6,AU9,AU12,AU20,AU25,AU26\na.jpg,1,0,0,0,0,1,0,0,0\n",
+        )
+        .unwrap();
         let err = load_csv(&csv, tmp.path(), false).unwrap_err().to_string();
         assert!(err.contains("AU5, AU17"), "{err}");
         assert!(err.contains("few.csv"), "{err}");
@@ -1081,8 +1095,14 @@ mod tests {
 
     #[test]
     fn class_expressions_parse() {
-        assert_eq!(ClassExpr::parse("AU6+AU12").unwrap(), ClassExpr::AllOf(vec![4, 6]));
-        assert_eq!(ClassExpr::parse(" au12 + 6 ").unwrap(), ClassExpr::AllOf(vec![4, 6]));
+        assert_eq!(
+            ClassExpr::parse("AU6+AU12").unwrap(),
+            ClassExpr::AllOf(vec![4, 6])
+        );
+        assert_eq!(
+            ClassExpr::parse(" au12 + 6 ").unwrap(),
+            ClassExpr::AllOf(vec![4, 6])
+        );
         assert_eq!(ClassExpr::parse("None").unwrap(), ClassExpr::Neither);
         assert_eq!(ClassExpr::parse("AU6+AU12").unwrap().name(), "AU6+AU12");
         assert!(ClassExpr::parse("AU15").is_err());

@@ -25,7 +25,12 @@ pub struct BceOptions {
 /// [n, k] (0/1), where `mask` [n, k] is 1 for known labels and 0 for unknown ones.
 /// Per entry: `pw * y * softplus(-x) + (1 - y) * softplus(x)`, times `(1 - p_t)^gamma` with
 /// focal loss. Returns 0 when nothing is known.
-pub fn masked_bce(logits: &Tensor, targets: &Tensor, mask: &Tensor, opts: &BceOptions) -> Result<Tensor> {
+pub fn masked_bce(
+    logits: &Tensor,
+    targets: &Tensor,
+    mask: &Tensor,
+    opts: &BceOptions,
+) -> Result<Tensor> {
     let pos_term = softplus(&logits.neg()?)?.mul(targets)?;
     let pos_term = match &opts.pos_weight {
         Some(pw) => pos_term.broadcast_mul(&pw.unsqueeze(0)?)?,
@@ -70,10 +75,22 @@ mod tests {
     #[test]
     fn bce_matches_hand_values_and_stays_finite() {
         // x = 0, y = 1: log 2. x = 2, y = 0: log(1 + e^2) = 2.126928.
-        let l = masked_bce(&t(&[0.0, 2.0], (1, 2)), &t(&[1.0, 0.0], (1, 2)), &t(&[1.0, 1.0], (1, 2)), &BceOptions::default()).unwrap();
+        let l = masked_bce(
+            &t(&[0.0, 2.0], (1, 2)),
+            &t(&[1.0, 0.0], (1, 2)),
+            &t(&[1.0, 1.0], (1, 2)),
+            &BceOptions::default(),
+        )
+        .unwrap();
         assert!((scalar(l) - (std::f32::consts::LN_2 + 2.126_928) / 2.0).abs() < 1e-5);
         // Huge logits of the wrong sign: the loss is |x|, not inf.
-        let l = masked_bce(&t(&[-1000.0, 1000.0], (1, 2)), &t(&[1.0, 0.0], (1, 2)), &t(&[1.0, 1.0], (1, 2)), &BceOptions::default()).unwrap();
+        let l = masked_bce(
+            &t(&[-1000.0, 1000.0], (1, 2)),
+            &t(&[1.0, 0.0], (1, 2)),
+            &t(&[1.0, 1.0], (1, 2)),
+            &BceOptions::default(),
+        )
+        .unwrap();
         assert!((scalar(l) - 1000.0).abs() < 1e-2);
     }
 
@@ -89,7 +106,15 @@ mod tests {
         let b = scalar(masked_bce(&x, &y_other, &mask, &opts).unwrap());
         assert_eq!(a, b);
         // ... and equals the loss over the three known entries only.
-        let only = scalar(masked_bce(&t(&[0.3, -1.2, 2.0], (1, 3)), &t(&[1.0, 0.0, 0.0], (1, 3)), &t(&[1.0; 3], (1, 3)), &opts).unwrap());
+        let only = scalar(
+            masked_bce(
+                &t(&[0.3, -1.2, 2.0], (1, 3)),
+                &t(&[1.0, 0.0, 0.0], (1, 3)),
+                &t(&[1.0; 3], (1, 3)),
+                &opts,
+            )
+            .unwrap(),
+        );
         assert!((a - only).abs() < 1e-6);
         // Nothing known: zero, not NaN.
         let zero = masked_bce(&x, &y, &t(&[0.0; 4], (2, 2)), &opts).unwrap();
@@ -102,10 +127,32 @@ mod tests {
         let y = t(&[1.0], (1, 1));
         let m = t(&[1.0], (1, 1));
         let pw = Tensor::new(&[3.0f32], &Device::Cpu).unwrap();
-        let l = scalar(masked_bce(&x, &y, &m, &BceOptions { pos_weight: Some(pw), focal_gamma: None }).unwrap());
+        let l = scalar(
+            masked_bce(
+                &x,
+                &y,
+                &m,
+                &BceOptions {
+                    pos_weight: Some(pw),
+                    focal_gamma: None,
+                },
+            )
+            .unwrap(),
+        );
         assert!((l - 3.0 * std::f32::consts::LN_2).abs() < 1e-5);
         // Focal, gamma 2, p_t = 0.5: log 2 * 0.25.
-        let l = scalar(masked_bce(&x, &y, &m, &BceOptions { pos_weight: None, focal_gamma: Some(2.0) }).unwrap());
+        let l = scalar(
+            masked_bce(
+                &x,
+                &y,
+                &m,
+                &BceOptions {
+                    pos_weight: None,
+                    focal_gamma: Some(2.0),
+                },
+            )
+            .unwrap(),
+        );
         assert!((l - 0.25 * std::f32::consts::LN_2).abs() < 1e-5);
     }
 

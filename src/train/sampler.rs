@@ -48,7 +48,10 @@ pub fn sample_weights(labels: &[[Option<bool>; NUM_AUS]]) -> Vec<f64> {
 }
 
 /// The fraction of draws that will contain each class (11 AUs + no-AU) under `weights`.
-pub fn expected_frequencies(labels: &[[Option<bool>; NUM_AUS]], weights: &[f64]) -> [f64; NUM_AUS + 1] {
+pub fn expected_frequencies(
+    labels: &[[Option<bool>; NUM_AUS]],
+    weights: &[f64],
+) -> [f64; NUM_AUS + 1] {
     let total: f64 = weights.iter().sum();
     let mut f = [0f64; NUM_AUS + 1];
     for (l, w) in labels.iter().zip(weights) {
@@ -95,12 +98,18 @@ impl WeightedSampler {
     }
 
     /// Balanced sampling for these labels.
-    pub fn balanced(labels: &[[Option<bool>; NUM_AUS]], seed: u64) -> Option<(Self, SamplerReport)> {
+    pub fn balanced(
+        labels: &[[Option<bool>; NUM_AUS]],
+        seed: u64,
+    ) -> Option<(Self, SamplerReport)> {
         let w = sample_weights(labels);
         let counts = class_counts(labels);
         let report = SamplerReport {
             class_counts: counts.to_vec(),
-            data_frequency: counts.iter().map(|&c| c as f64 / labels.len().max(1) as f64).collect(),
+            data_frequency: counts
+                .iter()
+                .map(|&c| c as f64 / labels.len().max(1) as f64)
+                .collect(),
             sampled_frequency: expected_frequencies(labels, &w).to_vec(),
         };
         Some((Self::new(&w, seed)?, report))
@@ -110,7 +119,9 @@ impl WeightedSampler {
     pub fn draw(&mut self) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(0.0);
         let u = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
-        self.cumulative.partition_point(|&c| c <= u).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.cumulative.len() - 1)
     }
 
     /// `n` indices.
@@ -125,7 +136,9 @@ mod tests {
 
     /// Labels with EmotioNet's AU frequencies (per 25,000), drawn independently.
     fn emotionet_like(n: usize, seed: u64) -> Vec<[Option<bool>; NUM_AUS]> {
-        let per_25k = [1562.0, 753.0, 3292.0, 951.0, 4933.0, 570.0, 7869.0, 521.0, 150.0, 12358.0, 2209.0];
+        let per_25k = [
+            1562.0, 753.0, 3292.0, 951.0, 4933.0, 570.0, 7869.0, 521.0, 150.0, 12358.0, 2209.0,
+        ];
         let mut rng = SplitMix64::new(seed);
         (0..n)
             .map(|_| {
@@ -158,7 +171,11 @@ mod tests {
         assert_eq!(w, vec![0.5, 1.0, 0.5, 0.5]);
         let f = expected_frequencies(&labels, &w);
         // Total weight 2.5: AU1 drawn with (0.5 + 1) / 2.5, AU20 1 / 2.5, no-AU 1 / 2.5.
-        assert!((f[0] - 0.6).abs() < 1e-12 && (f[8] - 0.4).abs() < 1e-12 && (f[NO_AU] - 0.4).abs() < 1e-12);
+        assert!(
+            (f[0] - 0.6).abs() < 1e-12
+                && (f[8] - 0.4).abs() < 1e-12
+                && (f[NO_AU] - 0.4).abs() < 1e-12
+        );
     }
 
     #[test]
@@ -175,15 +192,27 @@ mod tests {
         for c in 0..=NUM_AUS {
             let got = seen[c] as f64 / draws as f64;
             // Binomial sd at 200k draws is at most 0.0011: 0.006 is > 5 sd.
-            assert!((got - report.sampled_frequency[c]).abs() < 0.006, "class {c}: {got} vs {}", report.sampled_frequency[c]);
+            assert!(
+                (got - report.sampled_frequency[c]).abs() < 0.006,
+                "class {c}: {got} vs {}",
+                report.sampled_frequency[c]
+            );
         }
         // The rarest AU (AU20, 0.6% of the data) is drawn in about a tenth of the samples, as
         // is every other class at least; the common ones are not drawn more often than in the
         // data (AU25, in half the images, rides along with rare AUs but is not boosted).
         assert!(report.data_frequency[8] < 0.01);
-        assert!(report.sampled_frequency.iter().all(|&f| f > 0.09), "{:?}", report.sampled_frequency);
+        assert!(
+            report.sampled_frequency.iter().all(|&f| f > 0.09),
+            "{:?}",
+            report.sampled_frequency
+        );
         for c in [6, 9] {
-            assert!(report.sampled_frequency[c] <= report.data_frequency[c], "{c}: {:?}", report);
+            assert!(
+                report.sampled_frequency[c] <= report.data_frequency[c],
+                "{c}: {:?}",
+                report
+            );
         }
     }
 

@@ -411,7 +411,10 @@ impl Pose {
     fn to_face(&self, px: f32, py: f32) -> (f32, f32) {
         let dx = (px - self.cx) / self.scale;
         let dy = (py - self.cy) / self.scale;
-        (self.cos * dx + self.sin * dy, -self.sin * dx + self.cos * dy)
+        (
+            self.cos * dx + self.sin * dy,
+            -self.sin * dx + self.cos * dy,
+        )
     }
 }
 
@@ -507,9 +510,15 @@ impl Canvas {
             self.pose.to_px(bounds[2], bounds[3]),
         ];
         let lo_x = corners.iter().map(|c| c.0).fold(f32::INFINITY, f32::min);
-        let hi_x = corners.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max);
+        let hi_x = corners
+            .iter()
+            .map(|c| c.0)
+            .fold(f32::NEG_INFINITY, f32::max);
         let lo_y = corners.iter().map(|c| c.1).fold(f32::INFINITY, f32::min);
-        let hi_y = corners.iter().map(|c| c.1).fold(f32::NEG_INFINITY, f32::max);
+        let hi_y = corners
+            .iter()
+            .map(|c| c.1)
+            .fold(f32::NEG_INFINITY, f32::max);
         let n = self.size as f32;
         let x0 = (lo_x - 1.0).clamp(0.0, n) as usize;
         let x1 = (hi_x + 2.0).clamp(0.0, n) as usize;
@@ -567,7 +576,14 @@ impl Canvas {
 
     /// A thick polyline whose half-width goes linearly from `hw.0` at the first point to
     /// `hw.1` at the last, with round ends.
-    fn stroke(&mut self, pts: &[(f32, f32)], hw: (f32, f32), colour: Rgb, alpha: f32, blend: Blend) {
+    fn stroke(
+        &mut self,
+        pts: &[(f32, f32)],
+        hw: (f32, f32),
+        colour: Rgb,
+        alpha: f32,
+        blend: Blend,
+    ) {
         if pts.len() < 2 {
             return;
         }
@@ -777,13 +793,16 @@ impl Identity {
 /// Value noise in [0, 1] on a grid of `cells` per side, smoothly interpolated.
 fn value_noise(seed: u64, cells: usize, u: f32, v: f32) -> f32 {
     let hash = |i: usize, j: usize| -> f32 {
-        let h = SplitMix64::derive(seed, (i as u64) << 32 | j as u64);
+        let h = SplitMix64::derive(seed, ((i as u64) << 32) | j as u64);
         (h >> 40) as f32 / (1u64 << 24) as f32
     };
     let x = u.clamp(0.0, 1.0) * cells as f32;
     let y = v.clamp(0.0, 1.0) * cells as f32;
     let (i, j) = (x.floor() as usize, y.floor() as usize);
-    let (fx, fy) = (smoothstep(0.0, 1.0, x - i as f32), smoothstep(0.0, 1.0, y - j as f32));
+    let (fx, fy) = (
+        smoothstep(0.0, 1.0, x - i as f32),
+        smoothstep(0.0, 1.0, y - j as f32),
+    );
     let top = hash(i, j) + (hash(i + 1, j) - hash(i, j)) * fx;
     let bottom = hash(i, j + 1) + (hash(i + 1, j + 1) - hash(i, j + 1)) * fx;
     top + (bottom - top) * fy
@@ -863,7 +882,6 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     };
 
     // Hair behind the head, neck, shoulders, ears.
-    let hair_col = id.hair;
     if id.hair_style == 1 {
         let (fw, hl) = (id.face_w, id.hairline);
         cv.fill(
@@ -897,7 +915,13 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     );
     for side in [-1.0f32, 1.0] {
         let ex = side * 0.97 * id.face_w;
-        cv.ellipse((ex, -0.02), (0.12, 0.22), scale(skin, 0.8), 1.0, Blend::Over);
+        cv.ellipse(
+            (ex, -0.02),
+            (0.12, 0.22),
+            scale(skin, 0.8),
+            1.0,
+            Blend::Over,
+        );
         cv.soft((ex, -0.02), (0.06, 0.14), shadow, 0.5, Blend::Multiply);
     }
 
@@ -926,7 +950,13 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
 
     // Temples and the sides of the face fall off into shadow.
     for side in [-1.0f32, 1.0] {
-        cv.soft((side * 0.85 * fw, 0.1), (0.25, 0.7), shadow, 0.35, Blend::Multiply);
+        cv.soft(
+            (side * 0.85 * fw, 0.1),
+            (0.25, 0.7),
+            shadow,
+            0.35,
+            Blend::Multiply,
+        );
     }
 
     // Cheeks: AU6 raises them (they move up and bulge).
@@ -934,8 +964,20 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     for side in [-1.0f32, 1.0] {
         let cx = side * 0.48 * fw;
         let cy = 0.22 - 0.1 * a6;
-        cv.soft((cx, cy), (0.22, 0.15), light, 0.12 + 0.35 * a6, Blend::Multiply);
-        cv.soft((cx * 0.95, 0.42), (0.18, 0.14), shadow, 0.15, Blend::Multiply);
+        cv.soft(
+            (cx, cy),
+            (0.22, 0.15),
+            light,
+            0.12 + 0.35 * a6,
+            Blend::Multiply,
+        );
+        cv.soft(
+            (cx * 0.95, 0.42),
+            (0.18, 0.14),
+            shadow,
+            0.15,
+            Blend::Multiply,
+        );
         if a6 > 0.0 {
             // The bulge casts a soft shadow below it.
             cv.soft(
@@ -992,14 +1034,8 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     let brow_col = mix(id.hair, scale(skin, 0.3), if fair { 0.6 } else { 0.35 });
     for side in [-1.0f32, 1.0] {
         let by = id.brow_y;
-        let inner = (
-            side * (0.12 - 0.05 * a4),
-            by + 0.02 - 0.12 * a1 + 0.09 * a4,
-        );
-        let peak = (
-            side * 0.40,
-            by - 0.05 - 0.02 * a1 - 0.06 * a2 + 0.05 * a4,
-        );
+        let inner = (side * (0.12 - 0.05 * a4), by + 0.02 - 0.12 * a1 + 0.09 * a4);
+        let peak = (side * 0.40, by - 0.05 - 0.02 * a1 - 0.06 * a2 + 0.05 * a4);
         let outer = (side * 0.64 * fw, by + 0.04 - 0.13 * a2 + 0.04 * a4);
         let pts = bezier(inner, (peak.0, peak.1 - 0.03), outer, 12);
         cv.stroke(
@@ -1012,7 +1048,13 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     }
     if a4 > 0.0 {
         // Vertical furrows and a shadow between the brows.
-        cv.soft((0.0, id.brow_y + 0.05), (0.12, 0.12), shadow, 0.45 * a4, Blend::Multiply);
+        cv.soft(
+            (0.0, id.brow_y + 0.05),
+            (0.12, 0.12),
+            shadow,
+            0.45 * a4,
+            Blend::Multiply,
+        );
         for side in [-1.0f32, 1.0] {
             let pts = [
                 (side * 0.05, id.brow_y - 0.06),
@@ -1036,7 +1078,13 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
         let pts = [(side * 0.1, -0.12), (side * 0.13 * nw, 0.2 + ny)];
         cv.stroke(&pts, (0.03, 0.05), shadow, 0.35, Blend::Multiply);
     }
-    cv.soft((0.0, 0.22 + ny - 0.04 * a9), (0.09, 0.08), light, 0.3, Blend::Multiply);
+    cv.soft(
+        (0.0, 0.22 + ny - 0.04 * a9),
+        (0.09, 0.08),
+        light,
+        0.3,
+        Blend::Multiply,
+    );
     cv.soft(
         (0.0, 0.36 + ny - 0.04 * a9),
         (0.17 * nw, 0.06),
@@ -1048,7 +1096,13 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
         let flare = 1.0 + 0.15 * a9;
         let lift = -0.05 * a9;
         let nostril = (side * 0.075 * nw * flare, 0.315 + ny + lift);
-        cv.ellipse(nostril, (0.042 * flare, 0.022), scale(skin, 0.3), 0.9, Blend::Over);
+        cv.ellipse(
+            nostril,
+            (0.042 * flare, 0.022),
+            scale(skin, 0.3),
+            0.9,
+            Blend::Over,
+        );
         let ala = bezier(
             (side * 0.12 * nw, 0.18 + ny + lift),
             (side * 0.2 * nw * flare, 0.27 + ny + lift),
@@ -1095,10 +1149,7 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     // Nasolabial folds from the nose wings toward the mouth corners: deeper with AU6, AU9
     // and AU12.
     for side in [-1.0f32, 1.0] {
-        let corner = (
-            side * (mouth.half_w + 0.07),
-            mouth.line(1.0) + 0.06,
-        );
+        let corner = (side * (mouth.half_w + 0.07), mouth.line(1.0) + 0.06);
         let pts = bezier(
             (side * 0.19 * nw, 0.26 + ny - 0.04 * a9),
             (side * (mouth.half_w + 0.1), 0.38),
@@ -1127,8 +1178,20 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
         (0.2, crease_y + 0.03),
         8,
     );
-    cv.stroke(&crease, (0.02, 0.02), shadow, 0.25 + 0.5 * a17, Blend::Multiply);
-    cv.soft((0.0, chin_c), (0.26, 0.14), light, 0.1 + 0.35 * a17, Blend::Multiply);
+    cv.stroke(
+        &crease,
+        (0.02, 0.02),
+        shadow,
+        0.25 + 0.5 * a17,
+        Blend::Multiply,
+    );
+    cv.soft(
+        (0.0, chin_c),
+        (0.26, 0.14),
+        light,
+        0.1 + 0.35 * a17,
+        Blend::Multiply,
+    );
     if a17 > 0.0 {
         let mut rng = SplitMix64::new(SplitMix64::derive(seed, 17));
         for _ in 0..6 {
@@ -1138,7 +1201,7 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     }
 
     // Hair over the forehead.
-    draw_front_hair(&mut cv, &id, hair_col);
+    draw_front_hair(&mut cv, &id);
 
     finish(&cv, &id)
 }
@@ -1149,9 +1212,11 @@ fn hair_shade(id: &Identity, x: f32, y: f32) -> Rgb {
     let angle = dy.atan2(dx);
     let r = (dx * dx + dy * dy).sqrt();
     let wave = (7.0 * r + id.parting * 10.0).sin();
+    // Strands fade out near the crown, where their angular frequency would alias.
+    let fade = smoothstep(0.15, 0.45, r);
     let strands = 0.88
-        + 0.08 * (70.0 * angle + 2.0 * wave).sin()
-        + 0.04 * (173.0 * angle + 3.0 * wave).sin();
+        + fade * 0.08 * (70.0 * angle + 2.0 * wave).sin()
+        + fade * 0.04 * (173.0 * angle + 3.0 * wave).sin();
     let sheen = 1.0 + 0.25 * (-((r - 0.55) / 0.12).powi(2)).exp();
     let lit = 0.6 + 0.5 * id.shade(x * 0.8, y * 0.6);
     scale(id.hair, strands * sheen * lit)
@@ -1165,8 +1230,8 @@ fn draw_background(cv: &mut Canvas, id: &Identity) {
             let u = (px as f32 + 0.5) / n as f32;
             let v = (py as f32 + 0.5) / n as f32;
             let t = (0.5 + (u - 0.5) * dx + (v - 0.5) * dy).clamp(0.0, 1.0);
-            let texture = 0.6 * value_noise(id.bg_seed, 3, u, v)
-                + 0.4 * value_noise(id.bg_seed ^ 1, 9, u, v);
+            let texture =
+                0.6 * value_noise(id.bg_seed, 3, u, v) + 0.4 * value_noise(id.bg_seed ^ 1, 9, u, v);
             cv.px[py * n + px] = scale(mix(id.bg[0], id.bg[1], t), 0.8 + 0.4 * texture);
         }
     }
@@ -1244,14 +1309,26 @@ fn draw_eye(cv: &mut Canvas, id: &Identity, side: f32, a4: f32, a5: f32, a6: f32
         .iter()
         .map(|&(x, y)| (x, y - crease_h * (1.0 - ((x - ex) / ew).powi(2)).sqrt()))
         .collect();
-    cv.stroke(&crease, (0.01, 0.012), [0.55, 0.45, 0.42], 0.5, Blend::Multiply);
+    cv.stroke(
+        &crease,
+        (0.01, 0.012),
+        [0.55, 0.45, 0.42],
+        0.5,
+        Blend::Multiply,
+    );
     if a6 > 0.0 {
         // Lower-lid bulge and crow's feet at the outer corner.
         let bulge: Vec<(f32, f32)> = low[3..steps - 2]
             .iter()
             .map(|&(x, y)| (x, y + 0.04))
             .collect();
-        cv.stroke(&bulge, (0.012, 0.012), [0.55, 0.45, 0.42], 0.5 * a6, Blend::Multiply);
+        cv.stroke(
+            &bulge,
+            (0.012, 0.012),
+            [0.55, 0.45, 0.42],
+            0.5 * a6,
+            Blend::Multiply,
+        );
         let corner = (ex + side * (ew + 0.035), ey + 0.01);
         for k in [-1.0f32, 0.0, 1.0] {
             let ang = k * 0.4 + 0.1;
@@ -1259,7 +1336,13 @@ fn draw_eye(cv: &mut Canvas, id: &Identity, side: f32, a4: f32, a5: f32, a6: f32
                 corner.0 + side * 0.08 * ang.cos(),
                 corner.1 + 0.08 * ang.sin(),
             );
-            cv.stroke(&[corner, end], (0.011, 0.008), [0.5, 0.4, 0.38], 0.7 * a6, Blend::Multiply);
+            cv.stroke(
+                &[corner, end],
+                (0.011, 0.008),
+                [0.5, 0.4, 0.38],
+                0.7 * a6,
+                Blend::Multiply,
+            );
         }
     }
 }
@@ -1333,7 +1416,7 @@ fn draw_mouth(cv: &mut Canvas, id: &Identity, m: &Mouth) {
     }
 }
 
-fn draw_front_hair(cv: &mut Canvas, id: &Identity, _hair: Rgb) {
+fn draw_front_hair(cv: &mut Canvas, id: &Identity) {
     let fw = id.face_w;
     let (hairline, droop) = match id.hair_style {
         // Short hair: a high, receding line.
@@ -1414,7 +1497,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_bytes() {
-        let aus = [true, false, true, false, true, false, true, false, false, true, false];
+        let aus = [
+            true, false, true, false, true, false, true, false, false, true, false,
+        ];
         let a = render(42, &aus, 96);
         let b = render(42, &aus, 96);
         let c = render(43, &aus, 96);
@@ -1494,7 +1579,12 @@ mod tests {
         let a = render(seed, &base, size);
         let b = render(seed, &with, size);
         let pose = Identity::new(seed, size).pose;
-        let mut bbox = [f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        let mut bbox = [
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
         let (mut count, mut wx, mut w) = (0, 0.0, 0.0);
         for (x, y, p) in a.enumerate_pixels() {
             let q = b.get_pixel(x, y);
@@ -1502,7 +1592,12 @@ mod tests {
             if d > 12 {
                 count += 1;
                 let (fx, fy) = pose.to_face(x as f32 + 0.5, y as f32 + 0.5);
-                bbox = [bbox[0].min(fx), bbox[1].min(fy), bbox[2].max(fx), bbox[3].max(fy)];
+                bbox = [
+                    bbox[0].min(fx),
+                    bbox[1].min(fy),
+                    bbox[2].max(fx),
+                    bbox[3].max(fy),
+                ];
                 wx += fx.abs() * d as f32;
                 w += d as f32;
             }
@@ -1615,9 +1710,15 @@ mod tests {
 
     #[test]
     fn the_face_detector_finds_synthetic_faces() {
-        let (found, misses) = detection_rate(50, 0);
-        eprintln!("detected {found} of 50 synthetic faces; missed {misses:?}");
-        assert!(found >= 45, "detected {found} of 50; missed {misses:?}");
+        // Measured on 1000 faces (seeds 5000..6000): 98.8% pasted into a 256 px frame,
+        // 99.1% in the 128 px image itself; 98.4% with emotion prototypes.
+        let (found, misses) = detection_rate(100, 0);
+        eprintln!("detected {found} of 100 pasted synthetic faces; missed {misses:?}");
+        assert!(found >= 95, "detected {found} of 100; missed {misses:?}");
+        let cfg = SynthConfig::default();
+        let (found, misses) = detection_rate_with(&cfg, 100, 100, false);
+        eprintln!("detected {found} of 100 synthetic 128 px images; missed {misses:?}");
+        assert!(found >= 95, "detected {found} of 100; missed {misses:?}");
     }
 
     #[test]
@@ -1632,7 +1733,7 @@ mod tests {
             ..Default::default()
         };
         for k in 0..cols * rows {
-            let (mut aus, emotion) = sample_labels(&cfg, k as u64);
+            let (mut aus, _) = sample_labels(&cfg, k as u64);
             if k < 11 {
                 aus = [false; NUM_AUS];
                 aus[k as usize] = true;
@@ -1654,7 +1755,6 @@ mod tests {
                 names.join("+"),
                 emotion_for(&aus).map(|e| EMOTIONS[e])
             );
-            let _ = emotion;
             image::imageops::replace(
                 &mut sheet,
                 &face,
@@ -1662,7 +1762,9 @@ mod tests {
                 i64::from((k / cols) * side),
             );
         }
-        sheet.save(std::env::temp_dir().join("synth_sheet.png")).unwrap();
+        sheet
+            .save(std::env::temp_dir().join("synth_sheet.png"))
+            .unwrap();
         let (found, misses) = detection_rate(200, 1000);
         eprintln!("detected {found} of 200; missed {misses:?}");
         let mut missed = RgbImage::new(side * misses.len().max(1) as u32, side);
@@ -1671,7 +1773,9 @@ mod tests {
             let face = render(face_seed(&SynthConfig::default(), i), &aus, side);
             image::imageops::replace(&mut missed, &face, (k as u32 * side).into(), 0);
         }
-        missed.save(std::env::temp_dir().join("synth_missed.png")).unwrap();
+        missed
+            .save(std::env::temp_dir().join("synth_missed.png"))
+            .unwrap();
         for (emotion, paste) in [(false, true), (false, false), (true, true), (true, false)] {
             let cfg = SynthConfig {
                 emotion,
@@ -1709,9 +1813,14 @@ mod tests {
         let positives: usize = summary.au_positives.iter().sum();
         let from_csv: usize = ds.summary().aus.iter().map(|c| c.positive).sum();
         assert_eq!(positives, from_csv);
-        let img = image::open(tmp.path().join("images/000000.png")).unwrap().to_rgb8();
+        let img = image::open(tmp.path().join("images/000000.png"))
+            .unwrap()
+            .to_rgb8();
         assert_eq!(img.dimensions(), (64, 64));
-        assert_eq!(img.as_raw(), render(face_seed(&cfg, 0), &sample_labels(&cfg, 0).0, 64).as_raw());
+        assert_eq!(
+            img.as_raw(),
+            render(face_seed(&cfg, 0), &sample_labels(&cfg, 0).0, 64).as_raw()
+        );
         assert!(write_dataset(
             &SynthConfig {
                 size: 8,
