@@ -16,6 +16,7 @@ pub struct CameraSpec {
 }
 
 /// How to get camera support, for builds without it.
+#[cfg(not(feature = "camera"))]
 pub const CAMERA_HINT: &str = "this build of facs has no camera support. Rebuild with it:\n  \
 apt-get install libclang-dev   # nokhwa's V4L2 backend needs libclang at build time\n  \
 cargo run --release --features camera -- live --camera 0\n\

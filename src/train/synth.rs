@@ -152,6 +152,7 @@ pub struct SplitMix64 {
 }
 
 impl SplitMix64 {
+    /// A generator seeded with `seed`; equal seeds give equal streams.
     pub fn new(seed: u64) -> Self {
         SplitMix64 { state: seed }
     }
@@ -162,6 +163,7 @@ impl SplitMix64 {
             .next_u64()
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
