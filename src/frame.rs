@@ -156,6 +156,8 @@ pub struct StageTimes {
 pub struct Detected {
     pub frame: Frame,
     pub faces: Vec<TrackedFace>,
+    /// Ids whose box was predicted from landmarks rather than found by the detector.
+    pub predicted: Vec<u32>,
     pub times: StageTimes,
 }
 

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Analysed, Detected, FaceResult, Frame, StageTimes};
 use crate::source::{Next, SourceInfo, SourceSpec};
 use crate::telemetry::Counters;
-use crate::track::Tracker;
+use crate::track::{LandmarkHints, Tracker};
 
 /// Everything needed to start a pipeline.
 #[derive(Clone, Debug)]
@@ -174,6 +174,7 @@ impl Pipeline {
         let (info_tx, info_rx) = bounded::<SourceInfo>(1);
         let (models_tx, models_rx) = bounded::<(Vec<ModelUse>, Option<BaselineSource>)>(1);
 
+        let hints = Arc::new(LandmarkHints::default());
         let mut handles = Vec::new();
         {
             let (control, counters, ready) = (control.clone(), counters.clone(), ready_tx.clone());
@@ -189,6 +190,7 @@ impl Pipeline {
             let (models_dir, ready) = (spec.models_dir.clone(), ready_tx.clone());
             let (dcfg, tcfg) = (cfg.detect.clone(), cfg.track.clone());
             let full_every = dcfg.full_every;
+            let detect_hints = hints.clone();
             handles.push(spawn_stage("detect", &control, move || {
                 let detector = match Detector::new(&models_dir, &dcfg) {
                     Ok(d) => {
@@ -205,6 +207,7 @@ impl Pipeline {
                     detector,
                     Tracker::new(tcfg),
                     full_every,
+                    detect_hints,
                     detect_rx,
                     to_classify,
                 )
@@ -228,7 +231,7 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                classify_stage(classifier, classify_rx, to_sink, stage_control)
+                classify_stage(classifier, classify_rx, to_sink, stage_control, hints)
             })?);
         }
 
@@ -405,21 +408,39 @@ fn detect_stage(
     mut detector: Detector,
     mut tracker: Tracker,
     full_every: u32,
+    hints: Arc<LandmarkHints>,
     rx: Receiver<Captured>,
     out: Link<Detected>,
 ) -> Result<()> {
     let mut since_full = 0u32;
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
-        let known = tracker.recent_boxes();
+        let known = tracker.recent();
+        let mut predicted_boxes = Vec::new();
         let boxes = if since_full + 1 >= full_every || known.is_empty() {
             since_full = 0;
             detector.detect(&frame)
         } else {
             since_full += 1;
-            search_around(&mut detector, &frame, &known)
+            // Known faces: their landmark-predicted box where there is one, else a search
+            // around their last box.
+            let mut unhinted = Vec::new();
+            for (id, b) in known {
+                match hints.predicted(id) {
+                    Some(p) => predicted_boxes.push(p),
+                    None => unhinted.push(b),
+                }
+            }
+            let mut boxes = search_around(&mut detector, &frame, &unhinted);
+            boxes.extend(predicted_boxes.iter().copied());
+            boxes
         };
         let faces = tracker.update(&boxes);
+        let predicted = faces
+            .iter()
+            .filter(|f| predicted_boxes.contains(&f.bbox))
+            .map(|f| f.id)
+            .collect();
         let times = StageTimes {
             capture_ms,
             detect_ms: t0.elapsed().as_secs_f32() * 1e3,
@@ -428,6 +449,7 @@ fn detect_stage(
         if !out.send(Detected {
             frame,
             faces,
+            predicted,
             times,
         }) {
             break;
@@ -461,6 +483,7 @@ fn classify_stage(
     rx: Receiver<Detected>,
     out: Link<Analysed>,
     control: Control,
+    hints: Arc<LandmarkHints>,
 ) -> Result<()> {
     for mut d in rx.iter() {
         if control.take_calibration_request() {
@@ -468,6 +491,12 @@ fn classify_stage(
         }
         let t0 = Instant::now();
         let scores = classifier.classify(&d.frame, &mut d.faces)?;
+        for (f, s) in d.faces.iter().zip(&scores) {
+            if let Some(pts) = &s.landmarks {
+                let found = (!d.predicted.contains(&f.id)).then_some(f.bbox);
+                hints.record(f.id, found, pts, d.frame.index);
+            }
+        }
         let faces = d
             .faces
             .into_iter()

@@ -1,8 +1,13 @@
 //! Stable face ids across frames: greedy IoU association between the previous boxes of live
 //! tracks and this frame's detections.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::config::TrackConfig;
 use crate::frame::{FaceBox, TrackedFace};
+use crate::geometry::eye_centres;
+use crate::model::landmarks::Landmarks;
 
 #[derive(Clone, Debug)]
 struct Track {
@@ -78,18 +83,78 @@ impl Tracker {
             .collect()
     }
 
-    /// The last box of each track seen in the previous frame.
-    pub fn recent_boxes(&self) -> Vec<FaceBox> {
+    /// The id and last box of each track seen in the previous frame.
+    pub fn recent(&self) -> Vec<(u32, FaceBox)> {
         self.tracks
             .iter()
             .filter(|t| t.missed == 0)
-            .map(|t| t.bbox)
+            .map(|t| (t.id, t.bbox))
             .collect()
     }
 
     /// Number of live tracks (seen within `max_missed` frames).
     pub fn live_tracks(&self) -> usize {
         self.tracks.len()
+    }
+}
+
+/// Face boxes predicted from landmarks, shared by the classify stage (which writes them)
+/// and the detect stage (which uses them between whole-frame searches instead of running the
+/// detector). Each track keeps how its last detector box sat relative to its landmarks
+/// (size and offset in inter-ocular distances), and a predicted box is that relation applied
+/// to the newest landmarks.
+#[derive(Debug, Default)]
+pub struct LandmarkHints {
+    tracks: Mutex<HashMap<u32, Hint>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hint {
+    /// Detector box side / IOD.
+    ratio: f32,
+    /// (box centre - landmark centroid) / IOD.
+    offset: (f32, f32),
+    /// The box for the newest landmarks.
+    predicted: FaceBox,
+    frame: u64,
+}
+
+/// Hints older than this many frames are dropped.
+const HINT_MAX_AGE: u64 = 30;
+
+/// Centroid of the landmarks and their inter-ocular distance.
+fn centroid_and_iod(pts: &Landmarks) -> Option<((f32, f32), f32)> {
+    let n = pts.len() as f32;
+    let c = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0 / n, a.1 + p.1 / n));
+    let (l, r) = eye_centres(pts);
+    let iod = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
+    (iod > 1.0).then_some((c, iod))
+}
+
+impl LandmarkHints {
+    /// Records a face's landmarks in `frame`; `detector_box` is its box when the detector
+    /// found it in that frame (None when the box was itself a prediction).
+    pub fn record(&self, id: u32, detector_box: Option<FaceBox>, pts: &Landmarks, frame: u64) {
+        let Some((c, iod)) = centroid_and_iod(pts) else { return };
+        let Ok(mut map) = self.tracks.lock() else { return };
+        map.retain(|_, h| frame.saturating_sub(h.frame) <= HINT_MAX_AGE);
+        let (ratio, offset, confidence) = match (detector_box, map.get(&id)) {
+            (Some(b), _) => {
+                let (bx, by) = b.centre();
+                (b.w.max(b.h) / iod, ((bx - c.0) / iod, (by - c.1) / iod), b.confidence)
+            }
+            (None, Some(h)) => (h.ratio, h.offset, h.predicted.confidence),
+            (None, None) => return,
+        };
+        let side = ratio * iod;
+        let (cx, cy) = (c.0 + offset.0 * iod, c.1 + offset.1 * iod);
+        let predicted = FaceBox { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side, confidence };
+        map.insert(id, Hint { ratio, offset, predicted, frame });
+    }
+
+    /// The predicted box of a track, if it has one.
+    pub fn predicted(&self, id: u32) -> Option<FaceBox> {
+        self.tracks.lock().ok()?.get(&id).map(|h| h.predicted)
     }
 }
 
@@ -115,6 +180,38 @@ mod tests {
         // Both moved 10 px and arrive in the other order.
         let f2 = t.update(&[b(310.0, 0.0), b(10.0, 0.0)]);
         assert_eq!(f2.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 0]);
+    }
+
+    #[test]
+    fn hints_follow_the_landmarks_from_the_last_detector_box() {
+        // Landmarks: eyes at (40,50) and (60,50) (IOD 20), all other points at (50, 60).
+        let mut pts = [(50f32, 60f32); 68];
+        for i in 36..42 {
+            pts[i] = (40.0, 50.0);
+        }
+        for i in 42..48 {
+            pts[i] = (60.0, 50.0);
+        }
+        let hints = LandmarkHints::default();
+        // No detector box yet: nothing to predict from.
+        hints.record(1, None, &pts, 0);
+        assert!(hints.predicted(1).is_none());
+        let det = FaceBox { x: 20.0, y: 25.0, w: 60.0, h: 60.0, confidence: 0.9 };
+        hints.record(1, Some(det), &pts, 1);
+        let p = hints.predicted(1).unwrap();
+        assert!((p.x - 20.0).abs() < 1e-3 && (p.w - 60.0).abs() < 1e-3);
+        // The face moves 10 px right and grows 1.5x about its centroid: the box follows.
+        let c = pts.iter().fold((0.0, 0.0), |a, q| (a.0 + q.0 / 68.0, a.1 + q.1 / 68.0));
+        let moved: Landmarks = pts.map(|q| (c.0 + 1.5 * (q.0 - c.0) + 10.0, c.1 + 1.5 * (q.1 - c.1)));
+        hints.record(1, None, &moved, 2);
+        let p = hints.predicted(1).unwrap();
+        assert!((p.w - 90.0).abs() < 1e-2, "{p:?}");
+        let (pcx, _) = p.centre();
+        assert!((pcx - (det.centre().0 + 10.0 + 0.5 * (det.centre().0 - c.0))).abs() < 1e-2, "{p:?}");
+        assert_eq!(p.confidence, 0.9);
+        // Old hints are dropped.
+        hints.record(2, Some(det), &pts, 100);
+        assert!(hints.predicted(1).is_none());
     }
 
     #[test]
