@@ -105,12 +105,11 @@ impl DenseBlock {
             Conv0::Separable(s) => s.forward(x, 2)?,
         }
         .relu()?;
-        let out2 = self.convs[0].forward(&out1, 1)?;
-        let in3 = (&out1 + &out2)?.relu()?;
-        let out3 = self.convs[1].forward(&in3, 1)?;
-        let in4 = (&out1 + (&out2 + &out3)?)?.relu()?;
-        let out4 = self.convs[2].forward(&in4, 1)?;
-        (&out1 + (&out2 + (&out3 + &out4)?)?)?.relu()
+        // Running sums (TF.js adds in another order; the difference is float rounding).
+        let sum2 = (&out1 + self.convs[0].forward(&out1, 1)?)?;
+        let sum3 = (&sum2 + self.convs[1].forward(&sum2.relu()?, 1)?)?;
+        let sum4 = (&sum3 + self.convs[2].forward(&sum3.relu()?, 1)?)?;
+        sum4.relu()
     }
 }
 

@@ -98,8 +98,9 @@ unsafe fn depthwise_avx2(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
     depthwise_kernel(x, k, out, g)
 }
 
-/// Accumulates each output row as nine scaled input rows (an axpy per tap, which the
-/// compiler vectorises).
+/// Each channel is copied once into a zero-padded plane; then every output row is the sum of
+/// three passes (one per kernel row), each `w0 * a[x] + w1 * a[x + 1] + w2 * a[x + 2]` over
+/// a padded input row, with no bounds logic inside the loops, which the compiler vectorises.
 #[inline(always)]
 fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
     let &Geometry {
@@ -112,40 +113,27 @@ fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
         l,
         s,
     } = g;
-    {
-        for (plane, (src, dst)) in x
-            .chunks_exact(h * w)
-            .zip(out.chunks_exact_mut(ho * wo))
-            .enumerate()
-        {
-            let taps = &k[(plane % c) * 9..(plane % c) * 9 + 9];
-            for oy in 0..ho {
-                let row = &mut dst[oy * wo..(oy + 1) * wo];
-                for ky in 0..3 {
-                    // Input row for this tap; skip rows in the zero padding.
-                    let iy = (oy * s + ky) as isize - t as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
+    // Padded plane: wide enough for every tap of every output column.
+    let pw = ((wo - 1) * s + 3).max(w + l);
+    let ph = ((ho - 1) * s + 3).max(h + t);
+    let mut padded = vec![0f32; pw * ph];
+    for (plane, (src, dst)) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(ho * wo)).enumerate() {
+        for (y, row) in src.chunks_exact(w).enumerate() {
+            padded[(y + t) * pw + l..(y + t) * pw + l + w].copy_from_slice(row);
+        }
+        let taps = &k[(plane % c) * 9..(plane % c) * 9 + 9];
+        for (oy, o) in dst.chunks_exact_mut(wo).enumerate() {
+            for ky in 0..3 {
+                let r = &padded[(oy * s + ky) * pw..(oy * s + ky + 1) * pw];
+                let (w0, w1, w2) = (taps[ky * 3], taps[ky * 3 + 1], taps[ky * 3 + 2]);
+                if s == 1 {
+                    for (((v, a), b), cc) in o.iter_mut().zip(&r[..wo]).zip(&r[1..wo + 1]).zip(&r[2..wo + 2]) {
+                        *v += w0 * a + w1 * b + w2 * cc;
                     }
-                    let src_row = &src[iy as usize * w..(iy as usize + 1) * w];
-                    for kx in 0..3 {
-                        let wt = taps[ky * 3 + kx];
-                        // Output columns whose input column ox*s + kx - l is inside the row.
-                        let first = l.saturating_sub(kx).div_ceil(s);
-                        let last = ((w + l - kx - 1) / s + 1).min(wo);
-                        if s == 1 {
-                            let off = first + kx - l;
-                            for (o, &v) in row[first..last]
-                                .iter_mut()
-                                .zip(&src_row[off..off + (last - first)])
-                            {
-                                *o += wt * v;
-                            }
-                        } else {
-                            for (ox, o) in row.iter_mut().enumerate().take(last).skip(first) {
-                                *o += wt * src_row[ox * s + kx - l];
-                            }
-                        }
+                } else {
+                    for (ox, v) in o.iter_mut().enumerate() {
+                        let i = ox * s;
+                        *v += w0 * r[i] + w1 * r[i + 1] + w2 * r[i + 2];
                     }
                 }
             }
@@ -216,29 +204,24 @@ pub fn conv3x3(
     let ho = (h + t + b - 3) / stride + 1;
     let wo = (wd + l + r - 3) / stride + 1;
     let xs = x.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-    // cols[n][c*9 + ky*3 + kx][oy*wo + ox]
+    // cols[n][c*9 + ky*3 + kx][oy*wo + ox], read from zero-padded planes without bounds checks.
     let k = c * 9;
+    let pw = ((wo - 1) * stride + 3).max(wd + l);
+    let ph = ((ho - 1) * stride + 3).max(h + t);
+    let mut padded = vec![0f32; pw * ph];
     let mut cols = vec![0f32; n * k * ho * wo];
-    for (img, dst) in xs
-        .chunks_exact(c * h * wd)
-        .zip(cols.chunks_exact_mut(k * ho * wo))
-    {
+    for (img, dst) in xs.chunks_exact(c * h * wd).zip(cols.chunks_exact_mut(k * ho * wo)) {
         for ci in 0..c {
-            let plane = &img[ci * h * wd..(ci + 1) * h * wd];
+            for (y, row) in img[ci * h * wd..(ci + 1) * h * wd].chunks_exact(wd).enumerate() {
+                padded[(y + t) * pw + l..(y + t) * pw + l + wd].copy_from_slice(row);
+            }
             for ky in 0..3 {
                 for kx in 0..3 {
-                    let row = &mut dst[(ci * 9 + ky * 3 + kx) * ho * wo..][..ho * wo];
-                    for oy in 0..ho {
-                        let iy = (oy * stride + ky) as isize - t as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let src = &plane[iy as usize * wd..][..wd];
-                        for ox in 0..wo {
-                            let ix = (ox * stride + kx) as isize - l as isize;
-                            if ix >= 0 && ix < wd as isize {
-                                row[oy * wo + ox] = src[ix as usize];
-                            }
+                    let out = &mut dst[(ci * 9 + ky * 3 + kx) * ho * wo..][..ho * wo];
+                    for (oy, orow) in out.chunks_exact_mut(wo).enumerate() {
+                        let r = &padded[(oy * stride + ky) * pw + kx..];
+                        for (ox, v) in orow.iter_mut().enumerate() {
+                            *v = r[ox * stride];
                         }
                     }
                 }
