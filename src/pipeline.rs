@@ -191,6 +191,7 @@ impl Pipeline {
             let (dcfg, tcfg) = (cfg.detect.clone(), cfg.track.clone());
             let full_every = dcfg.full_every;
             let detect_hints = hints.clone();
+            let live = cfg.mode == Mode::Live;
             handles.push(spawn_stage("detect", &control, move || {
                 let detector = match Detector::new(&models_dir, &dcfg) {
                     Ok(d) => {
@@ -203,10 +204,18 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
+                // Live mode searches whole frames on a worker thread; offline mode (every
+                // frame analysed the same way, reproducibly) searches in line.
+                let full_search = if live && full_every > 1 {
+                    Some(FullSearch::spawn(models_dir.clone(), dcfg.clone())?)
+                } else {
+                    None
+                };
                 detect_stage(
                     detector,
                     Tracker::new(tcfg),
                     full_every,
+                    full_search,
                     detect_hints,
                     detect_rx,
                     to_classify,
@@ -404,10 +413,63 @@ fn capture_stage(
     Ok(())
 }
 
+/// Whole-frame searches on their own thread ("detect-full"), so that in live mode the
+/// periodic search for new faces does not hold up the frames in between: the detect stage
+/// hands it a frame when it is idle and merges the faces it found when they arrive.
+struct FullSearch {
+    jobs: Option<Sender<Frame>>,
+    results: Receiver<Vec<crate::frame::FaceBox>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl FullSearch {
+    fn spawn(models_dir: PathBuf, cfg: crate::config::DetectConfig) -> Result<Self> {
+        let (jobs, job_rx) = bounded::<Frame>(1);
+        let (result_tx, results) = bounded(1);
+        let handle = std::thread::Builder::new()
+            .name("detect-full".into())
+            .spawn(move || {
+                // The same model and settings already loaded once by the detect stage.
+                let Ok(mut det) = Detector::new(&models_dir, &cfg) else { return };
+                for frame in job_rx.iter() {
+                    if result_tx.send(det.detect(&frame)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Stage("detect-full", e.to_string()))?;
+        Ok(FullSearch {
+            jobs: Some(jobs),
+            results,
+            handle: Some(handle),
+        })
+    }
+
+    /// Starts a search on `frame` unless one is running; true if started.
+    fn offer(&self, frame: &Frame) -> bool {
+        self.jobs.as_ref().is_some_and(|j| j.try_send(frame.clone()).is_ok())
+    }
+
+    fn poll(&self) -> Option<Vec<crate::frame::FaceBox>> {
+        self.results.try_recv().ok()
+    }
+}
+
+impl Drop for FullSearch {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn detect_stage(
     mut detector: Detector,
     mut tracker: Tracker,
     full_every: u32,
+    full_search: Option<FullSearch>,
     hints: Arc<LandmarkHints>,
     rx: Receiver<Captured>,
     out: Link<Detected>,
@@ -417,11 +479,19 @@ fn detect_stage(
         let t0 = Instant::now();
         let known = tracker.recent();
         let mut predicted_boxes = Vec::new();
-        let boxes = if since_full + 1 >= full_every || known.is_empty() {
+        let boxes = if known.is_empty() || (full_search.is_none() && since_full + 1 >= full_every) {
+            // No face to follow (or offline, every frame): search the whole frame now.
             since_full = 0;
             detector.detect(&frame)
         } else {
             since_full += 1;
+            if since_full >= full_every {
+                if let Some(fs) = &full_search {
+                    if fs.offer(&frame) {
+                        since_full = 0;
+                    }
+                }
+            }
             // Known faces: their landmark-predicted box where there is one, else a search
             // around their last box.
             let mut unhinted = Vec::new();
@@ -433,6 +503,14 @@ fn detect_stage(
             }
             let mut boxes = search_around(&mut detector, &frame, &unhinted);
             boxes.extend(predicted_boxes.iter().copied());
+            // Faces from the last whole-frame search that no known face covers are new.
+            if let Some(found) = full_search.as_ref().and_then(FullSearch::poll) {
+                for f in found {
+                    if boxes.iter().all(|b| b.iou(&f) < 0.3) {
+                        boxes.push(f);
+                    }
+                }
+            }
             boxes
         };
         let faces = tracker.update(&boxes);
