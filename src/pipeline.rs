@@ -430,7 +430,9 @@ impl FullSearch {
             .name("detect-full".into())
             .spawn(move || {
                 // The same model and settings already loaded once by the detect stage.
-                let Ok(mut det) = Detector::new(&models_dir, &cfg) else { return };
+                let Ok(mut det) = Detector::new(&models_dir, &cfg) else {
+                    return;
+                };
                 for frame in job_rx.iter() {
                     if result_tx.send(det.detect(&frame)).is_err() {
                         break;
@@ -447,7 +449,9 @@ impl FullSearch {
 
     /// Starts a search on `frame` unless one is running; true if started.
     fn offer(&self, frame: &Frame) -> bool {
-        self.jobs.as_ref().is_some_and(|j| j.try_send(frame.clone()).is_ok())
+        self.jobs
+            .as_ref()
+            .is_some_and(|j| j.try_send(frame.clone()).is_ok())
     }
 
     fn poll(&self) -> Option<Vec<crate::frame::FaceBox>> {
@@ -475,6 +479,8 @@ fn detect_stage(
     out: Link<Detected>,
 ) -> Result<()> {
     let mut since_full = 0u32;
+    // Index of the last frame sent on (skipped frames leave gaps in the indices).
+    let mut last_sent: Option<u64> = None;
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
         let known = tracker.recent();
@@ -493,7 +499,11 @@ fn detect_stage(
                 }
             }
             // Known faces: their landmark-predicted box where there is one, else a search
-            // around their last box.
+            // around their last box. Offline, predictions wait for the previous frame's
+            // landmarks, so a run gives the same log every time.
+            if let (None, Some(prev)) = (&full_search, last_sent) {
+                hints.wait_for_frames_before(prev + 1, Duration::from_secs(5));
+            }
             let mut unhinted = Vec::new();
             for (id, b) in known {
                 match hints.predicted(id) {
@@ -524,6 +534,7 @@ fn detect_stage(
             detect_ms: t0.elapsed().as_secs_f32() * 1e3,
             classify_ms: 0.0,
         };
+        last_sent = Some(frame.index);
         if !out.send(Detected {
             frame,
             faces,
@@ -575,6 +586,7 @@ fn classify_stage(
                 hints.record(f.id, found, pts, d.frame.index);
             }
         }
+        hints.frame_done(d.frame.index);
         let faces = d
             .faces
             .into_iter()

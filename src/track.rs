@@ -2,7 +2,7 @@
 //! tracks and this frame's detections.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use crate::config::TrackConfig;
 use crate::frame::{FaceBox, TrackedFace};
@@ -106,6 +106,9 @@ impl Tracker {
 #[derive(Debug, Default)]
 pub struct LandmarkHints {
     tracks: Mutex<HashMap<u32, Hint>>,
+    /// Index + 1 of the newest frame the classify stage has finished (0: none yet).
+    done: Mutex<u64>,
+    progress: Condvar,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -125,7 +128,9 @@ const HINT_MAX_AGE: u64 = 30;
 /// Centroid of the landmarks and their inter-ocular distance.
 fn centroid_and_iod(pts: &Landmarks) -> Option<((f32, f32), f32)> {
     let n = pts.len() as f32;
-    let c = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0 / n, a.1 + p.1 / n));
+    let c = pts
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0 / n, a.1 + p.1 / n));
     let (l, r) = eye_centres(pts);
     let iod = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
     (iod > 1.0).then_some((c, iod))
@@ -135,21 +140,61 @@ impl LandmarkHints {
     /// Records a face's landmarks in `frame`; `detector_box` is its box when the detector
     /// found it in that frame (None when the box was itself a prediction).
     pub fn record(&self, id: u32, detector_box: Option<FaceBox>, pts: &Landmarks, frame: u64) {
-        let Some((c, iod)) = centroid_and_iod(pts) else { return };
-        let Ok(mut map) = self.tracks.lock() else { return };
+        let Some((c, iod)) = centroid_and_iod(pts) else {
+            return;
+        };
+        let Ok(mut map) = self.tracks.lock() else {
+            return;
+        };
         map.retain(|_, h| frame.saturating_sub(h.frame) <= HINT_MAX_AGE);
         let (ratio, offset, confidence) = match (detector_box, map.get(&id)) {
             (Some(b), _) => {
                 let (bx, by) = b.centre();
-                (b.w.max(b.h) / iod, ((bx - c.0) / iod, (by - c.1) / iod), b.confidence)
+                (
+                    b.w.max(b.h) / iod,
+                    ((bx - c.0) / iod, (by - c.1) / iod),
+                    b.confidence,
+                )
             }
             (None, Some(h)) => (h.ratio, h.offset, h.predicted.confidence),
             (None, None) => return,
         };
         let side = ratio * iod;
         let (cx, cy) = (c.0 + offset.0 * iod, c.1 + offset.1 * iod);
-        let predicted = FaceBox { x: cx - side / 2.0, y: cy - side / 2.0, w: side, h: side, confidence };
-        map.insert(id, Hint { ratio, offset, predicted, frame });
+        let predicted = FaceBox {
+            x: cx - side / 2.0,
+            y: cy - side / 2.0,
+            w: side,
+            h: side,
+            confidence,
+        };
+        map.insert(
+            id,
+            Hint {
+                ratio,
+                offset,
+                predicted,
+                frame,
+            },
+        );
+    }
+
+    /// Marks `frame` as classified (its landmarks, if any, recorded).
+    pub fn frame_done(&self, frame: u64) {
+        if let Ok(mut d) = self.done.lock() {
+            *d = (*d).max(frame + 1);
+            self.progress.notify_all();
+        }
+    }
+
+    /// Waits until every frame before `frame` is classified, so that predictions do not
+    /// depend on thread timing (offline runs must be reproducible). Gives up after
+    /// `timeout` (the classify stage has stopped).
+    pub fn wait_for_frames_before(&self, frame: u64, timeout: std::time::Duration) {
+        let Ok(guard) = self.done.lock() else { return };
+        let _ = self
+            .progress
+            .wait_timeout_while(guard, timeout, |d| *d < frame);
     }
 
     /// The predicted box of a track, if it has one.
@@ -196,18 +241,30 @@ mod tests {
         // No detector box yet: nothing to predict from.
         hints.record(1, None, &pts, 0);
         assert!(hints.predicted(1).is_none());
-        let det = FaceBox { x: 20.0, y: 25.0, w: 60.0, h: 60.0, confidence: 0.9 };
+        let det = FaceBox {
+            x: 20.0,
+            y: 25.0,
+            w: 60.0,
+            h: 60.0,
+            confidence: 0.9,
+        };
         hints.record(1, Some(det), &pts, 1);
         let p = hints.predicted(1).unwrap();
         assert!((p.x - 20.0).abs() < 1e-3 && (p.w - 60.0).abs() < 1e-3);
         // The face moves 10 px right and grows 1.5x about its centroid: the box follows.
-        let c = pts.iter().fold((0.0, 0.0), |a, q| (a.0 + q.0 / 68.0, a.1 + q.1 / 68.0));
-        let moved: Landmarks = pts.map(|q| (c.0 + 1.5 * (q.0 - c.0) + 10.0, c.1 + 1.5 * (q.1 - c.1)));
+        let c = pts
+            .iter()
+            .fold((0.0, 0.0), |a, q| (a.0 + q.0 / 68.0, a.1 + q.1 / 68.0));
+        let moved: Landmarks =
+            pts.map(|q| (c.0 + 1.5 * (q.0 - c.0) + 10.0, c.1 + 1.5 * (q.1 - c.1)));
         hints.record(1, None, &moved, 2);
         let p = hints.predicted(1).unwrap();
         assert!((p.w - 90.0).abs() < 1e-2, "{p:?}");
         let (pcx, _) = p.centre();
-        assert!((pcx - (det.centre().0 + 10.0 + 0.5 * (det.centre().0 - c.0))).abs() < 1e-2, "{p:?}");
+        assert!(
+            (pcx - (det.centre().0 + 10.0 + 0.5 * (det.centre().0 - c.0))).abs() < 1e-2,
+            "{p:?}"
+        );
         assert_eq!(p.confidence, 0.9);
         // Old hints are dropped.
         hints.record(2, Some(det), &pts, 100);

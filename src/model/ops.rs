@@ -117,7 +117,11 @@ fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
     let pw = ((wo - 1) * s + 3).max(w + l);
     let ph = ((ho - 1) * s + 3).max(h + t);
     let mut padded = vec![0f32; pw * ph];
-    for (plane, (src, dst)) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(ho * wo)).enumerate() {
+    for (plane, (src, dst)) in x
+        .chunks_exact(h * w)
+        .zip(out.chunks_exact_mut(ho * wo))
+        .enumerate()
+    {
         for (y, row) in src.chunks_exact(w).enumerate() {
             padded[(y + t) * pw + l..(y + t) * pw + l + w].copy_from_slice(row);
         }
@@ -127,7 +131,12 @@ fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
                 let r = &padded[(oy * s + ky) * pw..(oy * s + ky + 1) * pw];
                 let (w0, w1, w2) = (taps[ky * 3], taps[ky * 3 + 1], taps[ky * 3 + 2]);
                 if s == 1 {
-                    for (((v, a), b), cc) in o.iter_mut().zip(&r[..wo]).zip(&r[1..wo + 1]).zip(&r[2..wo + 2]) {
+                    for (((v, a), b), cc) in o
+                        .iter_mut()
+                        .zip(&r[..wo])
+                        .zip(&r[1..wo + 1])
+                        .zip(&r[2..wo + 2])
+                    {
                         *v += w0 * a + w1 * b + w2 * cc;
                     }
                 } else {
@@ -210,9 +219,15 @@ pub fn conv3x3(
     let ph = ((ho - 1) * stride + 3).max(h + t);
     let mut padded = vec![0f32; pw * ph];
     let mut cols = vec![0f32; n * k * ho * wo];
-    for (img, dst) in xs.chunks_exact(c * h * wd).zip(cols.chunks_exact_mut(k * ho * wo)) {
+    for (img, dst) in xs
+        .chunks_exact(c * h * wd)
+        .zip(cols.chunks_exact_mut(k * ho * wo))
+    {
         for ci in 0..c {
-            for (y, row) in img[ci * h * wd..(ci + 1) * h * wd].chunks_exact(wd).enumerate() {
+            for (y, row) in img[ci * h * wd..(ci + 1) * h * wd]
+                .chunks_exact(wd)
+                .enumerate()
+            {
                 padded[(y + t) * pw + l..(y + t) * pw + l + wd].copy_from_slice(row);
             }
             for ky in 0..3 {
