@@ -101,8 +101,8 @@ impl Tracker {
 /// Face boxes predicted from landmarks, shared by the classify stage (which writes them)
 /// and the detect stage (which uses them between whole-frame searches instead of running the
 /// detector). Each track keeps how its last detector box sat relative to its landmarks
-/// (size and offset in inter-ocular distances), and a predicted box is that relation applied
-/// to the newest landmarks.
+/// (size and offset in units of the face scale of `centroid_and_scale`), and a predicted
+/// box is that relation applied to the newest landmarks.
 #[derive(Debug, Default)]
 pub struct LandmarkHints {
     tracks: Mutex<HashMap<u32, Hint>>,
@@ -125,22 +125,28 @@ struct Hint {
 /// Hints older than this many frames are dropped.
 const HINT_MAX_AGE: u64 = 30;
 
-/// Centroid of the landmarks and their inter-ocular distance.
-fn centroid_and_iod(pts: &Landmarks) -> Option<((f32, f32), f32)> {
-    let n = pts.len() as f32;
-    let c = pts
+/// Centroid of the rigid landmarks (nose and eyes, 27..48: they move with the head, not
+/// with the expression; an open mouth would drag a centroid of all 68 points down) and a
+/// face scale: the root sum of squares of the eye distance (which shrinks when the head
+/// turns) and the nose length 27-33 (which shrinks when it pitches).
+fn centroid_and_scale(pts: &Landmarks) -> Option<((f32, f32), f32)> {
+    let rigid = &pts[27..48];
+    let n = rigid.len() as f32;
+    let c = rigid
         .iter()
         .fold((0.0, 0.0), |a, p| (a.0 + p.0 / n, a.1 + p.1 / n));
     let (l, r) = eye_centres(pts);
-    let iod = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
-    (iod > 1.0).then_some((c, iod))
+    let iod2 = (r.0 - l.0).powi(2) + (r.1 - l.1).powi(2);
+    let nose2 = (pts[33].0 - pts[27].0).powi(2) + (pts[33].1 - pts[27].1).powi(2);
+    let scale = (iod2 + nose2).sqrt();
+    (scale > 1.0).then_some((c, scale))
 }
 
 impl LandmarkHints {
     /// Records a face's landmarks in `frame`; `detector_box` is its box when the detector
     /// found it in that frame (None when the box was itself a prediction).
     pub fn record(&self, id: u32, detector_box: Option<FaceBox>, pts: &Landmarks, frame: u64) {
-        let Some((c, iod)) = centroid_and_iod(pts) else {
+        let Some((c, iod)) = centroid_and_scale(pts) else {
             return;
         };
         let Ok(mut map) = self.tracks.lock() else {
@@ -252,9 +258,9 @@ mod tests {
         let p = hints.predicted(1).unwrap();
         assert!((p.x - 20.0).abs() < 1e-3 && (p.w - 60.0).abs() < 1e-3);
         // The face moves 10 px right and grows 1.5x about its centroid: the box follows.
-        let c = pts
+        let c = pts[27..48]
             .iter()
-            .fold((0.0, 0.0), |a, q| (a.0 + q.0 / 68.0, a.1 + q.1 / 68.0));
+            .fold((0.0, 0.0), |a, q| (a.0 + q.0 / 21.0, a.1 + q.1 / 21.0));
         let moved: Landmarks =
             pts.map(|q| (c.0 + 1.5 * (q.0 - c.0) + 10.0, c.1 + 1.5 * (q.1 - c.1)));
         hints.record(1, None, &moved, 2);
