@@ -192,6 +192,8 @@ impl Pipeline {
             let full_every = dcfg.full_every;
             let detect_hints = hints.clone();
             let live = cfg.mode == Mode::Live;
+            // Boxes are predicted from landmarks only when the landmark network runs.
+            let use_hints = spec.classifier.landmarks;
             handles.push(spawn_stage("detect", &control, move || {
                 let detector = match Detector::new(&models_dir, &dcfg) {
                     Ok(d) => {
@@ -217,6 +219,7 @@ impl Pipeline {
                     full_every,
                     full_search,
                     detect_hints,
+                    use_hints,
                     detect_rx,
                     to_classify,
                 )
@@ -475,12 +478,13 @@ fn detect_stage(
     full_every: u32,
     full_search: Option<FullSearch>,
     hints: Arc<LandmarkHints>,
+    use_hints: bool,
     rx: Receiver<Captured>,
     out: Link<Detected>,
 ) -> Result<()> {
     let mut since_full = 0u32;
-    // Index of the last frame sent on (skipped frames leave gaps in the indices).
-    let mut last_sent: Option<u64> = None;
+    // Indices of the last two frames sent on (skipped frames leave gaps in the indices).
+    let (mut sent_before_last, mut last_sent): (Option<u64>, Option<u64>) = (None, None);
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
         let known = tracker.recent();
@@ -501,12 +505,24 @@ fn detect_stage(
             // Known faces: their landmark-predicted box where there is one, else a search
             // around their last box. Offline, predictions wait for the previous frame's
             // landmarks, so a run gives the same log every time.
-            if let (None, Some(prev)) = (&full_search, last_sent) {
-                hints.wait_for_frames_before(prev + 1, Duration::from_secs(5));
-            }
+            // Offline (no worker), a prediction comes from the frame before the previous
+            // one: fixed, so runs are reproducible, and one frame behind, so detection and
+            // classification still overlap.
+            let as_of = match (&full_search, sent_before_last) {
+                (None, Some(f)) if use_hints => {
+                    hints.wait_for_frames_before(f + 1, Duration::from_secs(5));
+                    Some(f)
+                }
+                (None, _) => None,
+                (Some(_), _) => Some(u64::MAX),
+            };
             let mut unhinted = Vec::new();
             for (id, b) in known {
-                match hints.predicted(id) {
+                let hint = match as_of {
+                    Some(f) if use_hints => hints.predicted_as_of(id, f),
+                    _ => None,
+                };
+                match hint {
                     Some(p) => predicted_boxes.push(p),
                     None => unhinted.push(b),
                 }
@@ -534,6 +550,7 @@ fn detect_stage(
             detect_ms: t0.elapsed().as_secs_f32() * 1e3,
             classify_ms: 0.0,
         };
+        sent_before_last = last_sent;
         last_sent = Some(frame.index);
         if !out.send(Detected {
             frame,

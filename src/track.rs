@@ -120,6 +120,8 @@ struct Hint {
     /// The box for the newest landmarks.
     predicted: FaceBox,
     frame: u64,
+    /// The previous prediction and its frame.
+    earlier: Option<(u64, FaceBox)>,
 }
 
 /// Hints older than this many frames are dropped.
@@ -174,9 +176,11 @@ impl LandmarkHints {
             h: side,
             confidence,
         };
+        let earlier = map.get(&id).map(|h| (h.frame, h.predicted));
         map.insert(
             id,
             Hint {
+                earlier,
                 ratio,
                 offset,
                 predicted,
@@ -206,6 +210,18 @@ impl LandmarkHints {
     /// The predicted box of a track, if it has one.
     pub fn predicted(&self, id: u32) -> Option<FaceBox> {
         self.tracks.lock().ok()?.get(&id).map(|h| h.predicted)
+    }
+
+    /// The newest predicted box of a track from landmarks of a frame no later than
+    /// `max_frame` (the last two predictions are kept).
+    pub fn predicted_as_of(&self, id: u32, max_frame: u64) -> Option<FaceBox> {
+        let map = self.tracks.lock().ok()?;
+        let h = map.get(&id)?;
+        if h.frame <= max_frame {
+            Some(h.predicted)
+        } else {
+            h.earlier.filter(|(f, _)| *f <= max_frame).map(|(_, b)| b)
+        }
     }
 }
 
@@ -272,6 +288,10 @@ mod tests {
             "{p:?}"
         );
         assert_eq!(p.confidence, 0.9);
+        // The prediction as of frame 1 is the one from frame 1's landmarks.
+        let as_of_1 = hints.predicted_as_of(1, 1).unwrap();
+        assert!((as_of_1.w - 60.0).abs() < 1e-3);
+        assert!(hints.predicted_as_of(1, 0).is_none());
         // Old hints are dropped.
         hints.record(2, Some(det), &pts, 100);
         assert!(hints.predicted(1).is_none());
