@@ -73,6 +73,18 @@ enum Cmd {
                             facs subset --csv emotionet.csv --images img/ --happy --per-class 500 --out happy/"
     )]
     Subset(SubsetArgs),
+    /// Train the AU + emotion network on an EmotioNet-style CSV (faces found, aligned and
+    /// cached by the pipeline's own detector and landmarks).
+    #[command(
+        after_help = "Example:\n  facs train --csv subset/train.csv --val subset/val.csv --images img/ --out models/my-au-net --epochs 20"
+    )]
+    Train(TrainArgs),
+    /// Evaluate a trained network on an EmotioNet-style CSV (e.g. frames of your own
+    /// footage, labelled): per-AU precision, recall, F1, ROC-AUC, confusion matrices.
+    #[command(
+        after_help = "Example:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/"
+    )]
+    Eval(EvalArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -241,6 +253,64 @@ struct SubsetArgs {
     /// Folder for train.csv, val.csv and test.csv.
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training CSV (image path, AU columns, optional emotion).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Validation CSV (early stopping on its macro-F1).
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Folder the CSVs' image paths are relative to.
+    #[arg(long)]
+    images: PathBuf,
+    /// Output folder: model.safetensors, model.json, crops cache.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Peak learning rate (one-cycle schedule).
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+    /// Network input side in pixels (a multiple of 8).
+    #[arg(long, default_value_t = 64)]
+    input: u32,
+    /// Channels of the first block.
+    #[arg(long, default_value_t = 16)]
+    width: usize,
+    /// Focal loss gamma for the AU head.
+    #[arg(long)]
+    focal: Option<f64>,
+    #[arg(long, default_value_t = 5)]
+    patience: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    no_augment: bool,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Folder written by `facs train`.
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    csv: PathBuf,
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder for report.md, report.json and the PNG plots.
+    #[arg(long)]
+    report: PathBuf,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -488,6 +558,114 @@ fn real_main() -> anyhow::Result<()> {
             }
             print!("{splits}");
             println!("written to {}", args.out.display());
+            Ok(())
+        }
+        Cmd::Train(args) => {
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let cache = args.out.join("crops");
+            let load = |csv: &PathBuf| -> anyhow::Result<facs::train::faces::Prepared> {
+                let ds = facs::train::dataset::load_csv(csv, &args.images, false)?;
+                print!("{}: {}", csv.display(), ds.summary());
+                let p =
+                    facs::train::faces::prepare(&ds.samples, &models, args.input, Some(&cache))?;
+                println!(
+                    "  {} faces ready ({} from cache), {} images without a face, {} unreadable",
+                    p.len(),
+                    p.skipped.from_cache,
+                    p.skipped.no_face.len(),
+                    p.skipped.unreadable.len()
+                );
+                for (path, why) in p.skipped.unreadable.iter().take(10) {
+                    println!("  unreadable {}: {why}", path.display());
+                }
+                Ok(p)
+            };
+            let train = load(&args.csv)?;
+            let val = match &args.val {
+                Some(v) => load(v)?,
+                None => facs::train::faces::Prepared::default(),
+            };
+            let cfg = facs::train::trainer::TrainConfig {
+                net: facs::model::au_net::AuNetConfig {
+                    input: args.input,
+                    width: args.width,
+                },
+                epochs: args.epochs,
+                batch: args.batch,
+                lr: args.lr,
+                focal_gamma: args.focal,
+                patience: args.patience,
+                augment: !args.no_augment,
+                seed: args.seed,
+                ..Default::default()
+            };
+            let info = facs::train::trainer::train(&cfg, &train, &val, &args.out, true)?;
+            println!(
+                "best epoch {} of {}; model in {}",
+                info.best_epoch,
+                info.history.len(),
+                args.out.display()
+            );
+            Ok(())
+        }
+        Cmd::Eval(args) => {
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let (net, info) = facs::train::trainer::load(&args.model)?;
+            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
+            print!("{}", ds.summary());
+            let data = facs::train::faces::prepare(
+                &ds.samples,
+                &models,
+                info.config.net.input,
+                Some(&args.model.join("crops")),
+            )?;
+            println!(
+                "{} faces evaluated, {} images without a face",
+                data.len(),
+                data.skipped.no_face.len()
+            );
+            let samples = facs::train::trainer::predict(&net, &data, 64)?;
+            let report = facs::train::metrics::evaluate(&samples, &[0.5; facs::frame::NUM_AUS]);
+            std::fs::create_dir_all(&args.report)?;
+            std::fs::write(args.report.join("report.md"), report.to_markdown())?;
+            report.save_json(&args.report.join("report.json"))?;
+            let curves = facs::train::metrics::au_pr_curves(&samples);
+            facs::train::plot::save_png(
+                &facs::train::plot::pr_curves("PR CURVES", &curves),
+                &args.report.join("pr_curves.png"),
+            )?;
+            if let Some(e) = &report.emotion {
+                let img = facs::train::plot::confusion_matrix(
+                    "EMOTIONS",
+                    &e.confusion.labels,
+                    &e.confusion.counts,
+                );
+                facs::train::plot::save_png(&img, &args.report.join("emotion_confusion.png"))?;
+            }
+            let loss: Vec<(f32, f32)> = info
+                .history
+                .iter()
+                .map(|h| (h.epoch as f32, h.train_loss as f32))
+                .collect();
+            let f1: Vec<(f32, f32)> = info
+                .history
+                .iter()
+                .filter_map(|h| h.val_macro_f1.map(|f| (h.epoch as f32, f as f32)))
+                .collect();
+            let curves = [
+                ("TRAIN LOSS", 0x1f77b4u32, loss),
+                ("VAL MACRO-F1", 0xff7f0e, f1),
+            ];
+            facs::train::plot::save_png(
+                &facs::train::plot::line_plot("TRAINING", "EPOCH", "VALUE", &curves, false),
+                &args.report.join("training.png"),
+            )?;
+            println!(
+                "macro-F1 {:?}, micro-F1 {:.3}; report in {}",
+                report.macro_f1,
+                report.micro_f1,
+                args.report.display()
+            );
             Ok(())
         }
         Cmd::Models(args) => {

@@ -1,9 +1,12 @@
 //! Training and evaluation of facs's own AU + emotion network: data (EmotioNet-style CSV,
-//! synthetic faces), balanced sampling, losses, metrics and reports.
+//! synthetic faces), face preparation shared with the live pipeline, balanced sampling,
+//! losses, the training loop, metrics and reports.
 
 pub mod dataset;
+pub mod faces;
 pub mod loss;
 pub mod metrics;
 pub mod plot;
 pub mod sampler;
 pub mod synth;
+pub mod trainer;

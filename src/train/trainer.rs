@@ -1,0 +1,480 @@
+//! Training the AU + emotion network: class-balanced sampling, per-AU positive weights,
+//! stable masked losses (focal optional), light augmentation, AdamW with a one-cycle
+//! learning rate, validation macro-F1 each epoch with early stopping, and the best weights
+//! saved as safetensors with a JSON config beside them.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
+
+use super::faces::{Prepared, ALIGN_ZOOM};
+use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
+use super::metrics::{evaluate, EvalReport, EvalSample};
+use super::sampler::WeightedSampler;
+use super::synth::SplitMix64;
+use crate::error::{Error, Result};
+use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
+use crate::model::au_net::{to_tensor, AuNet, AuNetConfig};
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub net: AuNetConfig,
+    pub epochs: usize,
+    pub batch: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Focal-loss gamma for the AU head; None = plain BCE.
+    pub focal_gamma: Option<f64>,
+    /// Stop after this many epochs without a better validation macro-F1.
+    pub patience: usize,
+    pub augment: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            net: AuNetConfig::small(),
+            epochs: 20,
+            batch: 32,
+            lr: 3e-3,
+            weight_decay: 1e-4,
+            focal_gamma: None,
+            patience: 5,
+            augment: true,
+            seed: 0,
+        }
+    }
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_macro_f1: Option<f64>,
+    pub seconds: f64,
+}
+
+/// What `facs train` writes beside the weights (`model.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format: String,
+    pub facs_version: String,
+    pub config: TrainConfig,
+    pub au_labels: Vec<String>,
+    pub emotion_labels: Vec<String>,
+    pub input: String,
+    pub best_epoch: usize,
+    pub history: Vec<EpochLog>,
+}
+
+const FORMAT: &str = "facs-au-net";
+const WEIGHTS: &str = "model.safetensors";
+const INFO: &str = "model.json";
+
+/// One-cycle learning rate at `step` of `total`: linear warm-up over the first 30% to
+/// `peak`, then cosine down to `peak / 100`.
+pub fn one_cycle(step: usize, total: usize, peak: f64) -> f64 {
+    let total = total.max(1) as f64;
+    let t = step as f64 / total;
+    let warm = 0.3;
+    if t < warm {
+        peak * (0.04 + 0.96 * t / warm)
+    } else {
+        let p = (t - warm) / (1.0 - warm);
+        peak / 100.0 + (peak - peak / 100.0) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+    }
+}
+
+/// Flip, brightness/contrast and a shift of up to 1/16 of the side, in place.
+fn augment(crop: &mut [u8], side: usize, rng: &mut SplitMix64) {
+    let flip = rng.chance(0.5);
+    let gain = rng.range(0.75, 1.25);
+    let bias = rng.range(-20.0, 20.0);
+    let max_shift = (side / 16).max(1) as i32;
+    let dx = rng.below(2 * max_shift as usize + 1) as i32 - max_shift;
+    let dy = rng.below(2 * max_shift as usize + 1) as i32 - max_shift;
+    let src = crop.to_vec();
+    for y in 0..side as i32 {
+        for x in 0..side as i32 {
+            let sx = if flip { side as i32 - 1 - x } else { x } + dx;
+            let sy = y + dy;
+            let (sx, sy) = (
+                sx.clamp(0, side as i32 - 1) as usize,
+                sy.clamp(0, side as i32 - 1) as usize,
+            );
+            for c in 0..3 {
+                let v = src[(sy * side + sx) * 3 + c] as f32 * gain + bias;
+                crop[(y as usize * side + x as usize) * 3 + c] = v.clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+/// Targets and masks for a batch.
+struct Targets {
+    au: Tensor,
+    au_mask: Tensor,
+    emotion: Tensor,
+    emotion_mask: Tensor,
+    happy: Tensor,
+    happy_mask: Tensor,
+}
+
+/// Happy = AU6 and AU12 both present; not happy = both known and not both present.
+pub fn happy_label(l: &[Option<bool>; NUM_AUS]) -> Option<bool> {
+    let (au6, au12) = (l[4], l[6]);
+    match (au6, au12) {
+        (Some(a), Some(b)) => Some(a && b),
+        (Some(false), None) | (None, Some(false)) => Some(false),
+        _ => None,
+    }
+}
+
+fn targets(data: &Prepared, idx: &[usize], dev: &Device) -> candle_core::Result<Targets> {
+    let n = idx.len();
+    let mut au = vec![0f32; n * NUM_AUS];
+    let mut au_mask = vec![0f32; n * NUM_AUS];
+    let mut emotion = vec![0u32; n];
+    let mut emotion_mask = vec![0f32; n];
+    let mut happy = vec![0f32; n];
+    let mut happy_mask = vec![0f32; n];
+    for (r, &i) in idx.iter().enumerate() {
+        for k in 0..NUM_AUS {
+            if let Some(v) = data.labels[i][k] {
+                au[r * NUM_AUS + k] = v as u8 as f32;
+                au_mask[r * NUM_AUS + k] = 1.0;
+            }
+        }
+        if let Some(e) = data.emotions[i].filter(|&e| e < EMOTIONS.len()) {
+            emotion[r] = e as u32;
+            emotion_mask[r] = 1.0;
+        }
+        if let Some(h) = happy_label(&data.labels[i]) {
+            happy[r] = h as u8 as f32;
+            happy_mask[r] = 1.0;
+        }
+    }
+    Ok(Targets {
+        au: Tensor::from_vec(au, (n, NUM_AUS), dev)?,
+        au_mask: Tensor::from_vec(au_mask, (n, NUM_AUS), dev)?,
+        emotion: Tensor::from_vec(emotion, n, dev)?,
+        emotion_mask: Tensor::from_vec(emotion_mask, n, dev)?,
+        happy: Tensor::from_vec(happy, (n, 1), dev)?,
+        happy_mask: Tensor::from_vec(happy_mask, (n, 1), dev)?,
+    })
+}
+
+/// Re-initialises every variable from `seed` (candle's CPU initialiser cannot be seeded):
+/// weights Kaiming-normal (sd = sqrt(2 / fan_in)), biases zero, in name order.
+fn seeded_init(vm: &VarMap, seed: u64) -> Result<()> {
+    let vars = vm
+        .data()
+        .lock()
+        .map_err(|_| Error::Stage("train", "variable map poisoned".into()))?
+        .clone();
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let mut rng = SplitMix64::new(seed);
+    for name in names {
+        let var = &vars[name];
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let values: Vec<f32> = if name.ends_with("bias") {
+            vec![0.0; n]
+        } else {
+            let fan_in: usize = dims.iter().skip(1).product::<usize>().max(1);
+            let sd = (2.0 / fan_in as f32).sqrt();
+            (0..n)
+                .map(|_| {
+                    // Box-Muller.
+                    let (u1, u2) = (rng.unit().max(1e-7), rng.unit());
+                    sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+                })
+                .collect()
+        };
+        var.set(&Tensor::from_vec(values, dims, &Device::Cpu)?)?;
+    }
+    Ok(())
+}
+
+/// Per-AU positive weight: negatives / positives among known labels, clamped to [1, 50].
+pub fn pos_weights(labels: &[[Option<bool>; NUM_AUS]]) -> [f32; NUM_AUS] {
+    let mut w = [1f32; NUM_AUS];
+    for (k, wk) in w.iter_mut().enumerate() {
+        let pos = labels.iter().filter(|l| l[k] == Some(true)).count() as f32;
+        let neg = labels.iter().filter(|l| l[k] == Some(false)).count() as f32;
+        *wk = if pos > 0.0 {
+            (neg / pos).clamp(1.0, 50.0)
+        } else {
+            1.0
+        };
+    }
+    w
+}
+
+/// AU and emotion probabilities for every sample of `data`.
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn predict(net: &AuNet, data: &Prepared, batch: usize) -> Result<Vec<EvalSample>> {
+    let dev = Device::Cpu;
+    let side = data.side as usize;
+    let mut out = Vec::with_capacity(data.len());
+    for start in (0..data.len()).step_by(batch.max(1)) {
+        let idx: Vec<usize> = (start..(start + batch).min(data.len())).collect();
+        let mut crops = Vec::with_capacity(idx.len() * side * side * 3);
+        for &i in &idx {
+            crops.extend_from_slice(data.crop(i));
+        }
+        let x = to_tensor(&crops, idx.len(), side, &dev)?;
+        let o = net.forward(&x)?;
+        let au = candle_nn::ops::sigmoid(&o.au)?.to_vec2::<f32>()?;
+        let emo = candle_nn::ops::softmax_last_dim(&o.emotion)?.to_vec2::<f32>()?;
+        for (r, &i) in idx.iter().enumerate() {
+            let mut au_probs = [0f32; NUM_AUS];
+            au_probs.copy_from_slice(&au[r][..NUM_AUS]);
+            let mut emotion_probs = [0f32; 7];
+            emotion_probs.copy_from_slice(&emo[r][..7]);
+            out.push(EvalSample {
+                au_labels: data.labels[i],
+                au_probs,
+                emotion_label: data.emotions[i],
+                emotion_probs,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Trains on `train`, validates on `val` after each epoch, keeps the best weights in
+/// `out_dir` (model.safetensors + model.json) and returns the info written.
+///
+/// # Errors
+/// Empty data, a tensor failure, or the output folder cannot be written.
+pub fn train(
+    cfg: &TrainConfig,
+    train: &Prepared,
+    val: &Prepared,
+    out_dir: &Path,
+    progress: bool,
+) -> Result<ModelInfo> {
+    cfg.net.validate()?;
+    if train.is_empty() {
+        return Err(Error::config("training set", 0, "at least one face"));
+    }
+    if train.side != cfg.net.input {
+        return Err(Error::config(
+            "crop size",
+            train.side,
+            "the network's input size",
+        ));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let net = AuNet::new(
+        VarBuilder::from_varmap(&vm, DType::F32, &dev),
+        cfg.net.clone(),
+    )?;
+    seeded_init(&vm, cfg.seed)?;
+    let params = ParamsAdamW {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(vm.all_vars(), params)?;
+    let (mut sampler, _) = WeightedSampler::balanced(&train.labels, cfg.seed).ok_or_else(|| {
+        Error::config(
+            "training labels",
+            "all weights zero",
+            "some labelled samples",
+        )
+    })?;
+    let bce = BceOptions {
+        pos_weight: Some(Tensor::new(&pos_weights(&train.labels), &dev)?),
+        focal_gamma: cfg.focal_gamma,
+    };
+    let side = train.side as usize;
+    let steps_per_epoch = train.len().div_ceil(cfg.batch.max(1));
+    let total_steps = steps_per_epoch * cfg.epochs;
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x5eed);
+    let mut history = Vec::new();
+    let (mut best, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0, 0);
+    let started = Instant::now();
+    for epoch in 1..=cfg.epochs {
+        let t0 = Instant::now();
+        let order = sampler.epoch(train.len());
+        let mut loss_sum = 0.0;
+        for (b, idx) in order.chunks(cfg.batch.max(1)).enumerate() {
+            let step = (epoch - 1) * steps_per_epoch + b;
+            opt.set_learning_rate(one_cycle(step, total_steps, cfg.lr));
+            let mut crops = Vec::with_capacity(idx.len() * side * side * 3);
+            for &i in idx {
+                let start = crops.len();
+                crops.extend_from_slice(train.crop(i));
+                if cfg.augment {
+                    augment(&mut crops[start..], side, &mut rng);
+                }
+            }
+            let x = to_tensor(&crops, idx.len(), side, &dev)?;
+            let t = targets(train, idx, &dev)?;
+            let o = net.forward(&x)?;
+            let loss = (masked_bce(&o.au, &t.au, &t.au_mask, &bce)?
+                + masked_cross_entropy(&o.emotion, &t.emotion, &t.emotion_mask)?
+                + masked_bce(
+                    &o.happy.unsqueeze(1)?,
+                    &t.happy,
+                    &t.happy_mask,
+                    &BceOptions::default(),
+                )?)?;
+            opt.backward_step(&loss)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            if progress {
+                let done = step + 1;
+                let eta =
+                    started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
+                eprint!(
+                    "\repoch {epoch}/{} batch {}/{steps_per_epoch} loss {:.4} eta {:.0}s   ",
+                    cfg.epochs,
+                    b + 1,
+                    loss_sum / (b + 1) as f64,
+                    eta
+                );
+            }
+        }
+        let val_f1 = if val.is_empty() {
+            None
+        } else {
+            evaluate(&predict(&net, val, 64)?, &[0.5; NUM_AUS]).macro_f1
+        };
+        history.push(EpochLog {
+            epoch,
+            train_loss: loss_sum / steps_per_epoch as f64,
+            val_macro_f1: val_f1,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        if progress {
+            eprintln!(
+                "\repoch {epoch}: train loss {:.4}, val macro-F1 {:?}            ",
+                loss_sum / steps_per_epoch as f64,
+                val_f1
+            );
+        }
+        // Without validation data, the last epoch is kept.
+        let score = val_f1.unwrap_or(epoch as f64);
+        if score > best {
+            best = score;
+            best_epoch = epoch;
+            since_best = 0;
+            let path = out_dir.join(WEIGHTS);
+            vm.save(&path).map_err(|e| Error::Model {
+                path,
+                reason: e.to_string(),
+            })?;
+        } else {
+            since_best += 1;
+            if since_best >= cfg.patience {
+                break;
+            }
+        }
+    }
+    let info = ModelInfo {
+        format: FORMAT.into(),
+        facs_version: env!("CARGO_PKG_VERSION").into(),
+        config: cfg.clone(),
+        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
+        emotion_labels: EMOTIONS.iter().map(|e| e.to_string()).collect(),
+        input: format!(
+            "{0}x{0} RGB face crop aligned to the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25",
+            cfg.net.input
+        ),
+        best_epoch,
+        history,
+    };
+    let path = out_dir.join(INFO);
+    let value = serde_json::to_value(&info).map_err(|e| Error::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    crate::log::write_json_atomic(&path, &value)?;
+    Ok(info)
+}
+
+/// Loads a model written by [`train`].
+///
+/// # Errors
+/// Missing files, another format, or weights that do not fit the config (named tensor).
+pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
+    let info_path: PathBuf = model_dir.join(INFO);
+    let text = std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?;
+    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::Json {
+        path: info_path.clone(),
+        source: e,
+    })?;
+    if info.format != FORMAT {
+        return Err(Error::Model {
+            path: info_path,
+            reason: format!("format {:?}, expected {FORMAT:?}", info.format),
+        });
+    }
+    let weights = model_dir.join(WEIGHTS);
+    let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+    let vb =
+        VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| {
+            Error::Model {
+                path: weights.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+    let net = AuNet::new(vb, info.config.net.clone()).map_err(|e| Error::Model {
+        path: weights,
+        reason: e.to_string(),
+    })?;
+    Ok((net, info))
+}
+
+/// Evaluates a loaded model on prepared data at the given AU thresholds.
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn eval(net: &AuNet, data: &Prepared, thresholds: &[f32; NUM_AUS]) -> Result<EvalReport> {
+    Ok(evaluate(&predict(net, data, 64)?, thresholds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_cycle_warms_up_then_anneals() {
+        assert!((one_cycle(0, 100, 1.0) - 0.04).abs() < 1e-9);
+        assert!((one_cycle(30, 100, 1.0) - 1.0).abs() < 1e-9);
+        assert!((one_cycle(100, 100, 1.0) - 0.01).abs() < 1e-9);
+        assert!(one_cycle(60, 100, 1.0) < one_cycle(40, 100, 1.0));
+    }
+
+    #[test]
+    fn happy_labels_and_pos_weights() {
+        let mut l = [Some(false); NUM_AUS];
+        assert_eq!(happy_label(&l), Some(false));
+        l[4] = Some(true);
+        l[6] = Some(true);
+        assert_eq!(happy_label(&l), Some(true));
+        l[6] = None;
+        assert_eq!(happy_label(&l), None);
+        // AU1: 1 positive, 3 negatives, 1 unknown -> weight 3.
+        let mut rows = vec![[Some(false); NUM_AUS]; 4];
+        rows[0][0] = Some(true);
+        rows.push([None; NUM_AUS]);
+        assert_eq!(pos_weights(&rows)[0], 3.0);
+        // No positives: weight 1.
+        assert_eq!(pos_weights(&rows)[1], 1.0);
+    }
+}
