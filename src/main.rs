@@ -387,6 +387,13 @@ fn run_session(
 }
 
 fn main() -> ExitCode {
+    // Piped into `head` and friends, end quietly when the reader goes, as other command-line
+    // tools do, instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     facs::model::use_one_thread_per_network();
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,

@@ -58,7 +58,7 @@ pub struct Samples {
 }
 
 /// Quantiles of a [`Samples`].
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LatencyStats {
     pub count: usize,
     pub mean_ms: f32,
@@ -66,7 +66,14 @@ pub struct LatencyStats {
     pub p95_ms: f32,
     pub p99_ms: f32,
     pub max_ms: f32,
+    /// Histogram: the number of samples at or below each of [`HISTOGRAM_EDGES_MS`] and
+    /// above the previous edge; the last count is everything above the last edge.
+    pub histogram: Vec<usize>,
 }
+
+/// Upper edges (ms) of the latency histogram buckets.
+pub const HISTOGRAM_EDGES_MS: [f32; 10] =
+    [1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 1000.0];
 
 impl Samples {
     pub fn push(&mut self, ms: f32) {
@@ -98,6 +105,13 @@ impl Samples {
             p95_ms: q(0.95),
             p99_ms: q(0.99),
             max_ms: v[v.len() - 1],
+            histogram: {
+                let mut h = vec![0usize; HISTOGRAM_EDGES_MS.len() + 1];
+                for x in &v {
+                    h[HISTOGRAM_EDGES_MS.partition_point(|e| e < x)] += 1;
+                }
+                h
+            },
         }
     }
 }
@@ -112,7 +126,7 @@ pub struct Latency {
 }
 
 /// Per-stage statistics for a summary.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct LatencySummary {
     pub capture: LatencyStats,
     pub detect: LatencyStats,
@@ -185,6 +199,9 @@ mod tests {
         );
         assert!((st.mean_ms - 50.5).abs() < 1e-4);
         assert_eq!(Samples::default().stats(), LatencyStats::default());
+        // 1..=100 ms: 1 at <= 1, 1 in (1,2], 3 in (2,5], 5 in (5,10], 10 in (10,20],
+        // 20 in (20,40], 40 in (40,80], 20 in (80,160].
+        assert_eq!(st.histogram, vec![1, 1, 3, 5, 10, 20, 40, 20, 0, 0, 0]);
         assert!((s.recent_mean(2) - 99.5).abs() < 1e-6);
     }
 
