@@ -34,7 +34,7 @@ pub const SEETA_DETECTOR: BundledModel = BundledModel {
     name: "seeta-face-detector",
     file: "seeta_fd_frontal_v1.0.bin",
     sha256: "c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d",
-    card: "README.md",
+    card: "seeta_fd_frontal_v1.0.md",
     role: "face detection (SeetaFace frontal v1.0, via rustface)",
 };
 
