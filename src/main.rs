@@ -291,6 +291,9 @@ struct TrainArgs {
     seed: u64,
     #[arg(long)]
     no_augment: bool,
+    /// Choose per-AU thresholds on the validation set for this precision instead of best F1.
+    #[arg(long, value_name = "P")]
+    target_precision: Option<f64>,
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
@@ -613,6 +616,26 @@ fn real_main() -> anyhow::Result<()> {
                 info.history.len(),
                 args.out.display()
             );
+            if !val.is_empty() {
+                let name = args
+                    .out
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "model".into());
+                let cal = default_calibration_dir().join(format!("{name}.json"));
+                let t = facs::train::trainer::calibrate_thresholds(
+                    &args.out,
+                    &val,
+                    args.target_precision,
+                    Some(&cal),
+                )?;
+                println!(
+                    "thresholds ({}) on {} validation faces written to {}",
+                    t.rule,
+                    t.faces,
+                    cal.display()
+                );
+            }
             Ok(())
         }
         Cmd::Eval(args) => {
@@ -632,7 +655,8 @@ fn real_main() -> anyhow::Result<()> {
                 data.skipped.no_face.len()
             );
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
-            let report = facs::train::metrics::evaluate(&samples, &[0.5; facs::frame::NUM_AUS]);
+            let thresholds = facs::train::trainer::load_thresholds(&args.model)?;
+            let report = facs::train::metrics::evaluate(&samples, &thresholds);
             std::fs::create_dir_all(&args.report)?;
             std::fs::write(args.report.join("report.md"), report.to_markdown())?;
             report.save_json(&args.report.join("report.json"))?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faces::{Prepared, ALIGN_ZOOM};
 use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
-use super::metrics::{evaluate, EvalReport, EvalSample};
+use super::metrics::{evaluate, select_thresholds, EvalReport, EvalSample, ThresholdRule};
 use super::sampler::WeightedSampler;
 use super::synth::SplitMix64;
 use crate::error::{Error, Result};
@@ -438,6 +438,83 @@ pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
         reason: e.to_string(),
     })?;
     Ok((net, info))
+}
+
+/// Per-AU decision thresholds chosen on validation data, as stored in the model folder
+/// (`thresholds.json`) and in calibration/<model name>.json.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub format: String,
+    /// `best-f1` or `precision>=P`.
+    pub rule: String,
+    pub au_labels: Vec<String>,
+    pub thresholds: Vec<f32>,
+    /// Validation faces they were chosen on.
+    pub faces: usize,
+}
+
+const THRESHOLDS: &str = "thresholds.json";
+
+/// Chooses per-AU thresholds for the model in `model_dir` on `val` (best F1, or the lowest
+/// threshold reaching `target_precision`), writes them to `model_dir/thresholds.json` and to
+/// `calibration_file` when given, and returns them. AUs without a validation positive keep 0.5.
+///
+/// # Errors
+/// The model cannot be loaded or the files written.
+pub fn calibrate_thresholds(
+    model_dir: &Path,
+    val: &Prepared,
+    target_precision: Option<f64>,
+    calibration_file: Option<&Path>,
+) -> Result<Thresholds> {
+    let (net, _) = load(model_dir)?;
+    let samples = predict(&net, val, 64)?;
+    let (rule, name) = match target_precision {
+        Some(p) => (ThresholdRule::Precision(p), format!("precision>={p}")),
+        None => (ThresholdRule::BestF1, "best-f1".to_string()),
+    };
+    let t = select_thresholds(&samples, rule);
+    let out = Thresholds {
+        format: "facs-au-thresholds".into(),
+        rule: name,
+        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
+        thresholds: t.to_vec(),
+        faces: val.len(),
+    };
+    let value = serde_json::to_value(&out).map_err(|e| Error::Json {
+        path: model_dir.join(THRESHOLDS),
+        source: e,
+    })?;
+    crate::log::write_json_atomic(&model_dir.join(THRESHOLDS), &value)?;
+    if let Some(path) = calibration_file {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        crate::log::write_json_atomic(path, &value)?;
+    }
+    Ok(out)
+}
+
+/// The thresholds stored beside a model, or 0.5 for every AU when there are none.
+///
+/// # Errors
+/// A thresholds file that cannot be read or has the wrong length.
+pub fn load_thresholds(model_dir: &Path) -> Result<[f32; NUM_AUS]> {
+    let path = model_dir.join(THRESHOLDS);
+    if !path.is_file() {
+        return Ok([0.5; NUM_AUS]);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let t: Thresholds = serde_json::from_str(&text).map_err(|e| Error::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    t.thresholds
+        .try_into()
+        .map_err(|v: Vec<f32>| Error::Calibration {
+            path,
+            reason: format!("{} thresholds, expected {NUM_AUS}", v.len()),
+        })
 }
 
 /// Evaluates a loaded model on prepared data at the given AU thresholds.
