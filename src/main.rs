@@ -79,6 +79,13 @@ enum Cmd {
         after_help = "Example:\n  facs train --csv subset/train.csv --val subset/val.csv --images img/ --out models/my-au-net --epochs 20"
     )]
     Train(TrainArgs),
+    /// Learning-rate range test: the loss over an exponential sweep of rates, plotted, with
+    /// a suggested peak rate for `facs train --lr`.
+    #[command(
+        name = "lr-find",
+        after_help = "Example:\n  facs lr-find --csv subset/train.csv --images img/ --out lr/"
+    )]
+    LrFind(LrFindArgs),
     /// Evaluate a trained network on an EmotioNet-style CSV (e.g. frames of your own
     /// footage, labelled): per-AU precision, recall, F1, ROC-AUC, confusion matrices.
     #[command(
@@ -294,6 +301,34 @@ struct TrainArgs {
     /// Choose per-AU thresholds on the validation set for this precision instead of best F1.
     #[arg(long, value_name = "P")]
     target_precision: Option<f64>,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct LrFindArgs {
+    #[arg(long)]
+    csv: PathBuf,
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder for lr_find.png, lr_find.json and the crops cache.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1e-5)]
+    min: f64,
+    #[arg(long, default_value_t = 1.0)]
+    max: f64,
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 64)]
+    input: u32,
+    #[arg(long, default_value_t = 16)]
+    width: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
@@ -635,6 +670,55 @@ fn real_main() -> anyhow::Result<()> {
                     t.faces,
                     cal.display()
                 );
+            }
+            Ok(())
+        }
+        Cmd::LrFind(args) => {
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
+            print!("{}", ds.summary());
+            let data = facs::train::faces::prepare(
+                &ds.samples,
+                &models,
+                args.input,
+                Some(&args.out.join("crops")),
+            )?;
+            let cfg = facs::train::trainer::TrainConfig {
+                net: facs::model::au_net::AuNetConfig {
+                    input: args.input,
+                    width: args.width,
+                },
+                batch: args.batch,
+                seed: args.seed,
+                ..Default::default()
+            };
+            let r = facs::train::trainer::lr_find(&cfg, &data, args.min, args.max, args.steps)?;
+            let pts: Vec<(f32, f32)> = r
+                .points
+                .iter()
+                .map(|&(l, v)| (l as f32, v as f32))
+                .collect();
+            let img = facs::train::plot::line_plot(
+                "LR RANGE TEST",
+                "LEARNING RATE",
+                "SMOOTHED LOSS",
+                &[("LOSS", 0x1f77b4u32, pts)],
+                true,
+            );
+            facs::train::plot::save_png(&img, &args.out.join("lr_find.png"))?;
+            facs::log::write_json_atomic(
+                &args.out.join("lr_find.json"),
+                &serde_json::to_value(&r)?,
+            )?;
+            match r.suggested {
+                Some(lr) => println!(
+                    "suggested learning rate {lr:.2e} (steepest fall of the loss); plot in {}",
+                    args.out.join("lr_find.png").display()
+                ),
+                None => println!(
+                    "the loss never fell over this range; widen it (plot in {})",
+                    args.out.join("lr_find.png").display()
+                ),
             }
             Ok(())
         }

@@ -272,3 +272,58 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     };
     assert_eq!(strip(&info), strip(&again));
 }
+
+#[test]
+fn lr_find_sweeps_plots_and_suggests() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    ok(&facs(&[
+        "synth",
+        "--out",
+        &format!("{d}/s"),
+        "--count",
+        "60",
+        "--seed",
+        "4",
+        "--size",
+        "96",
+    ]));
+    let text = ok(&facs(&[
+        "lr-find",
+        "--csv",
+        &format!("{d}/s/labels.csv"),
+        "--images",
+        &format!("{d}/s/images"),
+        "--out",
+        &format!("{d}/lr"),
+        "--steps",
+        "25",
+        "--min",
+        "1e-4",
+        "--max",
+        "1",
+        "--batch",
+        "8",
+        "--input",
+        "32",
+        "--width",
+        "4",
+    ]));
+    assert!(dir.path().join("lr/lr_find.png").is_file());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("lr/lr_find.json")).unwrap())
+            .unwrap();
+    let pts: Vec<f64> = r["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_f64().unwrap())
+        .collect();
+    assert!(pts.len() >= 3, "{text}");
+    assert!(pts.windows(2).all(|w| w[1] > w[0]), "rates increase");
+    assert!((pts[0] - 1e-4).abs() < 1e-12);
+    if let Some(s) = r["suggested"].as_f64() {
+        assert!(pts.contains(&s), "the suggestion is one of the rates tried");
+        assert!(text.contains("suggested learning rate"), "{text}");
+    }
+}

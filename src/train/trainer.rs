@@ -253,6 +253,154 @@ pub fn predict(net: &AuNet, data: &Prepared, batch: usize) -> Result<Vec<EvalSam
     Ok(out)
 }
 
+/// A network being trained: weights, optimiser, balanced sampler, loss settings.
+struct Session {
+    vm: VarMap,
+    net: AuNet,
+    opt: AdamW,
+    sampler: WeightedSampler,
+    bce: BceOptions,
+    rng: SplitMix64,
+    augment: bool,
+}
+
+impl Session {
+    fn new(cfg: &TrainConfig, train: &Prepared) -> Result<Self> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let net = AuNet::new(
+            VarBuilder::from_varmap(&vm, DType::F32, &dev),
+            cfg.net.clone(),
+        )?;
+        seeded_init(&vm, cfg.seed)?;
+        let params = ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..Default::default()
+        };
+        let opt = AdamW::new(vm.all_vars(), params)?;
+        let (sampler, _) = WeightedSampler::balanced(&train.labels, cfg.seed).ok_or_else(|| {
+            Error::config(
+                "training labels",
+                "all weights zero",
+                "some labelled samples",
+            )
+        })?;
+        let bce = BceOptions {
+            pos_weight: Some(Tensor::new(&pos_weights(&train.labels), &dev)?),
+            focal_gamma: cfg.focal_gamma,
+        };
+        Ok(Session {
+            vm,
+            net,
+            opt,
+            sampler,
+            bce,
+            rng: SplitMix64::new(cfg.seed ^ 0x5eed),
+            augment: cfg.augment,
+        })
+    }
+
+    /// One optimiser step on the samples `idx` at learning rate `lr`; returns the loss.
+    fn step(&mut self, data: &Prepared, idx: &[usize], lr: f64) -> Result<f64> {
+        let dev = Device::Cpu;
+        let side = data.side as usize;
+        self.opt.set_learning_rate(lr);
+        let mut crops = Vec::with_capacity(idx.len() * side * side * 3);
+        for &i in idx {
+            let start = crops.len();
+            crops.extend_from_slice(data.crop(i));
+            if self.augment {
+                augment(&mut crops[start..], side, &mut self.rng);
+            }
+        }
+        let x = to_tensor(&crops, idx.len(), side, &dev)?;
+        let t = targets(data, idx, &dev)?;
+        let o = self.net.forward(&x)?;
+        let loss = (masked_bce(&o.au, &t.au, &t.au_mask, &self.bce)?
+            + masked_cross_entropy(&o.emotion, &t.emotion, &t.emotion_mask)?
+            + masked_bce(
+                &o.happy.unsqueeze(1)?,
+                &t.happy,
+                &t.happy_mask,
+                &BceOptions::default(),
+            )?)?;
+        self.opt.backward_step(&loss)?;
+        Ok(loss.to_scalar::<f32>()? as f64)
+    }
+}
+
+/// A learning-rate range test: the loss, smoothed, at each rate of an exponential sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct LrFind {
+    /// (learning rate, smoothed loss) per step, until the loss blew up.
+    pub points: Vec<(f64, f64)>,
+    /// The rate where the smoothed loss fell fastest (per log-rate step), or None when it
+    /// never fell.
+    pub suggested: Option<f64>,
+}
+
+/// The rate at the steepest fall of `loss` over `log(lr)`: central differences over a window
+/// of a tenth of the sweep each side (at least one point), so that step-to-step noise does
+/// not decide.
+pub fn steepest_descent(points: &[(f64, f64)]) -> Option<f64> {
+    let k = (points.len() / 10).max(1);
+    (k..points.len().saturating_sub(k))
+        .map(|i| {
+            let (a, b) = (points[i - k], points[i + k]);
+            let slope = (b.1 - a.1) / (b.0.ln() - a.0.ln());
+            (slope, points[i].0)
+        })
+        .filter(|(slope, _)| *slope < 0.0)
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map(|(_, lr)| lr)
+}
+
+/// Sweeps the learning rate from `min_lr` to `max_lr` over `steps` batches of a fresh
+/// network, recording the loss (exponentially smoothed, bias-corrected); stops when it
+/// exceeds four times its minimum.
+///
+/// # Errors
+/// Bad bounds, empty data, a tensor failure.
+pub fn lr_find(
+    cfg: &TrainConfig,
+    train: &Prepared,
+    min_lr: f64,
+    max_lr: f64,
+    steps: usize,
+) -> Result<LrFind> {
+    if !(min_lr > 0.0 && max_lr > min_lr && steps >= 3) {
+        return Err(Error::config(
+            "lr-find range",
+            format!("{min_lr}..{max_lr} over {steps}"),
+            "0 < min < max, steps >= 3",
+        ));
+    }
+    if train.is_empty() {
+        return Err(Error::config("training set", 0, "at least one face"));
+    }
+    let mut session = Session::new(cfg, train)?;
+    let (mut avg, beta) = (0.0, 0.9);
+    let mut best = f64::INFINITY;
+    let mut points = Vec::new();
+    for i in 0..steps {
+        let lr = min_lr * (max_lr / min_lr).powf(i as f64 / (steps - 1) as f64);
+        let idx = session.sampler.epoch(cfg.batch.max(1));
+        let loss = session.step(train, &idx, lr)?;
+        avg = beta * avg + (1.0 - beta) * loss;
+        let smoothed = avg / (1.0 - beta.powi(i as i32 + 1));
+        if !smoothed.is_finite() || smoothed > 4.0 * best {
+            break;
+        }
+        best = best.min(smoothed);
+        points.push((lr, smoothed));
+    }
+    Ok(LrFind {
+        suggested: steepest_descent(&points),
+        points,
+    })
+}
+
 /// Trains on `train`, validates on `val` after each epoch, keeps the best weights in
 /// `out_dir` (model.safetensors + model.json) and returns the info written.
 ///
@@ -277,65 +425,20 @@ pub fn train(
         ));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let dev = Device::Cpu;
-    let vm = VarMap::new();
-    let net = AuNet::new(
-        VarBuilder::from_varmap(&vm, DType::F32, &dev),
-        cfg.net.clone(),
-    )?;
-    seeded_init(&vm, cfg.seed)?;
-    let params = ParamsAdamW {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(vm.all_vars(), params)?;
-    let (mut sampler, _) = WeightedSampler::balanced(&train.labels, cfg.seed).ok_or_else(|| {
-        Error::config(
-            "training labels",
-            "all weights zero",
-            "some labelled samples",
-        )
-    })?;
-    let bce = BceOptions {
-        pos_weight: Some(Tensor::new(&pos_weights(&train.labels), &dev)?),
-        focal_gamma: cfg.focal_gamma,
-    };
-    let side = train.side as usize;
+    let mut session = Session::new(cfg, train)?;
     let steps_per_epoch = train.len().div_ceil(cfg.batch.max(1));
     let total_steps = steps_per_epoch * cfg.epochs;
-    let mut rng = SplitMix64::new(cfg.seed ^ 0x5eed);
     let mut history = Vec::new();
     let (mut best, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0, 0);
     let started = Instant::now();
     for epoch in 1..=cfg.epochs {
         let t0 = Instant::now();
-        let order = sampler.epoch(train.len());
+        let order = session.sampler.epoch(train.len());
         let mut loss_sum = 0.0;
         for (b, idx) in order.chunks(cfg.batch.max(1)).enumerate() {
             let step = (epoch - 1) * steps_per_epoch + b;
-            opt.set_learning_rate(one_cycle(step, total_steps, cfg.lr));
-            let mut crops = Vec::with_capacity(idx.len() * side * side * 3);
-            for &i in idx {
-                let start = crops.len();
-                crops.extend_from_slice(train.crop(i));
-                if cfg.augment {
-                    augment(&mut crops[start..], side, &mut rng);
-                }
-            }
-            let x = to_tensor(&crops, idx.len(), side, &dev)?;
-            let t = targets(train, idx, &dev)?;
-            let o = net.forward(&x)?;
-            let loss = (masked_bce(&o.au, &t.au, &t.au_mask, &bce)?
-                + masked_cross_entropy(&o.emotion, &t.emotion, &t.emotion_mask)?
-                + masked_bce(
-                    &o.happy.unsqueeze(1)?,
-                    &t.happy,
-                    &t.happy_mask,
-                    &BceOptions::default(),
-                )?)?;
-            opt.backward_step(&loss)?;
-            loss_sum += loss.to_scalar::<f32>()? as f64;
+            let loss = session.step(train, idx, one_cycle(step, total_steps, cfg.lr))?;
+            loss_sum += loss;
             if progress {
                 let done = step + 1;
                 let eta =
@@ -352,7 +455,7 @@ pub fn train(
         let val_f1 = if val.is_empty() {
             None
         } else {
-            evaluate(&predict(&net, val, 64)?, &[0.5; NUM_AUS]).macro_f1
+            evaluate(&predict(&session.net, val, 64)?, &[0.5; NUM_AUS]).macro_f1
         };
         history.push(EpochLog {
             epoch,
@@ -374,7 +477,7 @@ pub fn train(
             best_epoch = epoch;
             since_best = 0;
             let path = out_dir.join(WEIGHTS);
-            vm.save(&path).map_err(|e| Error::Model {
+            session.vm.save(&path).map_err(|e| Error::Model {
                 path,
                 reason: e.to_string(),
             })?;
@@ -535,6 +638,26 @@ mod tests {
         assert!((one_cycle(30, 100, 1.0) - 1.0).abs() < 1e-9);
         assert!((one_cycle(100, 100, 1.0) - 0.01).abs() < 1e-9);
         assert!(one_cycle(60, 100, 1.0) < one_cycle(40, 100, 1.0));
+    }
+
+    #[test]
+    fn steepest_descent_is_found() {
+        // Loss flat, then falling fastest between 1e-3 and 1e-2, then rising.
+        let pts = [
+            (1e-5, 2.0),
+            (1e-4, 1.95),
+            (1e-3, 1.7),
+            (1e-2, 0.9),
+            (1e-1, 0.8),
+            (1.0, 3.0),
+        ];
+        // Central slopes: at 1e-4: -0.15, at 1e-3: -0.525, at 1e-2: -0.45, at 1e-1: +1.05 (per ln 10).
+        assert_eq!(steepest_descent(&pts), Some(1e-3));
+        assert_eq!(
+            steepest_descent(&[(1e-3, 1.0), (1e-2, 1.1), (1e-1, 1.2)]),
+            None
+        );
+        assert_eq!(steepest_descent(&[]), None);
     }
 
     #[test]
