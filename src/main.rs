@@ -86,6 +86,12 @@ enum Cmd {
         after_help = "Example:\n  facs lr-find --csv subset/train.csv --images img/ --out lr/"
     )]
     LrFind(LrFindArgs),
+    /// Class activation map galleries per AU: most uncertain, most incorrect and most correct
+    /// faces, each with where the AU's logit comes from.
+    #[command(
+        after_help = "Example:\n  facs cam --model models/my-au-net --csv subset/val.csv --images img/ --out cam/"
+    )]
+    Cam(CamArgs),
     /// Evaluate a trained network on an EmotioNet-style CSV (e.g. frames of your own
     /// footage, labelled): per-AU precision, recall, F1, ROC-AUC, confusion matrices.
     #[command(
@@ -329,6 +335,26 @@ struct LrFindArgs {
     width: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CamArgs {
+    /// Folder written by `facs train`.
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    csv: PathBuf,
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder for AU01.png ... AU26.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Faces per row.
+    #[arg(long, default_value_t = 6)]
+    per_row: usize,
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
@@ -720,6 +746,32 @@ fn real_main() -> anyhow::Result<()> {
                     args.out.join("lr_find.png").display()
                 ),
             }
+            Ok(())
+        }
+        Cmd::Cam(args) => {
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let (net, info) = facs::train::trainer::load(&args.model)?;
+            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
+            let data = facs::train::faces::prepare(
+                &ds.samples,
+                &models,
+                info.config.net.input,
+                Some(&args.model.join("crops")),
+            )?;
+            let samples = facs::train::trainer::predict(&net, &data, 64)?;
+            let files = facs::train::cam::write_galleries(
+                &net,
+                &data,
+                &samples,
+                &args.out,
+                args.per_row.max(1),
+            )?;
+            println!(
+                "{} galleries from {} faces written to {}",
+                files.len(),
+                data.len(),
+                args.out.display()
+            );
             Ok(())
         }
         Cmd::Eval(args) => {

@@ -252,6 +252,24 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     for f in ["report.md", "pr_curves.png", "training.png"] {
         assert!(dir.path().join("report").join(f).is_file(), "{f}");
     }
+    // CAM galleries, one per AU.
+    let text = ok(&facs(&[
+        "cam",
+        "--model",
+        &format!("{d}/m1"),
+        "--csv",
+        &format!("{d}/sub/val.csv"),
+        "--images",
+        &format!("{d}/s/images"),
+        "--out",
+        &format!("{d}/cam"),
+        "--per-row",
+        "3",
+    ]));
+    assert!(text.contains("11 galleries"), "{text}");
+    let g = image::open(dir.path().join("cam/AU12.png")).unwrap();
+    // 110 px of row labels + 3 faces of 96 + 4 px.
+    assert_eq!(g.width(), 110 + 3 * 100);
     // Seeded: a second run gives the same history, number for number.
     train("m2");
     let again: serde_json::Value =

@@ -2,6 +2,7 @@
 //! synthetic faces), face preparation shared with the live pipeline, balanced sampling,
 //! losses, the training loop, metrics and reports.
 
+pub mod cam;
 pub mod dataset;
 pub mod faces;
 pub mod loss;
