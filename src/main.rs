@@ -1,6 +1,6 @@
 //! The `facs` command line: clap -> configuration -> run. anyhow lives only here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -450,6 +450,31 @@ fn run_session(
     Ok(())
 }
 
+/// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
+/// `cache`), printing the dataset summary and what could not be used.
+fn load_faces(
+    csv: &Path,
+    images: &Path,
+    models: &Path,
+    side: u32,
+    cache: &Path,
+) -> anyhow::Result<facs::train::faces::Prepared> {
+    let ds = facs::train::dataset::load_csv(csv, images, false)?;
+    print!("{}: {}", csv.display(), ds.summary());
+    let p = facs::train::faces::prepare(&ds.samples, models, side, Some(cache))?;
+    println!(
+        "  {} faces ready ({} from cache), {} images without a face, {} unreadable",
+        p.len(),
+        p.skipped.from_cache,
+        p.skipped.no_face.len(),
+        p.skipped.unreadable.len()
+    );
+    for (path, why) in p.skipped.unreadable.iter().take(10) {
+        println!("  unreadable {}: {why}", path.display());
+    }
+    Ok(p)
+}
+
 fn main() -> ExitCode {
     // Piped into `head` and friends, end quietly when the reader goes, as other command-line
     // tools do, instead of panicking on a failed print.
@@ -634,23 +659,7 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::Train(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let cache = args.out.join("crops");
-            let load = |csv: &PathBuf| -> anyhow::Result<facs::train::faces::Prepared> {
-                let ds = facs::train::dataset::load_csv(csv, &args.images, false)?;
-                print!("{}: {}", csv.display(), ds.summary());
-                let p =
-                    facs::train::faces::prepare(&ds.samples, &models, args.input, Some(&cache))?;
-                println!(
-                    "  {} faces ready ({} from cache), {} images without a face, {} unreadable",
-                    p.len(),
-                    p.skipped.from_cache,
-                    p.skipped.no_face.len(),
-                    p.skipped.unreadable.len()
-                );
-                for (path, why) in p.skipped.unreadable.iter().take(10) {
-                    println!("  unreadable {}: {why}", path.display());
-                }
-                Ok(p)
-            };
+            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, args.input, &cache);
             let train = load(&args.csv)?;
             let val = match &args.val {
                 Some(v) => load(v)?,
@@ -701,13 +710,12 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::LrFind(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
-            print!("{}", ds.summary());
-            let data = facs::train::faces::prepare(
-                &ds.samples,
+            let data = load_faces(
+                &args.csv,
+                &args.images,
                 &models,
                 args.input,
-                Some(&args.out.join("crops")),
+                &args.out.join("crops"),
             )?;
             let cfg = facs::train::trainer::TrainConfig {
                 net: facs::model::au_net::AuNetConfig {
@@ -751,12 +759,12 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::Cam(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let (net, info) = facs::train::trainer::load(&args.model)?;
-            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
-            let data = facs::train::faces::prepare(
-                &ds.samples,
+            let data = load_faces(
+                &args.csv,
+                &args.images,
                 &models,
                 info.config.net.input,
-                Some(&args.model.join("crops")),
+                &args.model.join("crops"),
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let files = facs::train::cam::write_galleries(
@@ -777,19 +785,13 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::Eval(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let (net, info) = facs::train::trainer::load(&args.model)?;
-            let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
-            print!("{}", ds.summary());
-            let data = facs::train::faces::prepare(
-                &ds.samples,
+            let data = load_faces(
+                &args.csv,
+                &args.images,
                 &models,
                 info.config.net.input,
-                Some(&args.model.join("crops")),
+                &args.model.join("crops"),
             )?;
-            println!(
-                "{} faces evaluated, {} images without a face",
-                data.len(),
-                data.skipped.no_face.len()
-            );
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let thresholds = facs::train::trainer::load_thresholds(&args.model)?;
             let report = facs::train::metrics::evaluate(&samples, &thresholds);

@@ -30,8 +30,6 @@ pub struct Hud {
     pub paused: bool,
     /// Draw the 68 landmarks (key l).
     pub show_landmarks: bool,
-    /// One free line, e.g. the calibration state.
-    pub status: String,
 }
 
 /// A drawn picture: 0RGB pixels, row-major.
@@ -168,10 +166,6 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
     y += line;
     if hud.paused {
         c.text(x, y, "PAUSED (SPACE)", HAPPY);
-    }
-    y += line;
-    if !hud.status.is_empty() {
-        c.text(x, y, &hud.status, DIM);
     }
     y += line + 4;
 

@@ -261,7 +261,6 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
                     dropped: pipeline.counters.dropped(),
                     paused: control.paused(),
                     show_landmarks,
-                    status: String::new(),
                 };
                 overlay::draw(&a, &hud, &mut canvas);
                 if let Some(dir) = &opts.annotate_dir {

@@ -207,11 +207,6 @@ impl LandmarkHints {
             .wait_timeout_while(guard, timeout, |d| *d < frame);
     }
 
-    /// The predicted box of a track, if it has one.
-    pub fn predicted(&self, id: u32) -> Option<FaceBox> {
-        self.tracks.lock().ok()?.get(&id).map(|h| h.predicted)
-    }
-
     /// The newest predicted box of a track from landmarks of a frame no later than
     /// `max_frame` (the last two predictions are kept).
     pub fn predicted_as_of(&self, id: u32, max_frame: u64) -> Option<FaceBox> {
@@ -262,7 +257,7 @@ mod tests {
         let hints = LandmarkHints::default();
         // No detector box yet: nothing to predict from.
         hints.record(1, None, &pts, 0);
-        assert!(hints.predicted(1).is_none());
+        assert!(hints.predicted_as_of(1, u64::MAX).is_none());
         let det = FaceBox {
             x: 20.0,
             y: 25.0,
@@ -271,7 +266,7 @@ mod tests {
             confidence: 0.9,
         };
         hints.record(1, Some(det), &pts, 1);
-        let p = hints.predicted(1).unwrap();
+        let p = hints.predicted_as_of(1, u64::MAX).unwrap();
         assert!((p.x - 20.0).abs() < 1e-3 && (p.w - 60.0).abs() < 1e-3);
         // The face moves 10 px right and grows 1.5x about its centroid: the box follows.
         let c = pts[27..48]
@@ -280,7 +275,7 @@ mod tests {
         let moved: Landmarks =
             pts.map(|q| (c.0 + 1.5 * (q.0 - c.0) + 10.0, c.1 + 1.5 * (q.1 - c.1)));
         hints.record(1, None, &moved, 2);
-        let p = hints.predicted(1).unwrap();
+        let p = hints.predicted_as_of(1, u64::MAX).unwrap();
         assert!((p.w - 90.0).abs() < 1e-2, "{p:?}");
         let (pcx, _) = p.centre();
         assert!(
@@ -294,7 +289,7 @@ mod tests {
         assert!(hints.predicted_as_of(1, 0).is_none());
         // Old hints are dropped.
         hints.record(2, Some(det), &pts, 100);
-        assert!(hints.predicted(1).is_none());
+        assert!(hints.predicted_as_of(1, u64::MAX).is_none());
     }
 
     #[test]
