@@ -7,6 +7,7 @@ use candle_core::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use facs::frame::{FaceBox, Frame};
 use facs::geometry::{geometric_au_scores, head_pose, Features, POPULATION_NEUTRAL};
+use facs::model::au_net::{to_tensor, AuNet, AuNetConfig};
 use facs::model::emotion::{EmotionHead, EmotionModel};
 use facs::model::faceapi::FaceApiNet;
 use facs::model::landmarks::LandmarkNet;
@@ -71,6 +72,31 @@ fn networks(c: &mut Criterion) {
             (pose, geometric_au_scores(&f, &POPULATION_NEUTRAL))
         })
     });
+    // facs's own AU network (untrained weights: the time does not depend on them), at the
+    // default size and at the size the training test uses.
+    for cfg in [
+        AuNetConfig::default(),
+        AuNetConfig {
+            input: 48,
+            width: 8,
+        },
+    ] {
+        let vm = candle_nn::VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&vm, candle_core::DType::F32, &dev);
+        let net = AuNet::new(vb, cfg.clone()).expect("network");
+        let side = cfg.input as usize;
+        let one = crop(cfg.input);
+        g.bench_function(format!("AuNet_{}px_w{}/1", cfg.input, cfg.width), |b| {
+            b.iter(|| {
+                let x = to_tensor(&one, 1, side, &dev).expect("tensor");
+                net.forward(&x)
+                    .expect("forward")
+                    .au
+                    .to_vec2::<f32>()
+                    .expect("logits")
+            })
+        });
+    }
     g.finish();
 }
 

@@ -223,12 +223,35 @@ pub fn aligned_crop(
     size: u32,
     zoom: f32,
 ) -> Option<Vec<u8>> {
+    aligned_crop_on(frame, pts, size, zoom, 5)
+}
+
+/// As [`aligned_crop`], but fitted to the eyes and the nose tip only: the mouth corners move
+/// with expressions (AU12 lifts them, AU20 stretches them, AU26 drops them with the jaw), and
+/// fitting to them would undo the very movement an AU classifier has to see.
+pub fn rigid_aligned_crop(
+    frame: &Frame,
+    pts: &[(f32, f32); 68],
+    size: u32,
+    zoom: f32,
+) -> Option<Vec<u8>> {
+    aligned_crop_on(frame, pts, size, zoom, 3)
+}
+
+/// The aligned crop fitted to the first `points` of the five.
+fn aligned_crop_on(
+    frame: &Frame,
+    pts: &[(f32, f32); 68],
+    size: u32,
+    zoom: f32,
+    points: usize,
+) -> Option<Vec<u8>> {
     let s = size as f32;
-    let target: Vec<(f32, f32)> = CANONICAL_5
+    let target: Vec<(f32, f32)> = CANONICAL_5[..points]
         .iter()
         .map(|&(x, y)| ((0.5 + (x - 0.5) / zoom) * s, (0.5 + (y - 0.5) / zoom) * s))
         .collect();
-    let to_crop = Similarity::fit(&five_points(pts), &target)?;
+    let to_crop = Similarity::fit(&five_points(pts)[..points], &target)?;
     let to_frame = to_crop.inverse()?;
     // Shrinking by more than 2x: average a few samples per output pixel.
     let step = 1.0 / (to_crop.a * to_crop.a + to_crop.b * to_crop.b).sqrt();
@@ -439,6 +462,23 @@ mod tests {
             assert!(at(x * 112.0, y * 112.0) > 100, "no eye at ({x}, {y})");
         }
         assert_eq!(at(56.0, 20.0), 0);
+        // Mouth corners moved (a smile): the 5-point crop shifts the eyes off the template,
+        // the rigid one (eyes and nose) does not.
+        pts[48].1 -= 12.0;
+        pts[54].1 -= 12.0;
+        let rigid = rigid_aligned_crop(&f, &pts, 112, 1.0).unwrap();
+        for (x, y) in &CANONICAL_5[..2] {
+            let i = (((y * 112.0) as u32 * 112 + (x * 112.0) as u32) * 3) as usize;
+            assert!(rigid[i] > 100, "rigid: no eye at ({x}, {y})");
+        }
+        let moved = aligned_crop(&f, &pts, 112, 1.0).unwrap();
+        let on_eyes = CANONICAL_5[..2]
+            .iter()
+            .filter(|(x, y)| {
+                moved[(((y * 112.0) as u32 * 112 + (x * 112.0) as u32) * 3) as usize] > 100
+            })
+            .count();
+        assert!(on_eyes < 2, "the 5-point fit should follow the mouth");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the batch of crops, and turn outputs into [`Scores`]. A face with no model to score it
 //! passes through with empty scores.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -10,13 +10,16 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 
 use crate::align::{crop_rgb, square_crop};
-use crate::calibrate::{BaselineSource, Baselines, CalibrationOptions};
+use crate::calibrate::{default_calibration_dir, BaselineSource, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
-use crate::frame::{FaceBox, Frame, Scores, TrackedFace, HAPPINESS};
+use crate::frame::{FaceBox, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS};
 use crate::geometry::{geometric_au_scores, head_pose, Features};
+use crate::model::au_net::{to_tensor, AuNet};
 use crate::model::emotion::{EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
-use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
+use crate::model::{device, sha256_hex, BundledModel, FACEAPI_LANDMARKS};
+use crate::train::faces::au_net_crop;
+use crate::train::trainer::{load, load_thresholds_for, ThresholdSource};
 
 /// Which models to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +32,9 @@ pub struct ClassifierOptions {
     pub landmarks: bool,
     /// Neutral baselines for the geometric AUs.
     pub calibration: CalibrationOptions,
+    /// A network trained by `facs train` (its folder): when given, it fills the AU columns
+    /// instead of the geometric estimator.
+    pub au_model: Option<PathBuf>,
 }
 
 impl Default for ClassifierOptions {
@@ -38,6 +44,7 @@ impl Default for ClassifierOptions {
             emotion_margin: None,
             landmarks: true,
             calibration: CalibrationOptions::default(),
+            au_model: None,
         }
     }
 }
@@ -151,6 +158,85 @@ impl Drop for ExpressionWorker {
     }
 }
 
+/// A network trained by `facs train`: AU probabilities from the crops it was trained on,
+/// presence from its calibrated per-AU thresholds.
+struct TrainedAus {
+    net: AuNet,
+    thresholds: [f32; NUM_AUS],
+    crops: Vec<u8>,
+}
+
+impl TrainedAus {
+    /// Loads the network in `dir` and its thresholds; describes both for the sidecar.
+    fn load(dir: &Path) -> Result<(Self, ModelUse)> {
+        let (net, info) = load(dir)?;
+        let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir())?;
+        let weights = dir.join("model.safetensors");
+        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+        let thresholds_from = match &source {
+            ThresholdSource::File(p) => p.display().to_string(),
+            ThresholdSource::Default => "0.5 for every AU (no thresholds file)".into(),
+        };
+        let mut role = format!(
+            "AU probabilities and presence (AUxx_p, AUxx_c); thresholds: {thresholds_from}"
+        );
+        if info.synthetic_training_data {
+            role.push_str("; trained on synthetic faces only: not a model for real footage");
+        }
+        let usage = ModelUse {
+            name: format!(
+                "facs-au-net {}",
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ),
+            file: weights.display().to_string(),
+            sha256: sha256_hex(&bytes),
+            role,
+        };
+        Ok((
+            TrainedAus {
+                net,
+                thresholds,
+                crops: Vec::new(),
+            },
+            usage,
+        ))
+    }
+
+    /// AU probabilities for each face, from its landmarks when it has them.
+    fn predict(
+        &mut self,
+        frame: &Frame,
+        faces: &[TrackedFace],
+        scores: &[Scores],
+    ) -> Result<Vec<[f32; NUM_AUS]>> {
+        let side = self.net.config.input;
+        self.crops.clear();
+        for (f, s) in faces.iter().zip(scores) {
+            let crop = au_net_crop(frame, &f.bbox, s.landmarks.as_ref(), side);
+            self.crops.extend_from_slice(&crop);
+        }
+        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
+            let x = to_tensor(
+                &self.crops,
+                faces.len(),
+                side as usize,
+                &candle_core::Device::Cpu,
+            )?;
+            candle_nn::ops::sigmoid(&self.net.forward(&x)?.au)?.to_vec2::<f32>()
+        };
+        let probs = run().map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
+        Ok(probs
+            .into_iter()
+            .map(|row| {
+                let mut p = [0f32; NUM_AUS];
+                p.copy_from_slice(&row[..NUM_AUS]);
+                p
+            })
+            .collect())
+    }
+}
+
 enum Expression {
     /// Run on the classify thread (no landmark network to overlap with).
     Inline {
@@ -167,6 +253,7 @@ pub struct Classifier {
     models: Vec<ModelUse>,
     expression: Option<Expression>,
     landmarks: Option<(LandmarkNet, Baselines)>,
+    trained: Option<TrainedAus>,
     crops: Vec<u8>,
 }
 
@@ -205,10 +292,19 @@ impl Classifier {
         } else {
             None
         };
+        let trained = match &opts.au_model {
+            Some(dir) => {
+                let (t, usage) = TrainedAus::load(dir)?;
+                models.push(usage);
+                Some(t)
+            }
+            None => None,
+        };
         Ok(Classifier {
             models,
             expression,
             landmarks,
+            trained,
             crops: Vec::new(),
         })
     }
@@ -263,6 +359,13 @@ impl Classifier {
                     s.baseline = Some(source);
                 }
                 s.landmarks = Some(pts);
+            }
+        }
+        if let Some(t) = &mut self.trained {
+            let probs = t.predict(frame, faces, &scores)?;
+            for (s, p) in scores.iter_mut().zip(probs) {
+                s.au_present = Some(std::array::from_fn(|k| p[k] >= t.thresholds[k]));
+                s.au_prob = Some(p);
             }
         }
         let probs = match &mut self.expression {

@@ -20,6 +20,12 @@ use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
 use facs::window::display_available;
 
+// Training allocates and frees batch-sized tensors (tens of MB) every step; glibc returns
+// those to the kernel and the next step pays for fresh zeroed pages (a third of a step's
+// time in a profile). mimalloc keeps them.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "facs",
@@ -136,6 +142,11 @@ struct Outputs {
     /// Take each face's first N seconds as its neutral baseline.
     #[arg(long, value_name = "N")]
     calibrate_secs: Option<f64>,
+    /// AU network trained by `facs train` (its folder) for the AU columns, with its
+    /// thresholds from calibration/<folder name>.json (default: <models>/au-net when
+    /// present, else the geometric AU estimator).
+    #[arg(long, value_name = "DIR")]
+    au_model: Option<PathBuf>,
     /// Skip the landmark network (no head pose, no geometric AUs; faster).
     #[arg(long)]
     no_landmarks: bool,
@@ -304,6 +315,10 @@ struct TrainArgs {
     seed: u64,
     #[arg(long)]
     no_augment: bool,
+    /// Continue the run whose checkpoint is in --out (same settings and data); Ctrl-C stops a
+    /// run at the next batch and keeps the last epoch's checkpoint.
+    #[arg(long)]
+    resume: bool,
     /// Choose per-AU thresholds on the validation set for this precision instead of best F1.
     #[arg(long, value_name = "P")]
     target_precision: Option<f64>,
@@ -399,10 +414,15 @@ fn spec(
         "none" => None,
         name => Some(name.parse::<EmotionModel>()?),
     };
+    let models_dir = out.models.clone().unwrap_or_else(default_models_dir);
+    let au_model = out.au_model.clone().or_else(|| {
+        let dir = models_dir.join(USER_AU_MODEL);
+        dir.join("model.json").is_file().then_some(dir)
+    });
     Ok(PipelineSpec {
         config,
         source,
-        models_dir: out.models.clone().unwrap_or_else(default_models_dir),
+        models_dir,
         classifier: ClassifierOptions {
             emotion,
             emotion_margin: None,
@@ -414,6 +434,7 @@ fn spec(
                     .map(|c| resolve(c, &default_calibration_dir())),
                 calibrate_secs: out.calibrate_secs,
             },
+            au_model,
         },
         realtime,
     })
@@ -452,6 +473,10 @@ fn run_session(
 
 /// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
 /// `cache`), printing the dataset summary and what could not be used.
+/// The folder in models/ where a user's trained AU network is picked up without
+/// `--au-model` (facs ships none: its only trainable data are synthetic faces).
+const USER_AU_MODEL: &str = "au-net";
+
 fn load_faces(
     csv: &Path,
     images: &Path,
@@ -483,7 +508,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    facs::model::use_one_thread_per_network();
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -495,6 +519,14 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The pipeline runs its networks on its own stage threads, one network per thread;
+    // training and evaluation run one big batch at a time and want every core.
+    if !matches!(
+        cli.command,
+        Cmd::Train(_) | Cmd::LrFind(_) | Cmd::Cam(_) | Cmd::Eval(_)
+    ) {
+        facs::model::use_one_thread_per_network();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -679,7 +711,21 @@ fn real_main() -> anyhow::Result<()> {
                 seed: args.seed,
                 ..Default::default()
             };
-            let info = facs::train::trainer::train(&cfg, &train, &val, &args.out, true)?;
+            let run = facs::train::trainer::RunControl {
+                progress: true,
+                resume: args.resume,
+                stop: Some(&stop),
+                max_epochs: None,
+            };
+            let outcome = facs::train::trainer::train(&cfg, &train, &val, &args.out, &run)?;
+            if outcome.interrupted {
+                bail!(
+                    "stopped after epoch {}; the best weights so far are in {}; continue with the same command and --resume",
+                    outcome.info.history.last().map_or(0, |h| h.epoch),
+                    args.out.display()
+                );
+            }
+            let info = outcome.info;
             println!(
                 "best epoch {} of {}; model in {}",
                 info.best_epoch,
@@ -780,6 +826,21 @@ fn real_main() -> anyhow::Result<()> {
                 data.len(),
                 args.out.display()
             );
+            use facs::train::cam::{peak_regions, REGIONS};
+            println!("where each AU's map peaks, over the faces labelled with it:");
+            println!(
+                "AU    faces  {}",
+                REGIONS.map(|r| format!("{r:>6}")).join(" ")
+            );
+            for (k, au) in facs::frame::AU_NUMBERS.iter().enumerate() {
+                let counts = peak_regions(&net, &data, k)?;
+                let n: usize = counts.iter().sum();
+                if n == 0 {
+                    continue;
+                }
+                let shares = counts.map(|c| format!("{:>5.0}%", 100.0 * c as f64 / n as f64));
+                println!("AU{au:02}  {n:>5}  {}", shares.join(" "));
+            }
             Ok(())
         }
         Cmd::Eval(args) => {

@@ -270,6 +270,89 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     let g = image::open(dir.path().join("cam/AU12.png")).unwrap();
     // 110 px of row labels + 3 faces of 96 + 4 px.
     assert_eq!(g.width(), 110 + 3 * 100);
+    // The pipeline with the trained network: it fills the AU columns, presence follows the
+    // calibrated thresholds, and the sidecar names the model and warns it is synthetic-only.
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/single_face");
+    let log = dir.path().join("run.csv");
+    let text = ok(&facs(&[
+        "run",
+        "--input",
+        fixture,
+        "--max-frames",
+        "8",
+        "--au-model",
+        &format!("{d}/m1"),
+        "--log",
+        log.to_str().unwrap(),
+    ]));
+    assert!(text.contains("frames: 8 analysed"), "{text}");
+    let csv = std::fs::read_to_string(&log).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let cal: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::env::temp_dir().join("facs-test-calibration/m1.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let cal: Vec<f64> = cal["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut faces = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[col("success")] != "1" {
+            continue;
+        }
+        faces += 1;
+        for (k, au) in [
+            "01", "02", "04", "05", "06", "09", "12", "17", "20", "25", "26",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let p: f64 = cells[col(&format!("AU{au}_p"))].parse().unwrap();
+            let c = cells[col(&format!("AU{au}_c"))];
+            assert!((0.0..=1.0).contains(&p), "AU{au}_p {p}");
+            if (p - cal[k]).abs() > 1e-3 {
+                assert_eq!(c == "1", p >= cal[k], "AU{au}: p {p}, threshold {}", cal[k]);
+            }
+        }
+    }
+    assert!(faces >= 6, "{faces} face rows");
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(log.with_extension("meta.json")).unwrap())
+            .unwrap();
+    let au_net = side["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().starts_with("facs-au-net"))
+        .expect("the AU network in the sidecar")
+        .clone();
+    let role = au_net["role"].as_str().unwrap();
+    assert!(
+        role.contains("m1.json") && role.contains("synthetic"),
+        "{role}"
+    );
+    assert_eq!(au_net["sha256"].as_str().unwrap().len(), 64);
+    // A folder that is not a trained model is refused, naming the file.
+    let out = facs(&[
+        "run",
+        "--input",
+        fixture,
+        "--au-model",
+        &format!("{d}/sub"),
+        "--log",
+        dir.path().join("bad.csv").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("model.json"), "{err}");
+
     // Seeded: a second run gives the same history, number for number.
     train("m2");
     let again: serde_json::Value =

@@ -1,10 +1,14 @@
-//! facs's own AU + emotion network: a small CNN trunk and three linear heads on globally
+//! facs's own AU + emotion network: a small CNN trunk (3x3 convolutions with batch
+//! normalisation) and three linear heads on globally
 //! average-pooled features (11 AU logits, 7 emotion logits, 1 happy logit). With pooling
 //! directly before each linear head, the class activation map of a class is exactly the
 //! head's weights applied to the last feature map, so `facs cam` shows what the logit sees.
 
+use candle_core::Var;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{conv2d, linear, Conv2d, Conv2dConfig, Linear, VarBuilder};
+use candle_nn::{linear, Init, Linear, VarBuilder};
+
+use super::ops::{batch_norm_train, conv3x3, max_pool2x2};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::NUM_AUS;
@@ -51,7 +55,7 @@ impl AuNetConfig {
 
     /// Side of the last feature map (the CAM resolution).
     pub fn cam_side(&self) -> u32 {
-        self.input / 8
+        self.input / 4
     }
 }
 
@@ -74,10 +78,83 @@ pub enum Head {
     Happy,
 }
 
+/// Batch normalisation: the batch's statistics in training (and a running average of them
+/// kept, momentum 0.1), the running ones in inference. Tensor names as candle's BatchNorm.
+#[derive(Debug)]
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Var,
+    running_var: Var,
+}
+
+const BN_EPS: f64 = 1e-5;
+const BN_MOMENTUM: f64 = 0.1;
+
+impl Norm {
+    fn new(c: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Norm {
+            weight: vb.get_with_hints(c, "weight", Init::Const(1.0))?,
+            bias: vb.get_with_hints(c, "bias", Init::Const(0.0))?,
+            running_mean: Var::from_tensor(&vb.get_with_hints(
+                c,
+                "running_mean",
+                Init::Const(0.0),
+            )?)?,
+            running_var: Var::from_tensor(&vb.get_with_hints(
+                c,
+                "running_var",
+                Init::Const(1.0),
+            )?)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let c = self.weight.dim(0)?;
+        if train {
+            let (y, mean, var) = batch_norm_train(x, &self.weight, &self.bias, BN_EPS)?;
+            // The running variance is the unbiased one, as in candle and PyTorch.
+            let (n, _, h, w) = x.dims4()?;
+            let m = (n * h * w) as f64;
+            let unbias = m / (m - 1.0).max(1.0);
+            let dev = x.device();
+            let mean = Tensor::from_vec(mean, c, dev)?;
+            let var = (Tensor::from_vec(var, c, dev)? * unbias)?;
+            let rm =
+                ((self.running_mean.as_tensor() * (1.0 - BN_MOMENTUM))? + (mean * BN_MOMENTUM)?)?;
+            let rv =
+                ((self.running_var.as_tensor() * (1.0 - BN_MOMENTUM))? + (var * BN_MOMENTUM)?)?;
+            self.running_mean.set(&rm)?;
+            self.running_var.set(&rv)?;
+            return Ok(y);
+        }
+        // y = x * k + (bias - mean * k), k = weight / sqrt(var + eps).
+        let k = (&self.weight / (self.running_var.as_tensor() + BN_EPS)?.sqrt()?)?;
+        let off = (&self.bias - (self.running_mean.as_tensor() * &k)?)?;
+        x.broadcast_mul(&k.reshape((1, c, 1, 1))?)?
+            .broadcast_add(&off.reshape((1, c, 1, 1))?)
+    }
+}
+
+/// A 3x3 convolution with zero padding 1 (facs's own im2col kernel on the CPU, candle's
+/// conv2d elsewhere), batch normalisation, then ReLU.
+#[derive(Debug)]
+struct Conv {
+    weight: Tensor,
+    bn: Norm,
+}
+
+impl Conv {
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let y = conv3x3(x, &self.weight, (1, 1, 1, 1), 1)?;
+        self.bn.forward(&y, train)?.relu()
+    }
+}
+
 /// The network.
 #[derive(Debug)]
 pub struct AuNet {
-    convs: Vec<Conv2d>,
+    convs: Vec<Conv>,
     au: Linear,
     emotion: Linear,
     happy: Linear,
@@ -96,11 +173,8 @@ impl AuNet {
     /// A tensor is missing or of the wrong shape (candle names it).
     pub fn new(vb: VarBuilder, config: AuNetConfig) -> Result<Self> {
         let w = config.width;
-        let same = Conv2dConfig {
-            padding: 1,
-            ..Default::default()
-        };
-        // Three blocks of two convolutions then a 2x2 max-pool, and a last convolution.
+        // Three blocks of two convolutions (2x2 max-pools after the first two), then a last
+        // convolution.
         let plan = [
             (3, w),
             (w, w),
@@ -112,7 +186,11 @@ impl AuNet {
         ];
         let mut convs = Vec::new();
         for (i, (cin, cout)) in plan.iter().enumerate() {
-            convs.push(conv2d(*cin, *cout, 3, same, vb.pp(format!("conv{i}")))?);
+            let vb = vb.pp(format!("conv{i}"));
+            convs.push(Conv {
+                weight: vb.get((*cout, *cin, 3, 3), "weight")?,
+                bn: Norm::new(*cout, vb.pp("bn"))?,
+            });
         }
         let c = 8 * w;
         Ok(AuNet {
@@ -124,21 +202,34 @@ impl AuNet {
         })
     }
 
-    /// The last feature map, [n, 8w, input/8, input/8], for `x` [n, 3, input, input].
-    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+    /// The last feature map, [n, 8w, input/4, input/4], for `x` [n, 3, input, input];
+    /// `train` normalises with the batch's statistics (and updates the running ones).
+    pub fn features_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut x = x.clone();
         for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(&x)?.relu()?;
-            if i % 2 == 1 && i < 6 {
-                x = x.max_pool2d(2)?; // input/2, input/4, input/8
+            x = conv.forward(&x, train)?;
+            // Two poolings only: the last maps stay at a quarter of the input, so a class
+            // activation map tells a brow from an eye (4 input pixels per cell).
+            if i == 1 || i == 3 {
+                x = max_pool2x2(&x)?; // input/2, input/4
             }
         }
         Ok(x)
     }
 
-    /// All three heads for a batch.
+    /// The last feature map for inference.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        self.features_t(x, false)
+    }
+
+    /// All three heads for a batch, for inference.
     pub fn forward(&self, x: &Tensor) -> Result<Outputs> {
-        let f = self.features(x)?;
+        self.forward_t(x, false)
+    }
+
+    /// All three heads for a batch; `train` as in [`AuNet::features_t`].
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Outputs> {
+        let f = self.features_t(x, train)?;
         let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 8w]
         Ok(Outputs {
             au: self.au.forward(&pooled)?,
@@ -147,7 +238,7 @@ impl AuNet {
         })
     }
 
-    /// Class activation maps [n, input/8, input/8] for one head's class: the class's
+    /// Class activation maps [n, input/4, input/4] for one head's class: the class's
     /// weights applied to each position of the last feature map. Their mean over positions
     /// plus the bias is exactly the class's logit.
     pub fn cam(&self, x: &Tensor, head: Head) -> Result<Tensor> {
@@ -224,7 +315,7 @@ mod tests {
         assert_eq!(out.happy.dims(), &[2]);
         // CAM exactness: mean of the map + bias = the logit, for every sample.
         let cam = net.cam(&x, Head::Au(6)).unwrap();
-        assert_eq!(cam.dims(), &[2, 4, 4]);
+        assert_eq!(cam.dims(), &[2, 8, 8]);
         let from_cam = (cam.mean(D::Minus1).unwrap().mean(D::Minus1).unwrap()
             + net.bias(Head::Au(6)).unwrap() as f64)
             .unwrap();
@@ -238,6 +329,72 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-4, "{diff}");
+    }
+
+    #[test]
+    fn batch_norm_matches_candle_in_training_and_inference() {
+        use candle_core::Var;
+        use candle_nn::ModuleT;
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(1f32, 2.0, (3, 4, 5, 6), &dev).unwrap()).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (3, 4, 5, 6), &dev).unwrap();
+        let ours_vm = VarMap::new();
+        let theirs_vm = VarMap::new();
+        let ours = Norm::new(4, VarBuilder::from_varmap(&ours_vm, DType::F32, &dev)).unwrap();
+        let theirs = candle_nn::batch_norm(
+            4,
+            candle_nn::BatchNormConfig::default(),
+            VarBuilder::from_varmap(&theirs_vm, DType::F32, &dev),
+        )
+        .unwrap();
+        // A non-trivial scale and shift, the same in both.
+        for vm in [&ours_vm, &theirs_vm] {
+            let data = vm.data().lock().unwrap();
+            data["weight"]
+                .set(&Tensor::new(&[0.5f32, 2.0, -1.0, 1.5], &dev).unwrap())
+                .unwrap();
+            data["bias"]
+                .set(&Tensor::new(&[0.1f32, -0.2, 0.3, 0.0], &dev).unwrap())
+                .unwrap();
+        }
+        let max_diff = |a: &Tensor, b: &Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let y1 = ours.forward(&x, true).unwrap();
+        let y2 = theirs.forward_t(&x, true).unwrap();
+        assert!(max_diff(&y1, &y2) < 1e-4);
+        let g1 = (&y1 * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (&y2 * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(max_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-3);
+        for name in ["weight", "bias"] {
+            let a = g1
+                .get(&ours_vm.data().lock().unwrap()[name])
+                .unwrap()
+                .clone();
+            let b = g2
+                .get(&theirs_vm.data().lock().unwrap()[name])
+                .unwrap()
+                .clone();
+            assert!(max_diff(&a, &b) < 1e-3, "{name}");
+        }
+        // Running statistics moved the same way, so inference agrees too.
+        for name in ["running_mean", "running_var"] {
+            let a = ours_vm.data().lock().unwrap()[name].as_tensor().clone();
+            let b = theirs_vm.data().lock().unwrap()[name].as_tensor().clone();
+            assert!(max_diff(&a, &b) < 1e-4, "{name}");
+        }
+        let e1 = ours.forward(&x, false).unwrap();
+        let e2 = theirs.forward_t(&x, false).unwrap();
+        assert!(max_diff(&e1, &e2) < 1e-4);
     }
 
     #[test]

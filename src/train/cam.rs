@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use image::{Rgb, RgbImage};
 
-use super::faces::Prepared;
+use super::faces::{Prepared, ALIGN_ZOOM};
 use super::metrics::EvalSample;
+use crate::align::CANONICAL_5;
 use crate::error::Result;
 use crate::font::draw_text;
 use crate::frame::{AU_NUMBERS, NUM_AUS};
@@ -206,6 +207,75 @@ pub fn write_galleries(
     Ok(written)
 }
 
+/// Horizontal bands of the aligned face crop, top to bottom.
+pub const REGIONS: [&str; 5] = ["brows", "eyes", "nose", "mouth", "chin"];
+
+/// The band ([`REGIONS`] index) at height `y` of an aligned crop (0 = top, 1 = bottom). The
+/// bounds come from the 5-point template the crops are aligned to: the eye line, the nose
+/// tip and the mouth corners at [`ALIGN_ZOOM`]; brows are above a quarter of the eye-to-nose
+/// distance over the eye line, the chin below half the nose-to-mouth distance under the
+/// mouth corners.
+pub fn region_at(y: f32) -> usize {
+    let at = |v: f32| 0.5 + (v - 0.5) / ALIGN_ZOOM;
+    let eyes = at((CANONICAL_5[0].1 + CANONICAL_5[1].1) / 2.0);
+    let nose = at(CANONICAL_5[2].1);
+    let mouth = at((CANONICAL_5[3].1 + CANONICAL_5[4].1) / 2.0);
+    let bounds = [
+        eyes - 0.25 * (nose - eyes),
+        (eyes + nose) / 2.0,
+        (nose + mouth) / 2.0,
+        mouth + 0.5 * (mouth - nose),
+    ];
+    bounds.iter().filter(|&&b| y >= b).count()
+}
+
+/// Height (0 = top, 1 = bottom) of a map's hot spot: the centroid of the cells at or above
+/// half its maximum, weighted by their values (finer than the cell of the maximum alone).
+pub fn hot_spot_y(cam: &[f32], side: usize) -> f32 {
+    let max = cam.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for (i, &v) in cam.iter().enumerate() {
+        if max > 0.0 && v >= 0.5 * max {
+            sum += v * ((i / side) as f32 + 0.5);
+            weight += v;
+        }
+    }
+    if weight > 0.0 {
+        sum / weight / side as f32
+    } else {
+        0.5
+    }
+}
+
+/// For AU `k`: over the faces labelled present, how many have their class activation map's
+/// hot spot ([`hot_spot_y`]) in each of [`REGIONS`] (the answer to "does the AU12 map look at the mouth?").
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn peak_regions(net: &AuNet, data: &Prepared, k: usize) -> Result<[usize; REGIONS.len()]> {
+    let side = data.side as usize;
+    let cam_side = net.config.cam_side() as usize;
+    let positives: Vec<usize> = (0..data.len())
+        .filter(|&i| data.labels[i][k] == Some(true))
+        .collect();
+    let mut counts = [0usize; REGIONS.len()];
+    for chunk in positives.chunks(64) {
+        let mut crops = Vec::with_capacity(chunk.len() * side * side * 3);
+        for &i in chunk {
+            crops.extend_from_slice(data.crop(i));
+        }
+        let x = to_tensor(&crops, chunk.len(), side, &Device::Cpu)?;
+        let cams = net
+            .cam(&x, Head::Au(k))?
+            .flatten_from(1)?
+            .to_vec2::<f32>()?;
+        for cam in cams {
+            counts[region_at(hot_spot_y(&cam, cam_side))] += 1;
+        }
+    }
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +305,27 @@ mod tests {
         assert_eq!(p.uncertain, vec![2, 1]);
         assert_eq!(p.incorrect, vec![4, 1]);
         assert_eq!(p.correct, vec![0, 2]);
+    }
+
+    #[test]
+    fn hot_spot_is_the_weighted_centre_of_the_hot_cells() {
+        // 4x4 map: rows 2 and 3 hot (4 and 4), row 0 lukewarm (1, below half the maximum).
+        let mut cam = vec![0.0; 16];
+        cam[1] = 1.0;
+        cam[9] = 4.0;
+        cam[13] = 4.0;
+        assert!((hot_spot_y(&cam, 4) - 3.0 / 4.0).abs() < 1e-6);
+        assert_eq!(hot_spot_y(&[0.0; 16], 4), 0.5);
+    }
+
+    #[test]
+    fn regions_follow_the_template() {
+        // Eye line at 0.465, nose tip 0.622, mouth corners 0.782 of the crop (zoom 1.15).
+        assert_eq!(REGIONS[region_at(0.25)], "brows");
+        assert_eq!(REGIONS[region_at(0.47)], "eyes");
+        assert_eq!(REGIONS[region_at(0.6)], "nose");
+        assert_eq!(REGIONS[region_at(0.78)], "mouth");
+        assert_eq!(REGIONS[region_at(0.95)], "chin");
     }
 
     #[test]

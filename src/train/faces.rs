@@ -9,15 +9,16 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::dataset::Sample;
-use crate::align::{aligned_crop, crop_rgb, square_crop};
+use super::synth::is_synthetic;
+use crate::align::{crop_rgb, rigid_aligned_crop, square_crop};
 use crate::config::DetectConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
-use crate::frame::{Frame, NUM_AUS};
-use crate::model::landmarks::LandmarkNet;
+use crate::frame::{FaceBox, Frame, NUM_AUS};
+use crate::model::landmarks::{LandmarkNet, Landmarks};
 use crate::source::load_rgb;
 
-/// How much of the surroundings an aligned training crop shows (see [`aligned_crop`]).
+/// How much of the surroundings an aligned training crop shows (see [`rigid_aligned_crop`]).
 pub const ALIGN_ZOOM: f32 = 1.15;
 
 /// Crops and labels ready for the network.
@@ -31,6 +32,8 @@ pub struct Prepared {
     pub paths: Vec<PathBuf>,
     /// What could not be used, for the report.
     pub skipped: PrepareReport,
+    /// How many of the samples are synthetic faces from `facs synth`.
+    pub synthetic: usize,
 }
 
 /// Images that produced no training sample, and why.
@@ -86,28 +89,117 @@ impl FacePreparer {
             return Ok(None);
         };
         let marks = self.landmarks.detect(frame, &[face], &mut self.scratch)?;
-        let aligned = marks[0].and_then(|pts| aligned_crop(frame, &pts, self.side, ALIGN_ZOOM));
-        Ok(Some(aligned.unwrap_or_else(|| {
-            crop_rgb(
-                frame,
-                square_crop(&face, 0.1, frame.width, frame.height),
-                self.side,
-            )
-        })))
+        Ok(Some(au_net_crop(
+            frame,
+            &face,
+            marks[0].as_ref(),
+            self.side,
+        )))
     }
 }
 
-/// A stable cache file name for an image path and crop size (FNV-1a of the path).
+/// The crop the AU network sees, in training and in the pipeline alike: aligned on the eyes
+/// and nose tip ([`rigid_aligned_crop`]) when the face has landmarks, else a square box crop
+/// with a 10% margin.
+pub fn au_net_crop(
+    frame: &Frame,
+    face: &FaceBox,
+    landmarks: Option<&Landmarks>,
+    side: u32,
+) -> Vec<u8> {
+    landmarks
+        .and_then(|pts| rigid_aligned_crop(frame, pts, side, ALIGN_ZOOM))
+        .unwrap_or_else(|| {
+            crop_rgb(
+                frame,
+                square_crop(face, 0.1, frame.width, frame.height),
+                side,
+            )
+        })
+}
+
+/// Bumped whenever [`au_net_crop`] changes, so that a cache never serves crops of another kind.
+const CROP_VERSION: &str = "rigid1";
+
+/// A stable cache file name for an image path, crop size and crop kind (FNV-1a of the path).
 fn cache_name(path: &Path, side: u32) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in path.to_string_lossy().bytes() {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}_{side}")
+    format!("{h:016x}_{side}_{CROP_VERSION}")
 }
 
-/// Prepares every sample: cached crop, or detection + landmarks + alignment (then cached).
+/// What became of one image.
+enum Outcome {
+    Crop { rgb: Vec<u8>, from_cache: bool },
+    NoFace,
+    Unreadable(String),
+}
+
+/// One sample: its cached crop, or detection + landmarks + alignment (then cached).
+fn prepare_one(
+    s: &Sample,
+    preparer: &mut Option<FacePreparer>,
+    models_dir: &Path,
+    side: u32,
+    cache: Option<&Path>,
+) -> Result<Outcome> {
+    let cached = cache.map(|d| d.join(cache_name(&s.path, side)));
+    if let Some(c) = &cached {
+        if c.with_extension("png").is_file() {
+            return Ok(match load_rgb(&c.with_extension("png")) {
+                Ok((_, _, rgb)) if rgb.len() == (side * side * 3) as usize => Outcome::Crop {
+                    rgb,
+                    from_cache: true,
+                },
+                _ => Outcome::Unreadable(format!("cached crop {} unreadable", c.display())),
+            });
+        }
+        if c.with_extension("noface").is_file() {
+            return Ok(Outcome::NoFace);
+        }
+    }
+    let (w, h, rgb) = match load_rgb(&s.path) {
+        Ok(v) => v,
+        Err(e) => return Ok(Outcome::Unreadable(e.to_string())),
+    };
+    let Some(frame) = Frame::new(0, 0.0, w, h, rgb) else {
+        return Ok(Outcome::Unreadable("empty image".into()));
+    };
+    let p = match preparer.as_mut() {
+        Some(p) => p,
+        None => preparer.insert(FacePreparer::new(models_dir, side)?),
+    };
+    let crop = p.crop_frame(&frame)?;
+    if let Some(c) = &cached {
+        match &crop {
+            Some(rgb) => image::save_buffer(
+                c.with_extension("png"),
+                rgb,
+                side,
+                side,
+                image::ColorType::Rgb8,
+            )
+            .map_err(|e| Error::Image {
+                path: c.with_extension("png"),
+                reason: e.to_string(),
+            })?,
+            None => std::fs::write(c.with_extension("noface"), b"").map_err(|e| Error::io(c, e))?,
+        }
+    }
+    Ok(match crop {
+        Some(rgb) => Outcome::Crop {
+            rgb,
+            from_cache: false,
+        },
+        None => Outcome::NoFace,
+    })
+}
+
+/// Prepares every sample (see [`prepare_one`]) on one worker thread per core, each with its
+/// own detector and landmark network; the result is in sample order whatever the threads.
 /// Images that cannot be read or show no face are listed, not fatal.
 ///
 /// # Errors
@@ -125,72 +217,61 @@ pub fn prepare(
     if let Some(dir) = cache {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let mut preparer: Option<FacePreparer> = None;
-    for s in samples {
-        let cached = cache.map(|d| d.join(cache_name(&s.path, side)));
-        let crop = match cached
-            .as_ref()
-            .filter(|p| p.with_extension("png").is_file())
-        {
-            Some(p) => {
-                out.skipped.from_cache += 1;
-                load_rgb(&p.with_extension("png"))
-                    .ok()
-                    .map(|(_, _, rgb)| rgb)
-            }
-            None if cached
-                .as_ref()
-                .is_some_and(|p| p.with_extension("noface").is_file()) =>
-            {
-                None
-            }
-            None => {
-                let (w, h, rgb) = match load_rgb(&s.path) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        out.skipped.unreadable.push((s.path.clone(), e.to_string()));
-                        continue;
-                    }
-                };
-                let Some(frame) = Frame::new(0, 0.0, w, h, rgb) else {
-                    out.skipped
-                        .unreadable
-                        .push((s.path.clone(), "empty image".into()));
-                    continue;
-                };
-                let p = match preparer.as_mut() {
-                    Some(p) => p,
-                    None => preparer.insert(FacePreparer::new(models_dir, side)?),
-                };
-                let crop = p.crop_frame(&frame)?;
-                if let Some(c) = &cached {
-                    match &crop {
-                        Some(rgb) => image::save_buffer(
-                            c.with_extension("png"),
-                            rgb,
-                            side,
-                            side,
-                            image::ColorType::Rgb8,
-                        )
-                        .map_err(|e| Error::Image {
-                            path: c.with_extension("png"),
-                            reason: e.to_string(),
-                        })?,
-                        None => std::fs::write(c.with_extension("noface"), b"")
-                            .map_err(|e| Error::io(c, e))?,
-                    }
-                }
-                crop
-            }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(samples.len().max(1));
+    // Thread t takes samples t, t + threads, ... so slow and fast images spread evenly.
+    let outcomes: Vec<Vec<Outcome>> = std::thread::scope(|scope| -> Result<Vec<Vec<Outcome>>> {
+        let handles = (0..threads)
+            .map(|t| {
+                std::thread::Builder::new()
+                    .name(format!("prepare-{t}"))
+                    .spawn_scoped(scope, move || -> Result<Vec<Outcome>> {
+                        let mut preparer = None;
+                        samples
+                            .iter()
+                            .skip(t)
+                            .step_by(threads)
+                            .map(|s| prepare_one(s, &mut preparer, models_dir, side, cache))
+                            .collect()
+                    })
+                    .map_err(|e| Error::Stage("prepare", e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Error::Stage("prepare", "a worker panicked".into()))?
+            })
+            .collect()
+    })?;
+    let mut per_thread: Vec<_> = outcomes.into_iter().map(Vec::into_iter).collect();
+    // The last image folder seen and whether it is a `facs synth` one (one check per folder).
+    let mut synthetic_dir: Option<(PathBuf, bool)> = None;
+    for (i, s) in samples.iter().enumerate() {
+        let Some(outcome) = per_thread[i % threads].next() else {
+            return Err(Error::Stage(
+                "prepare",
+                "a worker returned too few crops".into(),
+            ));
         };
-        match crop.filter(|c| c.len() == (side * side * 3) as usize) {
-            Some(c) => {
-                out.crops.extend_from_slice(&c);
+        match outcome {
+            Outcome::Crop { rgb, from_cache } => {
+                out.skipped.from_cache += usize::from(from_cache);
+                out.crops.extend_from_slice(&rgb);
                 out.labels.push(s.aus);
                 out.emotions.push(s.emotion);
                 out.paths.push(s.path.clone());
+                let dir = s.path.parent();
+                if synthetic_dir.as_ref().map(|(d, _)| d.as_path()) != dir {
+                    synthetic_dir = dir.map(|d| (d.to_path_buf(), is_synthetic(&s.path)));
+                }
+                out.synthetic += usize::from(synthetic_dir.as_ref().is_some_and(|(_, y)| *y));
             }
-            None => out.skipped.no_face.push(s.path.clone()),
+            Outcome::NoFace => out.skipped.no_face.push(s.path.clone()),
+            Outcome::Unreadable(why) => out.skipped.unreadable.push((s.path.clone(), why)),
         }
     }
     Ok(out)

@@ -7,6 +7,7 @@ pub mod dataset;
 pub mod faces;
 pub mod loss;
 pub mod metrics;
+pub mod optim;
 pub mod plot;
 pub mod sampler;
 pub mod synth;

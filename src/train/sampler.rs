@@ -124,6 +124,16 @@ impl WeightedSampler {
             .min(self.cumulative.len() - 1)
     }
 
+    /// The random stream's state, for a checkpoint.
+    pub fn rng_state(&self) -> u64 {
+        self.rng.state()
+    }
+
+    /// Continues the random stream from a checkpoint's state.
+    pub fn set_rng_state(&mut self, state: u64) {
+        self.rng = SplitMix64::new(state);
+    }
+
     /// `n` indices.
     pub fn epoch(&mut self, n: usize) -> Vec<usize> {
         (0..n).map(|_| self.draw()).collect()

@@ -79,6 +79,18 @@ impl Default for SynthConfig {
     }
 }
 
+/// The file [`write_dataset`] leaves beside `images/` and `labels.csv`.
+pub const SYNTH_MARKER: &str = "synth.json";
+const SYNTH_MARKER_FORMAT: &str = "facs-synth";
+
+/// Whether `image` was rendered by [`write_dataset`] (its folder's parent holds the marker).
+pub fn is_synthetic(image: &Path) -> bool {
+    image
+        .parent()
+        .and_then(Path::parent)
+        .is_some_and(|d| d.join(SYNTH_MARKER).is_file())
+}
+
 /// Smallest image side the renderer accepts.
 pub const MIN_SIZE: u32 = 32;
 /// Largest image side the renderer accepts.
@@ -155,6 +167,11 @@ impl SplitMix64 {
     /// A generator seeded with `seed`; equal seeds give equal streams.
     pub fn new(seed: u64) -> Self {
         SplitMix64 { state: seed }
+    }
+
+    /// The generator's state: `SplitMix64::new(g.state())` continues `g`'s stream.
+    pub fn state(&self) -> u64 {
+        self.state
     }
 
     /// A seed for an independent stream `stream` of `seed`.
@@ -362,6 +379,17 @@ pub fn write_dataset(cfg: &SynthConfig, out_dir: &Path) -> Result<SynthSummary> 
         .collect();
     let csv = out_dir.join("labels.csv");
     write_csv(&samples, &images_dir, &csv)?;
+    // The marker that tells `facs train` (and every model it writes) these faces are drawn.
+    let marker = serde_json::json!({
+        "format": SYNTH_MARKER_FORMAT,
+        "note": "synthetic faces from `facs synth`: for checking the training machinery, never a measure of real-world accuracy",
+        "count": cfg.count,
+        "seed": cfg.seed,
+        "size": cfg.size,
+        "au_rates": cfg.au_rates,
+        "emotion": cfg.emotion,
+    });
+    crate::log::write_json_atomic(&out_dir.join(SYNTH_MARKER), &marker)?;
     let mut summary = SynthSummary {
         count: cfg.count,
         au_positives: [0; NUM_AUS],
@@ -1136,18 +1164,27 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     } else {
         0.0
     };
-    let thin = (1.0 - 0.35 * a20) * (1.0 - 0.15 * a12);
+    let thin = (1.0 - 0.45 * a20) * (1.0 - 0.15 * a12);
     let mouth = Mouth {
         y: id.mouth_y,
-        half_w: id.mouth_w + 0.05 * a12 + 0.1 * a20,
-        lift: 0.1 * a12 - 0.015 * a20,
-        arch: 0.035 * a17,
+        half_w: id.mouth_w + 0.05 * a12 + 0.16 * a20,
+        lift: 0.1 * a12 - 0.035 * a20,
+        arch: 0.06 * a17,
         gap,
         lip_u: id.lip_u * thin,
-        lip_l: (id.lip_l + 0.015 * a17) * thin,
+        lip_l: (id.lip_l + 0.02 * a17) * thin,
         upper_raise: 0.03 * a9,
-        lower_push: 0.03 * a17,
+        lower_push: 0.05 * a17,
     };
+    // AU20 stretches the skin beside the mouth corners: a short crease at each.
+    if a20 > 0.0 {
+        for side in [-1.0f32, 1.0] {
+            let x = side * (mouth.half_w + 0.05);
+            let y = mouth.line(1.0);
+            let pts = bezier((x, y - 0.06), (x + side * 0.03, y), (x, y + 0.07), 6);
+            cv.stroke(&pts, (0.012, 0.016), deep, 0.6 * a20, Blend::Multiply);
+        }
+    }
     // Nasolabial folds from the nose wings toward the mouth corners: deeper with AU6, AU9
     // and AU12.
     for side in [-1.0f32, 1.0] {
@@ -1184,21 +1221,21 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
         &crease,
         (0.02, 0.02),
         shadow,
-        0.25 + 0.5 * a17,
+        0.25 + 0.65 * a17,
         Blend::Multiply,
     );
     cv.soft(
         (0.0, chin_c),
         (0.26, 0.14),
         light,
-        0.1 + 0.35 * a17,
+        0.1 + 0.45 * a17,
         Blend::Multiply,
     );
     if a17 > 0.0 {
         let mut rng = SplitMix64::new(SplitMix64::derive(seed, 17));
-        for _ in 0..6 {
+        for _ in 0..9 {
             let c = (rng.range(-0.15, 0.15), chin_c + rng.range(-0.06, 0.08));
-            cv.soft(c, (0.035, 0.03), deep, 0.5 * a17, Blend::Multiply);
+            cv.soft(c, (0.035, 0.03), deep, 0.7 * a17, Blend::Multiply);
         }
     }
 
@@ -1623,7 +1660,7 @@ mod tests {
             (AU6, [-0.85, -0.35, 0.85, 0.8]),
             (AU9, [-0.5, -0.2, 0.5, 0.75]),
             (AU12, [-0.6, 0.15, 0.6, 0.9]),
-            (AU17, [-0.4, 0.45, 0.4, 1.25]),
+            (AU17, [-0.4, 0.4, 0.4, 1.25]), // the lower lip pushes the lip line up
             (AU20, [-0.6, 0.15, 0.6, 0.9]),
             (AU25, [-0.4, 0.45, 0.4, 0.95]),
             (AU26, [-1.0, 0.3, 1.0, 1.8]),

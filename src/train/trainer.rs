@@ -4,16 +4,19 @@
 //! saved as safetensors with a JSON config beside them.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use candle_core::Var;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
 use super::faces::{Prepared, ALIGN_ZOOM};
 use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
 use super::metrics::{evaluate, select_thresholds, EvalReport, EvalSample, ThresholdRule};
-use super::sampler::WeightedSampler;
+use super::optim::{AdamW, AdamWParams};
+use super::sampler::{sample_weights, WeightedSampler};
 use super::synth::SplitMix64;
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
@@ -72,6 +75,10 @@ pub struct ModelInfo {
     pub input: String,
     pub best_epoch: usize,
     pub history: Vec<EpochLog>,
+    /// Trained only on faces from `facs synth`: proves the machinery, never a model for
+    /// real footage (the pipeline says so in its sidecar).
+    #[serde(default)]
+    pub synthetic_training_data: bool,
 }
 
 const FORMAT: &str = "facs-au-net";
@@ -171,8 +178,18 @@ fn targets(data: &Prepared, idx: &[usize], dev: &Device) -> candle_core::Result<
     })
 }
 
+/// The variables of a VarMap by name.
+fn variables(vm: &VarMap) -> Result<std::collections::HashMap<String, Var>> {
+    Ok(vm
+        .data()
+        .lock()
+        .map_err(|_| Error::Stage("train", "variable map poisoned".into()))?
+        .clone())
+}
+
 /// Re-initialises every variable from `seed` (candle's CPU initialiser cannot be seeded):
-/// weights Kaiming-normal (sd = sqrt(2 / fan_in)), biases zero, in name order.
+/// convolution and linear weights Kaiming-normal (sd = sqrt(2 / fan_in)), biases and
+/// running means zero, batch-norm scales and running variances one, in name order.
 fn seeded_init(vm: &VarMap, seed: u64) -> Result<()> {
     let vars = vm
         .data()
@@ -186,8 +203,10 @@ fn seeded_init(vm: &VarMap, seed: u64) -> Result<()> {
         let var = &vars[name];
         let dims = var.dims().to_vec();
         let n: usize = dims.iter().product();
-        let values: Vec<f32> = if name.ends_with("bias") {
+        let values: Vec<f32> = if name.ends_with("bias") || name.ends_with("running_mean") {
             vec![0.0; n]
+        } else if name.ends_with("running_var") || name.ends_with("bn.weight") {
+            vec![1.0; n]
         } else {
             let fan_in: usize = dims.iter().skip(1).product::<usize>().max(1);
             let sd = (2.0 / fan_in as f32).sqrt();
@@ -204,12 +223,21 @@ fn seeded_init(vm: &VarMap, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Per-AU positive weight: negatives / positives among known labels, clamped to [1, 50].
-pub fn pos_weights(labels: &[[Option<bool>; NUM_AUS]]) -> [f32; NUM_AUS] {
+/// Per-AU positive weight: negatives / positives among known labels as the sampler draws
+/// them (each sample counted with its sampling weight, so the imbalance the balanced
+/// sampler already removed is not corrected twice), clamped to [1, 50].
+pub fn pos_weights(labels: &[[Option<bool>; NUM_AUS]], weights: &[f64]) -> [f32; NUM_AUS] {
     let mut w = [1f32; NUM_AUS];
     for (k, wk) in w.iter_mut().enumerate() {
-        let pos = labels.iter().filter(|l| l[k] == Some(true)).count() as f32;
-        let neg = labels.iter().filter(|l| l[k] == Some(false)).count() as f32;
+        let sum = |v: bool| -> f32 {
+            labels
+                .iter()
+                .zip(weights)
+                .filter(|(l, _)| l[k] == Some(v))
+                .map(|(_, w)| *w)
+                .sum::<f64>() as f32
+        };
+        let (pos, neg) = (sum(true), sum(false));
         *wk = if pos > 0.0 {
             (neg / pos).clamp(1.0, 50.0)
         } else {
@@ -273,12 +301,13 @@ impl Session {
             cfg.net.clone(),
         )?;
         seeded_init(&vm, cfg.seed)?;
-        let params = ParamsAdamW {
+        let params = AdamWParams {
             lr: cfg.lr,
             weight_decay: cfg.weight_decay,
             ..Default::default()
         };
-        let opt = AdamW::new(vm.all_vars(), params)?;
+        let opt = AdamW::new(&variables(&vm)?, params)?;
+        let weights = sample_weights(&train.labels);
         let (sampler, _) = WeightedSampler::balanced(&train.labels, cfg.seed).ok_or_else(|| {
             Error::config(
                 "training labels",
@@ -287,7 +316,7 @@ impl Session {
             )
         })?;
         let bce = BceOptions {
-            pos_weight: Some(Tensor::new(&pos_weights(&train.labels), &dev)?),
+            pos_weight: Some(Tensor::new(&pos_weights(&train.labels, &weights), &dev)?),
             focal_gamma: cfg.focal_gamma,
         };
         Ok(Session {
@@ -305,7 +334,7 @@ impl Session {
     fn step(&mut self, data: &Prepared, idx: &[usize], lr: f64) -> Result<f64> {
         let dev = Device::Cpu;
         let side = data.side as usize;
-        self.opt.set_learning_rate(lr);
+        self.opt.params.lr = lr;
         let mut crops = Vec::with_capacity(idx.len() * side * side * 3);
         for &i in idx {
             let start = crops.len();
@@ -316,7 +345,7 @@ impl Session {
         }
         let x = to_tensor(&crops, idx.len(), side, &dev)?;
         let t = targets(data, idx, &dev)?;
-        let o = self.net.forward(&x)?;
+        let o = self.net.forward_t(&x, true)?;
         let loss = (masked_bce(&o.au, &t.au, &t.au_mask, &self.bce)?
             + masked_cross_entropy(&o.emotion, &t.emotion, &t.emotion_mask)?
             + masked_bce(
@@ -401,18 +430,173 @@ pub fn lr_find(
     })
 }
 
+/// How a training run is driven (beyond what it trains).
+#[derive(Debug, Default)]
+pub struct RunControl<'a> {
+    /// Progress bar with loss and ETA on stderr.
+    pub progress: bool,
+    /// Continue from the checkpoint in the output folder.
+    pub resume: bool,
+    /// When set (e.g. by Ctrl-C), stop at the next batch; the last epoch's checkpoint stays.
+    pub stop: Option<&'a AtomicBool>,
+    /// Run at most this many epochs in this call, then stop as if interrupted.
+    pub max_epochs: Option<usize>,
+}
+
+/// What a call to [`train`] did.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub info: ModelInfo,
+    /// Stopped before the schedule ended (resume with [`RunControl::resume`]).
+    pub interrupted: bool,
+}
+
+/// Where a run stands after an epoch: written beside the weights as checkpoint.json, with
+/// the weights and optimiser moments in checkpoint.safetensors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    format: String,
+    config: TrainConfig,
+    train_faces: usize,
+    epoch: usize,
+    optimizer_steps: usize,
+    sampler_rng: u64,
+    augment_rng: u64,
+    history: Vec<EpochLog>,
+    best: f64,
+    best_epoch: usize,
+    since_best: usize,
+}
+
+const CHECKPOINT_FORMAT: &str = "facs-train-checkpoint";
+const CHECKPOINT: &str = "checkpoint.json";
+const CHECKPOINT_TENSORS: &str = "checkpoint.safetensors";
+
+/// Writes tensors to `path` through a temporary file, so a crash never leaves half a file.
+fn save_tensors(tensors: &std::collections::HashMap<String, Tensor>, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("safetensors.tmp");
+    candle_core::safetensors::save(tensors, &tmp).map_err(|e| Error::Model {
+        path: tmp.clone(),
+        reason: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let v = serde_json::to_value(value).map_err(|e| Error::Json {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    crate::log::write_json_atomic(path, &v)
+}
+
+impl Session {
+    fn save_checkpoint(&self, state: &Checkpoint, out_dir: &Path) -> Result<()> {
+        let mut tensors = std::collections::HashMap::new();
+        for (name, var) in variables(&self.vm)? {
+            tensors.insert(format!("var.{name}"), var.as_tensor().clone());
+        }
+        for (name, t) in self.opt.state() {
+            tensors.insert(format!("opt.{name}"), t);
+        }
+        save_tensors(&tensors, &out_dir.join(CHECKPOINT_TENSORS))?;
+        write_json(state, &out_dir.join(CHECKPOINT))
+    }
+
+    /// Restores weights, optimiser and random streams from `out_dir`'s checkpoint, after
+    /// checking it belongs to this configuration and data.
+    fn resume(
+        &mut self,
+        cfg: &TrainConfig,
+        train: &Prepared,
+        out_dir: &Path,
+    ) -> Result<Checkpoint> {
+        let path = out_dir.join(CHECKPOINT);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let state: Checkpoint = serde_json::from_str(&text).map_err(|e| Error::Json {
+            path: path.clone(),
+            source: e,
+        })?;
+        let refuse = |reason: String| Error::Model {
+            path: path.clone(),
+            reason,
+        };
+        if state.format != CHECKPOINT_FORMAT {
+            return Err(refuse(format!(
+                "format {:?}, expected {CHECKPOINT_FORMAT:?}",
+                state.format
+            )));
+        }
+        if &state.config != cfg {
+            let (a, b) = (
+                serde_json::to_value(&state.config).unwrap_or_default(),
+                serde_json::to_value(cfg).unwrap_or_default(),
+            );
+            let differ: Vec<String> = match (a.as_object(), b.as_object()) {
+                (Some(a), Some(b)) => a
+                    .iter()
+                    .filter(|(k, v)| b.get(*k) != Some(v))
+                    .map(|(k, v)| {
+                        format!("{k} {v} (now {})", b.get(k).cloned().unwrap_or_default())
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            return Err(refuse(format!(
+                "made with other settings: {}; resume with the same ones",
+                differ.join(", ")
+            )));
+        }
+        if state.train_faces != train.len() {
+            return Err(refuse(format!(
+                "made on {} training faces, now {}",
+                state.train_faces,
+                train.len()
+            )));
+        }
+        let tpath = out_dir.join(CHECKPOINT_TENSORS);
+        let tensors =
+            candle_core::safetensors::load(&tpath, &Device::Cpu).map_err(|e| Error::Model {
+                path: tpath.clone(),
+                reason: e.to_string(),
+            })?;
+        let model_err = |e: candle_core::Error| Error::Model {
+            path: tpath.clone(),
+            reason: e.to_string(),
+        };
+        for (name, var) in variables(&self.vm)? {
+            let t = tensors
+                .get(&format!("var.{name}"))
+                .ok_or_else(|| model_err(candle_core::Error::Msg(format!("lacks `var.{name}`"))))?;
+            var.set(t).map_err(model_err)?;
+        }
+        let opt: std::collections::HashMap<String, Tensor> = tensors
+            .iter()
+            .filter_map(|(k, t)| k.strip_prefix("opt.").map(|k| (k.to_string(), t.clone())))
+            .collect();
+        self.opt
+            .restore(&opt, state.optimizer_steps)
+            .map_err(model_err)?;
+        self.sampler.set_rng_state(state.sampler_rng);
+        self.rng = SplitMix64::new(state.augment_rng);
+        Ok(state)
+    }
+}
+
 /// Trains on `train`, validates on `val` after each epoch, keeps the best weights in
-/// `out_dir` (model.safetensors + model.json) and returns the info written.
+/// `out_dir` (model.safetensors + model.json), checkpoints every epoch, and returns the
+/// info written.
 ///
 /// # Errors
-/// Empty data, a tensor failure, or the output folder cannot be written.
+/// Empty data, a tensor failure, a checkpoint that does not fit, or the output folder
+/// cannot be written.
 pub fn train(
     cfg: &TrainConfig,
     train: &Prepared,
     val: &Prepared,
     out_dir: &Path,
-    progress: bool,
-) -> Result<ModelInfo> {
+    run: &RunControl,
+) -> Result<TrainOutcome> {
     cfg.net.validate()?;
     if train.is_empty() {
         return Err(Error::config("training set", 0, "at least one face"));
@@ -426,23 +610,71 @@ pub fn train(
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut session = Session::new(cfg, train)?;
+    let mut state = Checkpoint {
+        format: CHECKPOINT_FORMAT.into(),
+        config: cfg.clone(),
+        train_faces: train.len(),
+        epoch: 0,
+        optimizer_steps: 0,
+        sampler_rng: 0,
+        augment_rng: 0,
+        history: Vec::new(),
+        best: f64::NEG_INFINITY,
+        best_epoch: 0,
+        since_best: 0,
+    };
+    if run.resume {
+        state = session.resume(cfg, train, out_dir)?;
+        if run.progress {
+            eprintln!("resuming after epoch {} of {}", state.epoch, cfg.epochs);
+        }
+    }
+    let info = |state: &Checkpoint| {
+        ModelInfo {
+        format: FORMAT.into(),
+        facs_version: env!("CARGO_PKG_VERSION").into(),
+        config: cfg.clone(),
+        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
+        emotion_labels: EMOTIONS.iter().map(|e| e.to_string()).collect(),
+        input: format!(
+            "{0}x{0} RGB face crop aligned on the eyes and nose tip of the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25",
+            cfg.net.input
+        ),
+        best_epoch: state.best_epoch,
+        history: state.history.clone(),
+        synthetic_training_data: train.synthetic > 0 && train.synthetic == train.len(),
+    }
+    };
     let steps_per_epoch = train.len().div_ceil(cfg.batch.max(1));
     let total_steps = steps_per_epoch * cfg.epochs;
-    let mut history = Vec::new();
-    let (mut best, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0, 0);
     let started = Instant::now();
-    for epoch in 1..=cfg.epochs {
+    let first = state.epoch + 1;
+    let stopped = |epochs_run: usize| {
+        run.stop.is_some_and(|s| s.load(Ordering::SeqCst))
+            || run.max_epochs.is_some_and(|m| epochs_run >= m)
+    };
+    let mut interrupted = false;
+    let early_stopped = state.since_best >= cfg.patience && state.epoch > 0;
+    for epoch in first..=cfg.epochs {
+        if early_stopped || stopped(epoch - first) {
+            interrupted = !early_stopped;
+            break;
+        }
         let t0 = Instant::now();
         let order = session.sampler.epoch(train.len());
         let mut loss_sum = 0.0;
         for (b, idx) in order.chunks(cfg.batch.max(1)).enumerate() {
+            if run.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                interrupted = true;
+                break;
+            }
             let step = (epoch - 1) * steps_per_epoch + b;
             let loss = session.step(train, idx, one_cycle(step, total_steps, cfg.lr))?;
             loss_sum += loss;
-            if progress {
-                let done = step + 1;
-                let eta =
-                    started.elapsed().as_secs_f64() / done as f64 * (total_steps - done) as f64;
+            if run.progress {
+                let done = step + 1 - (first - 1) * steps_per_epoch;
+                let left = total_steps - step - 1;
+                let eta = started.elapsed().as_secs_f64() / done as f64 * left as f64;
                 eprint!(
                     "\repoch {epoch}/{} batch {}/{steps_per_epoch} loss {:.4} eta {:.0}s   ",
                     cfg.epochs,
@@ -452,62 +684,59 @@ pub fn train(
                 );
             }
         }
+        if interrupted {
+            if run.progress {
+                eprintln!();
+            }
+            break;
+        }
         let val_f1 = if val.is_empty() {
             None
         } else {
             evaluate(&predict(&session.net, val, 64)?, &[0.5; NUM_AUS]).macro_f1
         };
-        history.push(EpochLog {
+        state.history.push(EpochLog {
             epoch,
             train_loss: loss_sum / steps_per_epoch as f64,
             val_macro_f1: val_f1,
             seconds: t0.elapsed().as_secs_f64(),
         });
-        if progress {
+        if run.progress {
             eprintln!(
-                "\repoch {epoch}: train loss {:.4}, val macro-F1 {:?}            ",
+                "\repoch {epoch}: train loss {:.4}, val macro-F1 {}            ",
                 loss_sum / steps_per_epoch as f64,
-                val_f1
+                val_f1.map_or("-".into(), |f| format!("{f:.3}"))
             );
         }
         // Without validation data, the last epoch is kept.
         let score = val_f1.unwrap_or(epoch as f64);
-        if score > best {
-            best = score;
-            best_epoch = epoch;
-            since_best = 0;
-            let path = out_dir.join(WEIGHTS);
-            session.vm.save(&path).map_err(|e| Error::Model {
-                path,
-                reason: e.to_string(),
-            })?;
+        state.epoch = epoch;
+        if score > state.best {
+            state.best = score;
+            state.best_epoch = epoch;
+            state.since_best = 0;
+            session
+                .vm
+                .save(out_dir.join(WEIGHTS))
+                .map_err(|e| Error::Model {
+                    path: out_dir.join(WEIGHTS),
+                    reason: e.to_string(),
+                })?;
+            write_json(&info(&state), &out_dir.join(INFO))?;
         } else {
-            since_best += 1;
-            if since_best >= cfg.patience {
-                break;
-            }
+            state.since_best += 1;
+        }
+        state.optimizer_steps = session.opt.steps();
+        state.sampler_rng = session.sampler.rng_state();
+        state.augment_rng = session.rng.state();
+        session.save_checkpoint(&state, out_dir)?;
+        if state.since_best >= cfg.patience {
+            break;
         }
     }
-    let info = ModelInfo {
-        format: FORMAT.into(),
-        facs_version: env!("CARGO_PKG_VERSION").into(),
-        config: cfg.clone(),
-        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
-        emotion_labels: EMOTIONS.iter().map(|e| e.to_string()).collect(),
-        input: format!(
-            "{0}x{0} RGB face crop aligned to the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25",
-            cfg.net.input
-        ),
-        best_epoch,
-        history,
-    };
-    let path = out_dir.join(INFO);
-    let value = serde_json::to_value(&info).map_err(|e| Error::Json {
-        path: path.clone(),
-        source: e,
-    })?;
-    crate::log::write_json_atomic(&path, &value)?;
-    Ok(info)
+    let info = info(&state);
+    write_json(&info, &out_dir.join(INFO))?;
+    Ok(TrainOutcome { info, interrupted })
 }
 
 /// Loads a model written by [`train`].
@@ -598,6 +827,22 @@ pub fn calibrate_thresholds(
     Ok(out)
 }
 
+/// Where a model's AU thresholds came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ThresholdSource {
+    File(PathBuf),
+    /// No thresholds file: 0.5 for every AU.
+    Default,
+}
+
+/// The calibration file `facs train` writes for the model in `model_dir`:
+/// `<calibration_dir>/<model folder name>.json`.
+pub fn calibration_file(model_dir: &Path, calibration_dir: &Path) -> Option<PathBuf> {
+    model_dir
+        .file_name()
+        .map(|n| calibration_dir.join(format!("{}.json", n.to_string_lossy())))
+}
+
 /// The thresholds stored beside a model, or 0.5 for every AU when there are none.
 ///
 /// # Errors
@@ -607,17 +852,53 @@ pub fn load_thresholds(model_dir: &Path) -> Result<[f32; NUM_AUS]> {
     if !path.is_file() {
         return Ok([0.5; NUM_AUS]);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    read_thresholds(&path)
+}
+
+/// The thresholds the pipeline uses for a model: calibration/<model>.json when present (the
+/// user may recalibrate it), else the copy beside the model, else 0.5 for every AU.
+///
+/// # Errors
+/// A thresholds file that cannot be read or has the wrong length.
+pub fn load_thresholds_for(
+    model_dir: &Path,
+    calibration_dir: &Path,
+) -> Result<([f32; NUM_AUS], ThresholdSource)> {
+    let candidates = [
+        calibration_file(model_dir, calibration_dir),
+        Some(model_dir.join(THRESHOLDS)),
+    ];
+    for path in candidates.into_iter().flatten() {
+        if path.is_file() {
+            return Ok((read_thresholds(&path)?, ThresholdSource::File(path)));
+        }
+    }
+    Ok(([0.5; NUM_AUS], ThresholdSource::Default))
+}
+
+fn read_thresholds(path: &Path) -> Result<[f32; NUM_AUS]> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let t: Thresholds = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source: e,
     })?;
+    let bad = |reason: String| Error::Calibration {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let expected: Vec<String> = AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect();
+    if t.au_labels != expected {
+        return Err(bad(format!(
+            "AU labels {:?}, expected {expected:?}",
+            t.au_labels
+        )));
+    }
+    if let Some(v) = t.thresholds.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        return Err(bad(format!("threshold {v} outside [0, 1]")));
+    }
     t.thresholds
         .try_into()
-        .map_err(|v: Vec<f32>| Error::Calibration {
-            path,
-            reason: format!("{} thresholds, expected {NUM_AUS}", v.len()),
-        })
+        .map_err(|v: Vec<f32>| bad(format!("{} thresholds, expected {NUM_AUS}", v.len())))
 }
 
 /// Evaluates a loaded model on prepared data at the given AU thresholds.
@@ -660,6 +941,89 @@ mod tests {
         assert_eq!(steepest_descent(&[]), None);
     }
 
+    /// Random crops with random labels: enough to check the machinery, not learning.
+    fn noise(n: usize, side: u32, seed: u64) -> Prepared {
+        let mut rng = SplitMix64::new(seed);
+        Prepared {
+            side,
+            crops: (0..n * (side * side * 3) as usize)
+                .map(|_| rng.below(256) as u8)
+                .collect(),
+            labels: (0..n)
+                .map(|_| std::array::from_fn(|_| Some(rng.chance(0.3))))
+                .collect(),
+            emotions: vec![None; n],
+            paths: vec![PathBuf::new(); n],
+            skipped: Default::default(),
+            synthetic: 0,
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_exactly() {
+        let cfg = TrainConfig {
+            net: AuNetConfig {
+                input: 32,
+                width: 4,
+            },
+            epochs: 3,
+            batch: 16,
+            ..Default::default()
+        };
+        let data = noise(40, 32, 1);
+        let none = Prepared::default();
+        let straight = tempfile::tempdir().unwrap();
+        let a = train(&cfg, &data, &none, straight.path(), &RunControl::default()).unwrap();
+        assert!(!a.interrupted);
+        assert_eq!(a.info.history.len(), 3);
+
+        let split = tempfile::tempdir().unwrap();
+        let first = RunControl {
+            max_epochs: Some(2),
+            ..Default::default()
+        };
+        let b = train(&cfg, &data, &none, split.path(), &first).unwrap();
+        assert!(b.interrupted);
+        assert_eq!(b.info.history.len(), 2);
+        let resume = RunControl {
+            resume: true,
+            ..Default::default()
+        };
+        let c = train(&cfg, &data, &none, split.path(), &resume).unwrap();
+        assert!(!c.interrupted);
+        assert_eq!(c.info.history.len(), 3);
+        for (x, y) in a.info.history.iter().zip(&c.info.history) {
+            assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
+        }
+        let weights =
+            |d: &Path| candle_core::safetensors::load(d.join(WEIGHTS), &Device::Cpu).unwrap();
+        let (wa, wc) = (weights(straight.path()), weights(split.path()));
+        assert_eq!(wa.len(), wc.len());
+        for (name, t) in &wa {
+            let u = &wc[name];
+            let same = t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+                == u.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert!(same, "{name} differs after resuming");
+        }
+
+        // Other settings, or other data, are refused by name.
+        let other = TrainConfig {
+            lr: 0.01,
+            ..cfg.clone()
+        };
+        let e = train(&other, &data, &none, split.path(), &resume)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lr") && e.contains("checkpoint.json"), "{e}");
+        let e = train(&cfg, &noise(24, 32, 2), &none, split.path(), &resume)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("40 training faces, now 24"), "{e}");
+        // Nothing to resume from.
+        let empty = tempfile::tempdir().unwrap();
+        assert!(train(&cfg, &data, &none, empty.path(), &resume).is_err());
+    }
+
     #[test]
     fn happy_labels_and_pos_weights() {
         let mut l = [Some(false); NUM_AUS];
@@ -673,8 +1037,14 @@ mod tests {
         let mut rows = vec![[Some(false); NUM_AUS]; 4];
         rows[0][0] = Some(true);
         rows.push([None; NUM_AUS]);
-        assert_eq!(pos_weights(&rows)[0], 3.0);
+        let even = vec![1.0; 5];
+        assert_eq!(pos_weights(&rows, &even)[0], 3.0);
         // No positives: weight 1.
-        assert_eq!(pos_weights(&rows)[1], 1.0);
+        assert_eq!(pos_weights(&rows, &even)[1], 1.0);
+        // Sampled three times as often, the positive already balances the negatives.
+        let skewed = [3.0, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(pos_weights(&rows, &skewed)[0], 1.0);
+        let slight = [1.5, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(pos_weights(&rows, &slight)[0], 2.0);
     }
 }
