@@ -73,12 +73,12 @@ fn networks(c: &mut Criterion) {
         })
     });
     // facs's own AU network (untrained weights: the time does not depend on them), at the
-    // default size and at the size the training test uses.
+    // default size and at a larger one.
     for cfg in [
         AuNetConfig::default(),
         AuNetConfig {
-            input: 48,
-            width: 8,
+            input: 64,
+            width: 16,
         },
     ] {
         let vm = candle_nn::VarMap::new();

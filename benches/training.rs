@@ -38,6 +38,7 @@ fn data(n: usize, side: u32) -> Prepared {
         paths: vec![Default::default(); n],
         skipped: Default::default(),
         synthetic: 0,
+        landmarks: vec![None; n],
     }
 }
 
@@ -49,8 +50,8 @@ fn training(c: &mut Criterion) {
     for net in [
         default.clone(),
         AuNetConfig {
-            input: 48,
-            width: 8,
+            input: 64,
+            width: 16,
         },
     ] {
         let d = data(n, net.input);
@@ -89,7 +90,7 @@ fn training(c: &mut Criterion) {
         &data(32, default.input),
         &Prepared::default(),
         out.path(),
-        false,
+        &Default::default(),
     )
     .expect("train");
     let (net, _) = facs::train::trainer::load(out.path()).expect("load");

@@ -246,12 +246,26 @@ fn aligned_crop_on(
     zoom: f32,
     points: usize,
 ) -> Option<Vec<u8>> {
+    warp(frame, &alignment(pts, size, zoom, points)?, size)
+}
+
+/// The frame-to-crop transform of [`rigid_aligned_crop`] (to map landmarks into the crop).
+pub fn rigid_alignment(pts: &[(f32, f32); 68], size: u32, zoom: f32) -> Option<Similarity> {
+    alignment(pts, size, zoom, 3)
+}
+
+/// The similarity taking the first `points` of the face's five points onto the template.
+fn alignment(pts: &[(f32, f32); 68], size: u32, zoom: f32, points: usize) -> Option<Similarity> {
     let s = size as f32;
     let target: Vec<(f32, f32)> = CANONICAL_5[..points]
         .iter()
         .map(|&(x, y)| ((0.5 + (x - 0.5) / zoom) * s, (0.5 + (y - 0.5) / zoom) * s))
         .collect();
-    let to_crop = Similarity::fit(&five_points(pts)[..points], &target)?;
+    Similarity::fit(&five_points(pts)[..points], &target)
+}
+
+/// The `size` x `size` crop whose pixel p shows the frame at `to_crop`'s inverse of p.
+pub fn warp(frame: &Frame, to_crop: &Similarity, size: u32) -> Option<Vec<u8>> {
     let to_frame = to_crop.inverse()?;
     // Shrinking by more than 2x: average a few samples per output pixel.
     let step = 1.0 / (to_crop.a * to_crop.a + to_crop.b * to_crop.b).sqrt();

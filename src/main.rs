@@ -301,10 +301,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 3e-3)]
     lr: f64,
     /// Network input side in pixels (a multiple of 8).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 48)]
     input: u32,
     /// Channels of the first block.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     width: usize,
     /// Focal loss gamma for the AU head.
     #[arg(long)]
@@ -344,9 +344,9 @@ struct LrFindArgs {
     steps: usize,
     #[arg(long, default_value_t = 32)]
     batch: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 48)]
     input: u32,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     width: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -826,7 +826,7 @@ fn real_main() -> anyhow::Result<()> {
                 data.len(),
                 args.out.display()
             );
-            use facs::train::cam::{peak_regions, REGIONS};
+            use facs::train::cam::{peak_regions, peak_share_near, AU_REGION, NEAR, REGIONS};
             println!("where each AU's map peaks, over the faces labelled with it:");
             println!(
                 "AU    faces  {}",
@@ -840,6 +840,17 @@ fn real_main() -> anyhow::Result<()> {
                 }
                 let shares = counts.map(|c| format!("{:>5.0}%", 100.0 * c as f64 / n as f64));
                 println!("AU{au:02}  {n:>5}  {}", shares.join(" "));
+            }
+            println!("map peaks on the feature where the AU acts (within {NEAR} eye distances):");
+            for (k, au) in facs::frame::AU_NUMBERS.iter().enumerate() {
+                let region = AU_REGION[k];
+                if let Some(share) = peak_share_near(&net, &data, k, region, NEAR)? {
+                    println!(
+                        "AU{au:02}  {:>5.0}% at the {}",
+                        100.0 * share,
+                        REGIONS[region]
+                    );
+                }
             }
             Ok(())
         }

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::font::draw_text;
 use crate::frame::{AU_NUMBERS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet, Head};
+use crate::model::landmarks::Landmarks;
 
 /// Which faces a gallery row shows for one AU (indices into the data).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -208,7 +209,7 @@ pub fn write_galleries(
 }
 
 /// Horizontal bands of the aligned face crop, top to bottom.
-pub const REGIONS: [&str; 5] = ["brows", "eyes", "nose", "mouth", "chin"];
+pub const REGIONS: [&str; 5] = ["brows", "eyes", "nose", "mouth", "contour"];
 
 /// The band ([`REGIONS`] index) at height `y` of an aligned crop (0 = top, 1 = bottom). The
 /// bounds come from the 5-point template the crops are aligned to: the eye line, the nose
@@ -229,26 +230,112 @@ pub fn region_at(y: f32) -> usize {
     bounds.iter().filter(|&&b| y >= b).count()
 }
 
-/// Height (0 = top, 1 = bottom) of a map's hot spot: the centroid of the cells at or above
-/// half its maximum, weighted by their values (finer than the cell of the maximum alone).
-pub fn hot_spot_y(cam: &[f32], side: usize) -> f32 {
-    let max = cam.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let (mut sum, mut weight) = (0.0, 0.0);
-    for (i, &v) in cam.iter().enumerate() {
-        if max > 0.0 && v >= 0.5 * max {
-            sum += v * ((i / side) as f32 + 0.5);
-            weight += v;
-        }
-    }
-    if weight > 0.0 {
-        sum / weight / side as f32
-    } else {
-        0.5
+/// The [`REGIONS`] feature of the landmark nearest to `p` (landmarks and `p` in crop
+/// pixels): brows (points 17-26), eyes (36-47), nose (27-35), mouth (48-67), and the face
+/// contour (0-16: jaw line, chin, lower cheeks).
+pub fn nearest_feature(pts: &Landmarks, p: (f32, f32)) -> usize {
+    let d = |q: &(f32, f32)| (q.0 - p.0).powi(2) + (q.1 - p.1).powi(2);
+    let nearest = pts
+        .iter()
+        .enumerate()
+        .min_by(|a, b| d(a.1).total_cmp(&d(b.1)))
+        .map_or(0, |(i, _)| i);
+    (0..REGIONS.len())
+        .find(|&r| feature_points(r).contains(&nearest))
+        .unwrap_or(4)
+}
+
+/// The centre of a map's largest cell, in crop pixels, for a `side` px crop and a
+/// `cam_side` x `cam_side` map.
+pub fn peak(cam: &[f32], cam_side: usize, side: usize) -> (f32, f32) {
+    let i = cam
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i);
+    let cell = side as f32 / cam_side.max(1) as f32;
+    (
+        ((i % cam_side.max(1)) as f32 + 0.5) * cell,
+        ((i / cam_side.max(1)) as f32 + 0.5) * cell,
+    )
+}
+
+/// Where each AU acts ([`REGIONS`] index), in [`AU_NUMBERS`] order: AU1, AU2 and AU4 at the
+/// brows, AU5 and AU6 at the eyes (AU6 narrows them from below), AU9 at the nose, the rest
+/// at the mouth.
+pub const AU_REGION: [usize; NUM_AUS] = [0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3];
+
+/// How far around a feature a map's peak still counts as on it, in eye distances (about one
+/// map cell at 48 px).
+pub const NEAR: f32 = 0.3;
+
+/// The landmark points of each of [`REGIONS`].
+pub fn feature_points(region: usize) -> std::ops::Range<usize> {
+    match region {
+        0 => 17..27,
+        1 => 36..48,
+        2 => 27..36,
+        3 => 48..68,
+        _ => 0..17,
     }
 }
 
+/// For AU `k`: the share of the faces labelled present (and with landmarks) whose map's
+/// [`peak`] lies inside the box around feature `region` ([`feature_points`]) grown by
+/// `margin` times the distance between the eye centres on every side. None without such
+/// faces.
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn peak_share_near(
+    net: &AuNet,
+    data: &Prepared,
+    k: usize,
+    region: usize,
+    margin: f32,
+) -> Result<Option<f64>> {
+    let side = data.side as usize;
+    let cam_side = net.config.cam_side() as usize;
+    let faces: Vec<(usize, Landmarks)> = (0..data.len())
+        .filter(|&i| data.labels[i][k] == Some(true))
+        .filter_map(|i| data.landmarks.get(i).copied().flatten().map(|p| (i, p)))
+        .collect();
+    let mut inside = 0usize;
+    for chunk in faces.chunks(64) {
+        let mut crops = Vec::with_capacity(chunk.len() * side * side * 3);
+        for (i, _) in chunk {
+            crops.extend_from_slice(data.crop(*i));
+        }
+        let x = to_tensor(&crops, chunk.len(), side, &Device::Cpu)?;
+        let cams = net
+            .cam(&x, Head::Au(k))?
+            .flatten_from(1)?
+            .to_vec2::<f32>()?;
+        for ((_, pts), cam) in chunk.iter().zip(&cams) {
+            let centre = |r: std::ops::Range<usize>| {
+                let n = r.len() as f32;
+                r.fold((0.0, 0.0), |(x, y), i| (x + pts[i].0 / n, y + pts[i].1 / n))
+            };
+            let (l, r) = (centre(36..42), centre(42..48));
+            let grow = margin * ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
+            let pts_of = feature_points(region).map(|i| pts[i]);
+            let (x0, x1, y0, y1) = pts_of.fold(
+                (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
+                |(a, b, c, d), (x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+            );
+            let (x, y) = peak(cam, cam_side, side);
+            if x >= x0 - grow && x <= x1 + grow && y >= y0 - grow && y <= y1 + grow {
+                inside += 1;
+            }
+        }
+    }
+    Ok((!faces.is_empty()).then(|| inside as f64 / faces.len() as f64))
+}
+
 /// For AU `k`: over the faces labelled present, how many have their class activation map's
-/// hot spot ([`hot_spot_y`]) in each of [`REGIONS`] (the answer to "does the AU12 map look at the mouth?").
+/// [`peak`] at each of [`REGIONS`]: the feature of the face's nearest landmark when its
+/// landmarks are known, else the template's band at that height ([`region_at`]). The answer
+/// to "does the AU12 map look at the mouth?".
 ///
 /// # Errors
 /// A tensor operation failed.
@@ -269,8 +356,13 @@ pub fn peak_regions(net: &AuNet, data: &Prepared, k: usize) -> Result<[usize; RE
             .cam(&x, Head::Au(k))?
             .flatten_from(1)?
             .to_vec2::<f32>()?;
-        for cam in cams {
-            counts[region_at(hot_spot_y(&cam, cam_side))] += 1;
+        for (&i, cam) in chunk.iter().zip(&cams) {
+            let (x, y) = peak(cam, cam_side, side);
+            let region = match data.landmarks.get(i).copied().flatten() {
+                Some(pts) => nearest_feature(&pts, (x, y)),
+                None => region_at(y / side as f32),
+            };
+            counts[region] += 1;
         }
     }
     Ok(counts)
@@ -308,14 +400,32 @@ mod tests {
     }
 
     #[test]
-    fn hot_spot_is_the_weighted_centre_of_the_hot_cells() {
-        // 4x4 map: rows 2 and 3 hot (4 and 4), row 0 lukewarm (1, below half the maximum).
+    fn peak_and_nearest_feature() {
+        // 4x4 map over a 16 px crop: the largest cell is row 2, column 1 -> centre (6, 10).
         let mut cam = vec![0.0; 16];
-        cam[1] = 1.0;
-        cam[9] = 4.0;
-        cam[13] = 4.0;
-        assert!((hot_spot_y(&cam, 4) - 3.0 / 4.0).abs() < 1e-6);
-        assert_eq!(hot_spot_y(&[0.0; 16], 4), 0.5);
+        cam[9] = 3.0;
+        cam[2] = 1.0;
+        assert_eq!(peak(&cam, 4, 16), (6.0, 10.0));
+        // Each feature's points on a row of its own, spread across the face.
+        let mut pts = [(0.0f32, 0.0f32); 68];
+        for (range, y) in [
+            (17..27, 10.0),
+            (36..48, 16.0),
+            (27..36, 24.0),
+            (48..68, 32.0),
+            (0..17, 44.0),
+        ] {
+            let n = range.len() as f32;
+            for (j, i) in range.enumerate() {
+                pts[i] = (8.0 + 32.0 * j as f32 / n, y);
+            }
+        }
+        let name = |x: f32, y: f32| REGIONS[nearest_feature(&pts, (x, y))];
+        assert_eq!(name(20.0, 9.0), "brows");
+        assert_eq!(name(20.0, 14.0), "eyes");
+        assert_eq!(name(20.0, 25.0), "nose");
+        assert_eq!(name(20.0, 30.0), "mouth");
+        assert_eq!(name(20.0, 47.0), "contour");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::dataset::Sample;
 use super::synth::is_synthetic;
-use crate::align::{crop_rgb, rigid_aligned_crop, square_crop};
+use crate::align::{crop_rgb, rigid_alignment, square_crop, warp};
 use crate::config::DetectConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
@@ -34,6 +34,8 @@ pub struct Prepared {
     pub skipped: PrepareReport,
     /// How many of the samples are synthetic faces from `facs synth`.
     pub synthetic: usize,
+    /// Each sample's 68 landmarks in crop pixels (None for a box crop).
+    pub landmarks: Vec<Option<Landmarks>>,
 }
 
 /// Images that produced no training sample, and why.
@@ -80,16 +82,17 @@ impl FacePreparer {
         })
     }
 
-    /// The aligned crop of the largest face in `frame`, or None without a face.
+    /// The aligned crop of the largest face in `frame` and its landmarks in crop pixels, or
+    /// None without a face.
     ///
     /// # Errors
     /// The landmark network failed.
-    pub fn crop_frame(&mut self, frame: &Frame) -> Result<Option<Vec<u8>>> {
+    pub fn crop_frame(&mut self, frame: &Frame) -> Result<Option<(Vec<u8>, Option<Landmarks>)>> {
         let Some(face) = self.detector.detect(frame).first().copied() else {
             return Ok(None);
         };
         let marks = self.landmarks.detect(frame, &[face], &mut self.scratch)?;
-        Ok(Some(au_net_crop(
+        Ok(Some(au_net_crop_and_landmarks(
             frame,
             &face,
             marks[0].as_ref(),
@@ -99,27 +102,43 @@ impl FacePreparer {
 }
 
 /// The crop the AU network sees, in training and in the pipeline alike: aligned on the eyes
-/// and nose tip ([`rigid_aligned_crop`]) when the face has landmarks, else a square box crop
-/// with a 10% margin.
+/// and nose tip ([`crate::align::rigid_aligned_crop`]) when the face has landmarks, else a
+/// square box crop with a 10% margin.
 pub fn au_net_crop(
     frame: &Frame,
     face: &FaceBox,
     landmarks: Option<&Landmarks>,
     side: u32,
 ) -> Vec<u8> {
-    landmarks
-        .and_then(|pts| rigid_aligned_crop(frame, pts, side, ALIGN_ZOOM))
-        .unwrap_or_else(|| {
+    au_net_crop_and_landmarks(frame, face, landmarks, side).0
+}
+
+/// [`au_net_crop`] and, when the face has landmarks, the landmarks in crop pixels.
+pub fn au_net_crop_and_landmarks(
+    frame: &Frame,
+    face: &FaceBox,
+    landmarks: Option<&Landmarks>,
+    side: u32,
+) -> (Vec<u8>, Option<Landmarks>) {
+    let aligned = landmarks.and_then(|pts| {
+        let t = rigid_alignment(pts, side, ALIGN_ZOOM)?;
+        Some((warp(frame, &t, side)?, pts.map(|p| t.apply(p))))
+    });
+    match aligned {
+        Some((rgb, pts)) => (rgb, Some(pts)),
+        None => (
             crop_rgb(
                 frame,
                 square_crop(face, 0.1, frame.width, frame.height),
                 side,
-            )
-        })
+            ),
+            None,
+        ),
+    }
 }
 
 /// Bumped whenever [`au_net_crop`] changes, so that a cache never serves crops of another kind.
-const CROP_VERSION: &str = "rigid1";
+const CROP_VERSION: &str = "rigid2";
 
 /// A stable cache file name for an image path, crop size and crop kind (FNV-1a of the path).
 fn cache_name(path: &Path, side: u32) -> String {
@@ -133,7 +152,11 @@ fn cache_name(path: &Path, side: u32) -> String {
 
 /// What became of one image.
 enum Outcome {
-    Crop { rgb: Vec<u8>, from_cache: bool },
+    Crop {
+        rgb: Vec<u8>,
+        landmarks: Option<Landmarks>,
+        from_cache: bool,
+    },
     NoFace,
     Unreadable(String),
 }
@@ -152,6 +175,7 @@ fn prepare_one(
             return Ok(match load_rgb(&c.with_extension("png")) {
                 Ok((_, _, rgb)) if rgb.len() == (side * side * 3) as usize => Outcome::Crop {
                     rgb,
+                    landmarks: read_landmarks(&c.with_extension("landmarks")),
                     from_cache: true,
                 },
                 _ => Outcome::Unreadable(format!("cached crop {} unreadable", c.display())),
@@ -175,27 +199,50 @@ fn prepare_one(
     let crop = p.crop_frame(&frame)?;
     if let Some(c) = &cached {
         match &crop {
-            Some(rgb) => image::save_buffer(
-                c.with_extension("png"),
-                rgb,
-                side,
-                side,
-                image::ColorType::Rgb8,
-            )
-            .map_err(|e| Error::Image {
-                path: c.with_extension("png"),
-                reason: e.to_string(),
-            })?,
+            Some((rgb, pts)) => {
+                if let Some(pts) = pts {
+                    let text: Vec<String> =
+                        pts.iter().map(|(x, y)| format!("{x:.2} {y:.2}")).collect();
+                    std::fs::write(c.with_extension("landmarks"), text.join("\n"))
+                        .map_err(|e| Error::io(c, e))?;
+                }
+                // The crop last: its presence marks the entry complete.
+                image::save_buffer(
+                    c.with_extension("png"),
+                    rgb,
+                    side,
+                    side,
+                    image::ColorType::Rgb8,
+                )
+                .map_err(|e| Error::Image {
+                    path: c.with_extension("png"),
+                    reason: e.to_string(),
+                })?
+            }
             None => std::fs::write(c.with_extension("noface"), b"").map_err(|e| Error::io(c, e))?,
         }
     }
     Ok(match crop {
-        Some(rgb) => Outcome::Crop {
+        Some((rgb, landmarks)) => Outcome::Crop {
             rgb,
+            landmarks,
             from_cache: false,
         },
         None => Outcome::NoFace,
     })
+}
+
+/// Landmarks cached beside a crop (68 lines of "x y"), or None when absent or malformed.
+fn read_landmarks(path: &Path) -> Option<Landmarks> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let pts: Vec<(f32, f32)> = text
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace().map(str::parse::<f32>);
+            Some((it.next()?.ok()?, it.next()?.ok()?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    pts.try_into().ok()
 }
 
 /// Prepares every sample (see [`prepare_one`]) on one worker thread per core, each with its
@@ -258,9 +305,14 @@ pub fn prepare(
             ));
         };
         match outcome {
-            Outcome::Crop { rgb, from_cache } => {
+            Outcome::Crop {
+                rgb,
+                landmarks,
+                from_cache,
+            } => {
                 out.skipped.from_cache += usize::from(from_cache);
                 out.crops.extend_from_slice(&rgb);
+                out.landmarks.push(landmarks);
                 out.labels.push(s.aus);
                 out.emotions.push(s.emotion);
                 out.paths.push(s.path.clone());

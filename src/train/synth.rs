@@ -1027,7 +1027,7 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
         let y = id.brow_y - 0.2 - 0.09 * k as f32;
         if a1 > 0.0 {
             let pts = bezier((-0.28, y + 0.02), (0.0, y - 0.04), (0.28, y + 0.02), 8);
-            cv.stroke(&pts, (0.012, 0.012), shadow, 0.6 * a1, Blend::Multiply);
+            cv.stroke(&pts, (0.012, 0.012), shadow, 0.75 * a1, Blend::Multiply);
         }
         if a2 > 0.0 {
             for side in [-1.0f32, 1.0] {
@@ -1037,7 +1037,7 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
                     (side * 0.68, y + 0.04),
                     8,
                 );
-                cv.stroke(&pts, (0.012, 0.012), shadow, 0.6 * a2, Blend::Multiply);
+                cv.stroke(&pts, (0.012, 0.012), shadow, 0.75 * a2, Blend::Multiply);
             }
         }
     }
@@ -1064,9 +1064,9 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     let brow_col = mix(id.hair, scale(skin, 0.3), if fair { 0.6 } else { 0.35 });
     for side in [-1.0f32, 1.0] {
         let by = id.brow_y;
-        let inner = (side * (0.12 - 0.05 * a4), by + 0.02 - 0.12 * a1 + 0.09 * a4);
-        let peak = (side * 0.40, by - 0.05 - 0.02 * a1 - 0.06 * a2 + 0.05 * a4);
-        let outer = (side * 0.64 * fw, by + 0.04 - 0.13 * a2 + 0.04 * a4);
+        let inner = (side * (0.12 - 0.05 * a4), by + 0.02 - 0.17 * a1 + 0.09 * a4);
+        let peak = (side * 0.40, by - 0.05 - 0.02 * a1 - 0.07 * a2 + 0.05 * a4);
+        let outer = (side * 0.64 * fw, by + 0.04 - 0.17 * a2 + 0.04 * a4);
         let pts = bezier(inner, (peak.0, peak.1 - 0.03), outer, 12);
         cv.stroke(
             &pts,
