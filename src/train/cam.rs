@@ -435,7 +435,7 @@ mod tests {
         assert_eq!(REGIONS[region_at(0.47)], "eyes");
         assert_eq!(REGIONS[region_at(0.6)], "nose");
         assert_eq!(REGIONS[region_at(0.78)], "mouth");
-        assert_eq!(REGIONS[region_at(0.95)], "chin");
+        assert_eq!(REGIONS[region_at(0.95)], "contour");
     }
 
     #[test]
