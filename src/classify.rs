@@ -17,9 +17,9 @@ use crate::geometry::{geometric_au_scores, head_pose, Features};
 use crate::model::au_net::{to_tensor, AuNet};
 use crate::model::emotion::{EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
-use crate::model::{device, sha256_hex, BundledModel, FACEAPI_LANDMARKS};
+use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
 use crate::train::faces::au_net_crop;
-use crate::train::trainer::{load, load_thresholds_for, ThresholdSource};
+use crate::train::trainer::{load_thresholds_for, load_with_sha256, ThresholdSource};
 
 /// Which models to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -169,10 +169,9 @@ struct TrainedAus {
 impl TrainedAus {
     /// Loads the network in `dir` and its thresholds; describes both for the sidecar.
     fn load(dir: &Path) -> Result<(Self, ModelUse)> {
-        let (net, info) = load(dir)?;
+        let (net, info, sha256) = load_with_sha256(dir)?;
         let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir())?;
         let weights = dir.join("model.safetensors");
-        let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
         let thresholds_from = match &source {
             ThresholdSource::File(p) => p.display().to_string(),
             ThresholdSource::Default => "0.5 for every AU (no thresholds file)".into(),
@@ -190,7 +189,7 @@ impl TrainedAus {
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             ),
             file: weights.display().to_string(),
-            sha256: sha256_hex(&bytes),
+            sha256,
             role,
         };
         Ok((

@@ -280,6 +280,32 @@ pub fn feature_points(region: usize) -> std::ops::Range<usize> {
     }
 }
 
+/// For each face labelled with AU `k`: its index, and its map's [`peak`] in crop pixels
+/// (maps computed in batches of 64).
+fn positive_peaks(net: &AuNet, data: &Prepared, k: usize) -> Result<Vec<(usize, (f32, f32))>> {
+    let side = data.side as usize;
+    let cam_side = net.config.cam_side() as usize;
+    let positives: Vec<usize> = (0..data.len())
+        .filter(|&i| data.labels[i][k] == Some(true))
+        .collect();
+    let mut out = Vec::with_capacity(positives.len());
+    for chunk in positives.chunks(64) {
+        let mut crops = Vec::with_capacity(chunk.len() * side * side * 3);
+        for &i in chunk {
+            crops.extend_from_slice(data.crop(i));
+        }
+        let x = to_tensor(&crops, chunk.len(), side, &Device::Cpu)?;
+        let cams = net
+            .cam(&x, Head::Au(k))?
+            .flatten_from(1)?
+            .to_vec2::<f32>()?;
+        for (&i, cam) in chunk.iter().zip(&cams) {
+            out.push((i, peak(cam, cam_side, side)));
+        }
+    }
+    Ok(out)
+}
+
 /// For AU `k`: the share of the faces labelled present (and with landmarks) whose map's
 /// [`peak`] lies inside the box around feature `region` ([`feature_points`]) grown by
 /// `margin` times the distance between the eye centres on every side. None without such
@@ -294,42 +320,27 @@ pub fn peak_share_near(
     region: usize,
     margin: f32,
 ) -> Result<Option<f64>> {
-    let side = data.side as usize;
-    let cam_side = net.config.cam_side() as usize;
-    let faces: Vec<(usize, Landmarks)> = (0..data.len())
-        .filter(|&i| data.labels[i][k] == Some(true))
-        .filter_map(|i| data.landmarks.get(i).copied().flatten().map(|p| (i, p)))
-        .collect();
-    let mut inside = 0usize;
-    for chunk in faces.chunks(64) {
-        let mut crops = Vec::with_capacity(chunk.len() * side * side * 3);
-        for (i, _) in chunk {
-            crops.extend_from_slice(data.crop(*i));
-        }
-        let x = to_tensor(&crops, chunk.len(), side, &Device::Cpu)?;
-        let cams = net
-            .cam(&x, Head::Au(k))?
-            .flatten_from(1)?
-            .to_vec2::<f32>()?;
-        for ((_, pts), cam) in chunk.iter().zip(&cams) {
-            let centre = |r: std::ops::Range<usize>| {
-                let n = r.len() as f32;
-                r.fold((0.0, 0.0), |(x, y), i| (x + pts[i].0 / n, y + pts[i].1 / n))
-            };
-            let (l, r) = (centre(36..42), centre(42..48));
-            let grow = margin * ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
-            let pts_of = feature_points(region).map(|i| pts[i]);
-            let (x0, x1, y0, y1) = pts_of.fold(
-                (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
-                |(a, b, c, d), (x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
-            );
-            let (x, y) = peak(cam, cam_side, side);
-            if x >= x0 - grow && x <= x1 + grow && y >= y0 - grow && y <= y1 + grow {
-                inside += 1;
-            }
+    let (mut faces, mut inside) = (0usize, 0usize);
+    for (i, (x, y)) in positive_peaks(net, data, k)? {
+        let Some(pts) = data.landmarks.get(i).copied().flatten() else {
+            continue;
+        };
+        faces += 1;
+        let centre = |r: std::ops::Range<usize>| {
+            let n = r.len() as f32;
+            r.fold((0.0, 0.0), |(x, y), i| (x + pts[i].0 / n, y + pts[i].1 / n))
+        };
+        let (l, r) = (centre(36..42), centre(42..48));
+        let grow = margin * ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
+        let (x0, x1, y0, y1) = feature_points(region).map(|i| pts[i]).fold(
+            (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
+            |(a, b, c, d), (x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+        );
+        if x >= x0 - grow && x <= x1 + grow && y >= y0 - grow && y <= y1 + grow {
+            inside += 1;
         }
     }
-    Ok((!faces.is_empty()).then(|| inside as f64 / faces.len() as f64))
+    Ok((faces > 0).then(|| inside as f64 / faces as f64))
 }
 
 /// For AU `k`: over the faces labelled present, how many have their class activation map's
@@ -340,30 +351,14 @@ pub fn peak_share_near(
 /// # Errors
 /// A tensor operation failed.
 pub fn peak_regions(net: &AuNet, data: &Prepared, k: usize) -> Result<[usize; REGIONS.len()]> {
-    let side = data.side as usize;
-    let cam_side = net.config.cam_side() as usize;
-    let positives: Vec<usize> = (0..data.len())
-        .filter(|&i| data.labels[i][k] == Some(true))
-        .collect();
+    let side = data.side as f32;
     let mut counts = [0usize; REGIONS.len()];
-    for chunk in positives.chunks(64) {
-        let mut crops = Vec::with_capacity(chunk.len() * side * side * 3);
-        for &i in chunk {
-            crops.extend_from_slice(data.crop(i));
-        }
-        let x = to_tensor(&crops, chunk.len(), side, &Device::Cpu)?;
-        let cams = net
-            .cam(&x, Head::Au(k))?
-            .flatten_from(1)?
-            .to_vec2::<f32>()?;
-        for (&i, cam) in chunk.iter().zip(&cams) {
-            let (x, y) = peak(cam, cam_side, side);
-            let region = match data.landmarks.get(i).copied().flatten() {
-                Some(pts) => nearest_feature(&pts, (x, y)),
-                None => region_at(y / side as f32),
-            };
-            counts[region] += 1;
-        }
+    for (i, (x, y)) in positive_peaks(net, data, k)? {
+        let region = match data.landmarks.get(i).copied().flatten() {
+            Some(pts) => nearest_feature(&pts, (x, y)),
+            None => region_at(y / side),
+        };
+        counts[region] += 1;
     }
     Ok(counts)
 }

@@ -783,6 +783,14 @@ pub fn train(
 /// # Errors
 /// Missing files, another format, or weights that do not fit the config (named tensor).
 pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
+    load_with_sha256(model_dir).map(|(net, info, _)| (net, info))
+}
+
+/// [`load`], and the sha256 of the weights file as read (for a run's sidecar).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> {
     let info_path: PathBuf = model_dir.join(INFO);
     let text = std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?;
     let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::Json {
@@ -797,6 +805,7 @@ pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
     }
     let weights = model_dir.join(WEIGHTS);
     let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+    let sha256 = crate::model::sha256_hex(&bytes);
     let vb =
         VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| {
             Error::Model {
@@ -808,7 +817,7 @@ pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
         path: weights,
         reason: e.to_string(),
     })?;
-    Ok((net, info))
+    Ok((net, info, sha256))
 }
 
 /// Per-AU decision thresholds chosen on validation data, as stored in the model folder
