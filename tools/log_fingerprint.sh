@@ -2,7 +2,8 @@
 # Runs `facs run` on the bundled clips and photos and prints one sha256 per log, so that a
 # refactoring can be checked to leave every logged value unchanged:
 #   tools/log_fingerprint.sh > before.txt; ...change...; tools/log_fingerprint.sh | diff before.txt -
-# Uses target/release/facs (build it first). The sidecar JSON is left out: it records times.
+# Also hashes two small `facs synth` data sets. Uses target/release/facs (build it first).
+# The sidecar JSON is left out: it records times.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 facs=${FACS_BIN:-target/release/facs}
@@ -21,3 +22,9 @@ run multi_face --input tests/fixtures/multi_face.jpg
 run wolfgang_frames --input tests/fixtures/wolfgang --fps 25
 run single_face_frames --input tests/fixtures/single_face --fps 25
 run wolfgang_fer --input tests/fixtures/wolfgang --fps 25 --emotion fer
+# Synthetic faces (the training tests' data): every image and the labels.
+"$facs" synth --out "$out/synth" --count 40 --seed 7 >/dev/null
+"$facs" synth --out "$out/synth_emotion" --count 40 --seed 8 --emotion >/dev/null
+for d in synth synth_emotion; do
+  (cd "$out/$d" && cat labels.csv images/*.png | sha256sum | sed "s|-|$d|")
+done
