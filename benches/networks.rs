@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use facs::frame::Features;
 use facs::frame::{FaceBox, Frame};
-use facs::geometry::{geometric_au_scores, head_pose, Features, POPULATION_NEUTRAL};
+use facs::geometry::{geometric_au_scores, head_pose, POPULATION_NEUTRAL};
 use facs::model::au_net::{to_tensor, AuNet, AuNetConfig};
 use facs::model::emotion::{EmotionHead, EmotionModel};
 use facs::model::faceapi::FaceApiNet;
@@ -25,7 +26,10 @@ fn crop(size: u32) -> Vec<u8> {
 }
 
 fn networks(c: &mut Criterion) {
-    facs::model::use_one_thread_per_network();
+    // One thread per network, as `facs` runs them (the pipeline has its own stage threads).
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     let dev = Device::Cpu;
     let mut g = c.benchmark_group("network_per_batch");
     for kind in [EmotionModel::Fer, EmotionModel::FaceApi] {

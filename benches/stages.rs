@@ -25,7 +25,10 @@ fn frame() -> Frame {
 }
 
 fn stages(c: &mut Criterion) {
-    facs::model::use_one_thread_per_network();
+    // One thread per network, as `facs` runs them (the pipeline has its own stage threads).
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     let f = frame();
     let models = root().join("models");
     let mut g = c.benchmark_group("stage");

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use facs::config::DetectConfig;
 use facs::detect::Detector;
+use facs::frame::Features;
 use facs::frame::{Frame, AU_NUMBERS};
-use facs::geometry::{geometric_au_scores, head_pose, Features, FEATURE_NAMES, POPULATION_NEUTRAL};
+use facs::geometry::{geometric_au_scores, head_pose, FEATURE_NAMES, POPULATION_NEUTRAL};
 use facs::model::landmarks::LandmarkNet;
 
 fn main() {

@@ -2,7 +2,7 @@
 //! clamped to the frame, resampled to a model's input size; grey conversion for the detector.
 //! Pure functions only.
 
-use crate::frame::{FaceBox, Frame};
+use crate::frame::{FaceBox, Frame, Landmarks};
 
 /// A square region of a frame, in whole pixels, inside the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,6 +371,45 @@ pub fn grey_scaled_region(
         }
     }
     (ow, oh)
+}
+
+/// How much of the surroundings an aligned training crop shows (see [`au_net_crop`]).
+pub const ALIGN_ZOOM: f32 = 1.15;
+
+/// The crop the AU network sees, in training and in the pipeline alike: aligned on the eyes
+/// and nose tip ([`rigid_alignment`], as [`rigid_aligned_crop`]) when the face has landmarks, else a
+/// square box crop with a 10% margin.
+pub fn au_net_crop(
+    frame: &Frame,
+    face: &FaceBox,
+    landmarks: Option<&Landmarks>,
+    side: u32,
+) -> Vec<u8> {
+    au_net_crop_and_landmarks(frame, face, landmarks, side).0
+}
+
+/// [`au_net_crop`] and, when the face has landmarks, the landmarks in crop pixels.
+pub fn au_net_crop_and_landmarks(
+    frame: &Frame,
+    face: &FaceBox,
+    landmarks: Option<&Landmarks>,
+    side: u32,
+) -> (Vec<u8>, Option<Landmarks>) {
+    let aligned = landmarks.and_then(|pts| {
+        let t = rigid_alignment(pts, side, ALIGN_ZOOM)?;
+        Some((warp(frame, &t, side)?, pts.map(|p| t.apply(p))))
+    });
+    match aligned {
+        Some((rgb, pts)) => (rgb, Some(pts)),
+        None => (
+            crop_rgb(
+                frame,
+                square_crop(face, 0.1, frame.width, frame.height),
+                side,
+            ),
+            None,
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -102,9 +102,8 @@ fn once(spec: PipelineSpec) -> Result<Summary> {
         annotate_dir: None,
         show_window: false,
         show_landmarks: false,
-        progress: false,
     };
-    session::run(opts, Control::default())
+    session::run(opts, Control::default(), None)
 }
 
 /// Runs every scenario with `classifier` and the live detection settings.

@@ -3,23 +3,23 @@
 //! passes through with empty scores.
 
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{bounded, Receiver, Sender};
 
 use serde::Serialize;
 
-use crate::align::{crop_rgb, square_crop};
-use crate::calibrate::{default_calibration_dir, BaselineSource, Baselines, CalibrationOptions};
+use crate::align::{au_net_crop, crop_rgb, square_crop};
+use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
+use crate::calibrate::{default_calibration_dir, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
-use crate::frame::{FaceBox, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS};
-use crate::geometry::{geometric_au_scores, head_pose, Features};
+use crate::frame::{
+    BaselineSource, FaceBox, Features, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS,
+};
+use crate::geometry::{geometric_au_scores, head_pose};
 use crate::model::au_net::{to_tensor, AuNet};
+use crate::model::au_net_file::load_with_sha256;
 use crate::model::emotion::{EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
 use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
-use crate::train::faces::au_net_crop;
-use crate::train::trainer::{load_thresholds_for, load_with_sha256, ThresholdSource};
+use crate::util::worker::Worker;
 
 /// Which models to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,58 +104,17 @@ fn expression_probs(
     head.predict(crops, boxes.len())
 }
 
-/// The expression head on its own named thread, so that it runs while this thread runs the
-/// landmark network on the same faces (the two networks take about the same time).
-struct ExpressionWorker {
-    jobs: Option<Sender<(Frame, Vec<FaceBox>)>>,
-    results: Receiver<Result<Vec<[f32; 7]>>>,
-    handle: Option<JoinHandle<()>>,
-}
+/// The expression head on its own named thread, so that it runs while the classify thread
+/// runs the landmark network on the same faces (the two networks take about the same time).
+type ExpressionWorker = Worker<(Frame, Vec<FaceBox>), Result<Vec<[f32; 7]>>>;
 
-impl ExpressionWorker {
-    fn spawn(head: EmotionHead, margin: f32) -> Result<Self> {
-        let (jobs, job_rx) = bounded::<(Frame, Vec<FaceBox>)>(1);
-        let (result_tx, results) = bounded(1);
-        let handle = std::thread::Builder::new()
-            .name("classify-expression".into())
-            .spawn(move || {
-                let mut crops = Vec::new();
-                for (frame, boxes) in job_rx.iter() {
-                    let r = expression_probs(&head, margin, &frame, &boxes, &mut crops);
-                    if result_tx.send(r).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| Error::Stage("classify-expression", e.to_string()))?;
-        Ok(ExpressionWorker {
-            jobs: Some(jobs),
-            results,
-            handle: Some(handle),
+fn spawn_expression(head: EmotionHead, margin: f32) -> Result<ExpressionWorker> {
+    Worker::spawn("classify-expression", move || {
+        let mut crops = Vec::new();
+        Ok(move |(frame, boxes): (Frame, Vec<FaceBox>)| {
+            expression_probs(&head, margin, &frame, &boxes, &mut crops)
         })
-    }
-
-    fn start(&self, frame: &Frame, boxes: Vec<FaceBox>) -> Result<()> {
-        self.jobs
-            .as_ref()
-            .and_then(|j| j.send((frame.clone(), boxes)).ok())
-            .ok_or_else(|| Error::Stage("classify-expression", "worker stopped".into()))
-    }
-
-    fn finish(&self) -> Result<Vec<[f32; 7]>> {
-        self.results
-            .recv()
-            .map_err(|_| Error::Stage("classify-expression", "worker stopped".into()))?
-    }
-}
-
-impl Drop for ExpressionWorker {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+    })
 }
 
 /// A network trained by `facs train`: AU probabilities from the crops it was trained on,
@@ -275,7 +234,7 @@ impl Classifier {
         };
         let expression = match emotion {
             Some((head, margin)) if opts.landmarks => {
-                Some(Expression::Worker(ExpressionWorker::spawn(head, margin)?))
+                Some(Expression::Worker(spawn_expression(head, margin)?))
             }
             Some((head, margin)) => Some(Expression::Inline {
                 head,
@@ -337,8 +296,8 @@ impl Classifier {
             return Ok(scores);
         }
         let boxes: Vec<FaceBox> = faces.iter().map(|f| f.bbox).collect();
-        if let Some(Expression::Worker(w)) = &self.expression {
-            w.start(frame, boxes.clone())?;
+        if let Some(Expression::Worker(w)) = &mut self.expression {
+            w.submit((frame.clone(), boxes.clone()))?;
         }
         if let Some((net, baselines)) = &mut self.landmarks {
             let marks = net.detect(frame, &boxes, &mut self.crops)?;
@@ -368,7 +327,7 @@ impl Classifier {
             }
         }
         let probs = match &mut self.expression {
-            Some(Expression::Worker(w)) => Some(w.finish()?),
+            Some(Expression::Worker(w)) => Some(w.wait()??),
             Some(Expression::Inline {
                 head,
                 margin,

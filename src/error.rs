@@ -48,8 +48,13 @@ pub enum Error {
     #[error("calibration {path}: {reason}")]
     Calibration { path: PathBuf, reason: String },
 
-    /// A tensor operation failed.
-    #[error("candle: {0}")]
+    /// A network could not be built from its weights; the message names the tensor.
+    #[error("{0}")]
+    Weights(String),
+
+    /// A tensor operation failed (the first line of candle's message: it may carry a
+    /// backtrace).
+    #[error("candle: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 
     /// Image decoding or encoding failed.
@@ -101,4 +106,14 @@ impl Error {
             expected,
         }
     }
+}
+
+/// The first line of an error's message, for errors (candle's) that append a backtrace.
+pub(crate) fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }

@@ -1,12 +1,21 @@
 //! What travels between the stages: frames, face boxes, per-face scores.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 /// EmotioNet's 11 manually annotated Action Units, in log column order.
 pub const AU_NUMBERS: [u8; 11] = [1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26];
 /// Number of AUs facs reports.
 pub const NUM_AUS: usize = AU_NUMBERS.len();
+
+/// The AUs' names as the logs and files write them ("AU01" ... "AU26"), in [`AU_NUMBERS`]
+/// order.
+pub fn au_names() -> Vec<String> {
+    AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect()
+}
 
 /// The 7 emotion columns, in log column order (OpenFace/py-feat naming).
 pub const EMOTIONS: [&str; 7] = [
@@ -105,18 +114,66 @@ pub struct TrackedFace {
     pub bbox: FaceBox,
 }
 
+/// 68 (x, y) landmarks in the iBUG numbering (jaw 0-16, brows 17-26, nose 27-35, eyes
+/// 36-47, mouth 48-67), in frame pixels unless said otherwise.
+pub type Landmarks = [(f32, f32); 68];
+
+/// Geometric measures of one face, in inter-ocular distance units (named and computed in
+/// [`crate::geometry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub values: [f32; 10],
+}
+
+/// Head pose in radians: Rx pitch (positive: chin up, face tilted back), Ry yaw (positive:
+/// nose turned towards the image's right), Rz roll (positive: clockwise in the image).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadPose {
+    pub rx: f32,
+    pub ry: f32,
+    pub rz: f32,
+}
+
+/// Where a face's baseline came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// The population default (`geometry::POPULATION_NEUTRAL`): nobody was calibrated.
+    Population,
+    /// A calibration file.
+    File { path: PathBuf },
+    /// This face's own frames, during the run.
+    Person { frames: usize, how: &'static str },
+}
+
+impl BaselineSource {
+    /// Short text for the overlay.
+    pub fn label(&self) -> String {
+        match self {
+            BaselineSource::Population => "CAL: POPULATION DEFAULT".into(),
+            BaselineSource::File { path } => format!(
+                "CAL: FILE {}",
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            ),
+            BaselineSource::Person { frames, .. } => format!("CAL: OWN NEUTRAL ({frames} FR)"),
+        }
+    }
+}
+
 /// What the models said about one face. `None` means no model produced it, and the log
 /// leaves the column empty (never zero).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scores {
     /// 68 landmarks in frame pixels.
-    pub landmarks: Option<crate::model::landmarks::Landmarks>,
+    pub landmarks: Option<Landmarks>,
     /// Head pose from the landmarks.
-    pub pose: Option<crate::geometry::HeadPose>,
+    pub pose: Option<HeadPose>,
     /// Geometric measures from the landmarks.
-    pub features: Option<crate::geometry::Features>,
+    pub features: Option<Features>,
     /// The neutral baseline the geometric AU scores were measured against.
-    pub baseline: Option<crate::calibrate::BaselineSource>,
+    pub baseline: Option<BaselineSource>,
     /// Probability per AU, in [`AU_NUMBERS`] order.
     pub au_prob: Option<[f32; NUM_AUS]>,
     /// Presence per AU after calibration thresholds.

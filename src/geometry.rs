@@ -6,10 +6,7 @@
 //! along the eye line (so head roll is removed), y perpendicular to it and pointing down,
 //! unit = inter-ocular distance (IOD, between eye centres).
 
-use serde::{Deserialize, Serialize};
-
-use crate::frame::NUM_AUS;
-use crate::model::landmarks::Landmarks;
+use crate::frame::{Features, HeadPose, Landmarks, NUM_AUS};
 
 /// Names of the features, in [`Features::values`] order.
 pub const FEATURE_NAMES: [&str; 10] = [
@@ -24,21 +21,6 @@ pub const FEATURE_NAMES: [&str; 10] = [
     "nose_to_chin",
     "lip_to_chin",
 ];
-
-/// Geometric measures of one face, in IOD units.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Features {
-    pub values: [f32; 10],
-}
-
-/// Head pose in radians: Rx pitch (positive: chin up, face tilted back), Ry yaw (positive:
-/// nose turned towards the image's right), Rz roll (positive: clockwise in the image).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HeadPose {
-    pub rx: f32,
-    pub ry: f32,
-    pub rz: f32,
-}
 
 fn mean(pts: &Landmarks, idx: std::ops::Range<usize>) -> (f32, f32) {
     let n = idx.len() as f32;

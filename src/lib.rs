@@ -1,31 +1,52 @@
 //! facs: facial Action Units and emotions from faces, live from a camera or from recorded
 //! lab footage.
 //!
-//! Data flows through the modules in this order: [`source`] (camera, video, images,
-//! synthetic) -> [`detect`] (rustface) -> [`track`] (stable ids) -> [`align`] (crops) ->
-//! [`classify`] (candle networks in [`model`]) -> [`log`] / [`overlay`] / [`window`].
-//! [`pipeline`] runs these as named threads joined by bounded channels; [`session`] drives a
-//! whole run with its sinks and summary.
+//! The modules form layers; each imports only from layers below it (ARCHITECTURE.md, checked
+//! by `tests/layers.rs`). A frame flows upward through them: [`source`] -> [`detect`] /
+//! [`track`] -> [`align`] -> [`classify`] (networks in [`model`], baselines and thresholds
+//! in [`calibrate`]) -> the sinks [`log`] / [`overlay`] / [`window`]. [`pipeline`] runs the
+//! stages as named threads joined by bounded channels; [`session`] drives a whole run.
+//! Training ([`train`]) sits beside inference on top: it imports inference, never the
+//! reverse.
 
-pub mod align;
-pub mod bench;
-pub mod calibrate;
-pub mod classify;
+// Core: types and helpers every layer uses.
 pub mod config;
-pub mod detect;
 pub mod error;
 pub mod font;
 pub mod frame;
-pub mod geometry;
-pub mod log;
-pub mod model;
-pub mod overlay;
-pub mod pipeline;
-pub mod session;
-pub mod source;
 pub mod telemetry;
+pub mod util;
+
+// Input and geometry: frames in, faces found, followed and cropped.
+pub mod align;
+pub mod detect;
+pub mod geometry;
+pub mod source;
 pub mod track;
-pub mod train;
+
+// Networks and their weights.
+pub mod model;
+
+// Neutral baselines and AU thresholds.
+pub mod calibrate;
+
+// Scores for each face.
+pub mod classify;
+
+// Stage threads and channels.
+pub mod pipeline;
+
+// Sinks: per-frame log, drawing, window.
+pub mod log;
+pub mod overlay;
 pub mod window;
+
+// Whole runs: a session, the benchmark, a neutral-face measurement.
+pub mod bench;
+pub mod neutral;
+pub mod session;
+
+// Training and evaluation, on top of inference.
+pub mod train;
 
 pub use error::{Error, Result};

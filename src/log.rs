@@ -244,20 +244,7 @@ pub fn sidecar_path(log: &Path) -> PathBuf {
     log.with_extension("meta.json")
 }
 
-/// Writes `value` as pretty JSON to `path` atomically (temp file + rename), so a reader
-/// never sees half a sidecar.
-///
-/// # Errors
-/// The file cannot be written.
-pub fn write_json_atomic(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
+pub use crate::util::json::write_json_atomic;
 
 #[cfg(test)]
 mod tests {

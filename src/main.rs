@@ -8,16 +8,19 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
-use facs::calibrate::{default_calibration_dir, measure_neutral, resolve, CalibrationOptions};
+use facs::calibrate::thresholds::calibration_file;
+use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
 use facs::model::emotion::EmotionModel;
 use facs::model::{default_models_dir, verify_all};
+use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
 use facs::source::{list_cameras, CameraSpec, SourceSpec};
 use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
+use facs::util::progress::Progress;
 use facs::window::display_available;
 
 // Training allocates and frees batch-sized tensors (tens of MB) every step; glibc returns
@@ -464,9 +467,8 @@ fn run_session(
         annotate_dir: out.annotate.clone(),
         show_window: show,
         show_landmarks: out.draw_landmarks,
-        progress: false,
     };
-    let summary = session::run(opts, Control::with_stop(stop))?;
+    let summary = session::run(opts, Control::with_stop(stop), None)?;
     print!("{}", summary.render());
     Ok(())
 }
@@ -500,6 +502,34 @@ fn load_faces(
     Ok(p)
 }
 
+/// Makes candle run each network on the calling thread (unless RAYON_NUM_THREADS is set).
+/// The pipeline already runs detection and classification on their own threads; candle's
+/// default thread pool on top of that oversubscribes the cores and made a 112 px network
+/// ~10x slower on 2 cores. Called before any tensor work (rayon reads the variable once).
+fn use_one_thread_per_network() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // At start-up, before any other thread exists.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+}
+
+/// Draws a library call's [`Progress`] on stderr: one line rewritten in place, notes kept.
+fn render_progress(p: Progress) {
+    match p {
+        Progress::Step {
+            task,
+            done,
+            total,
+            detail,
+        } => {
+            let of = total.map_or_else(String::new, |t| format!("/{t}"));
+            eprint!("\r{task} {done}{of}  {detail}      ");
+        }
+        Progress::Note(line) => eprintln!("\r{line}                    "),
+        Progress::Done { .. } => eprintln!(),
+    }
+}
+
 fn main() -> ExitCode {
     // Piped into `head` and friends, end quietly when the reader goes, as other command-line
     // tools do, instead of panicking on a failed print.
@@ -525,7 +555,7 @@ fn real_main() -> anyhow::Result<()> {
         cli.command,
         Cmd::Train(_) | Cmd::LrFind(_) | Cmd::Cam(_) | Cmd::Eval(_)
     ) {
-        facs::model::use_one_thread_per_network();
+        use_one_thread_per_network();
     }
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -628,7 +658,7 @@ fn real_main() -> anyhow::Result<()> {
             print!("{}", report.render());
             if let Some(path) = &args.json {
                 let value = serde_json::to_value(&report)?;
-                facs::log::write_json_atomic(path, &value)?;
+                facs::util::json::write_json_atomic(path, &value)?;
                 println!("written to {}", path.display());
             }
             Ok(())
@@ -711,8 +741,9 @@ fn real_main() -> anyhow::Result<()> {
                 seed: args.seed,
                 ..Default::default()
             };
+            let progress = render_progress;
             let run = facs::train::trainer::RunControl {
-                progress: true,
+                progress: Some(&progress),
                 resume: args.resume,
                 stop: Some(&stop),
                 max_epochs: None,
@@ -733,12 +764,7 @@ fn real_main() -> anyhow::Result<()> {
                 args.out.display()
             );
             if !val.is_empty() {
-                let name = args
-                    .out
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_else(|| "model".into());
-                let cal = default_calibration_dir().join(format!("{name}.json"));
+                let cal = calibration_file(&args.out, &default_calibration_dir());
                 let t = facs::train::trainer::calibrate_thresholds(
                     &args.out,
                     &val,
@@ -786,7 +812,7 @@ fn real_main() -> anyhow::Result<()> {
                 true,
             );
             facs::train::plot::save_png(&img, &args.out.join("lr_find.png"))?;
-            facs::log::write_json_atomic(
+            facs::util::json::write_json_atomic(
                 &args.out.join("lr_find.json"),
                 &serde_json::to_value(&r)?,
             )?;
@@ -865,7 +891,7 @@ fn real_main() -> anyhow::Result<()> {
                 &args.model.join("crops"),
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
-            let thresholds = facs::train::trainer::load_thresholds(&args.model)?;
+            let thresholds = facs::calibrate::thresholds::load_thresholds(&args.model)?;
             let report = facs::train::metrics::evaluate(&samples, &thresholds);
             std::fs::create_dir_all(&args.report)?;
             std::fs::write(args.report.join("report.md"), report.to_markdown())?;

@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::calibrate::BaselineSource;
 use crate::classify::{Classifier, ClassifierOptions, ModelUse};
-use crate::config::{Mode, PipelineConfig};
+use crate::config::{DetectConfig, Mode, PipelineConfig};
 use crate::detect::Detector;
 use crate::error::{Error, Result};
-use crate::frame::{Analysed, Detected, FaceResult, Frame, StageTimes};
+use crate::frame::{Analysed, BaselineSource, Detected, FaceBox, FaceResult, Frame, StageTimes};
 use crate::source::{Next, SourceInfo, SourceSpec};
 use crate::telemetry::Counters;
 use crate::track::{LandmarkHints, Tracker};
+use crate::util::worker::{panic_message, Worker};
 
 /// Everything needed to start a pipeline.
 #[derive(Clone, Debug)]
@@ -209,7 +209,7 @@ impl Pipeline {
                 // Live mode searches whole frames on a worker thread; offline mode (every
                 // frame analysed the same way, reproducibly) searches in line.
                 let full_search = if live && full_every > 1 {
-                    Some(FullSearch::spawn(models_dir.clone(), dcfg.clone())?)
+                    Some(spawn_full_search(models_dir.clone(), dcfg.clone())?)
                 } else {
                     None
                 };
@@ -311,7 +311,7 @@ impl Pipeline {
         for (name, h) in self.handles.drain(..) {
             let r = h
                 .join()
-                .unwrap_or_else(|_| Err(Error::Stage(name, "panicked".into())));
+                .unwrap_or_else(|panic| Err(Error::Stage(name, panic_message(&*panic))));
             if first.is_ok() {
                 first = r;
             }
@@ -418,57 +418,15 @@ fn capture_stage(
 
 /// Whole-frame searches on their own thread ("detect-full"), so that in live mode the
 /// periodic search for new faces does not hold up the frames in between: the detect stage
-/// hands it a frame when it is idle and merges the faces it found when they arrive.
-struct FullSearch {
-    jobs: Option<Sender<Frame>>,
-    results: Receiver<Vec<crate::frame::FaceBox>>,
-    handle: Option<JoinHandle<()>>,
-}
+/// offers it a frame when it is idle and merges the faces it found when they arrive.
+type FullSearch = Worker<Frame, Vec<FaceBox>>;
 
-impl FullSearch {
-    fn spawn(models_dir: PathBuf, cfg: crate::config::DetectConfig) -> Result<Self> {
-        let (jobs, job_rx) = bounded::<Frame>(1);
-        let (result_tx, results) = bounded(1);
-        let handle = std::thread::Builder::new()
-            .name("detect-full".into())
-            .spawn(move || {
-                // The same model and settings already loaded once by the detect stage.
-                let Ok(mut det) = Detector::new(&models_dir, &cfg) else {
-                    return;
-                };
-                for frame in job_rx.iter() {
-                    if result_tx.send(det.detect(&frame)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| Error::Stage("detect-full", e.to_string()))?;
-        Ok(FullSearch {
-            jobs: Some(jobs),
-            results,
-            handle: Some(handle),
-        })
-    }
-
-    /// Starts a search on `frame` unless one is running; true if started.
-    fn offer(&self, frame: &Frame) -> bool {
-        self.jobs
-            .as_ref()
-            .is_some_and(|j| j.try_send(frame.clone()).is_ok())
-    }
-
-    fn poll(&self) -> Option<Vec<crate::frame::FaceBox>> {
-        self.results.try_recv().ok()
-    }
-}
-
-impl Drop for FullSearch {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
+fn spawn_full_search(models_dir: PathBuf, cfg: DetectConfig) -> Result<FullSearch> {
+    Worker::spawn("detect-full", move || {
+        // The same model and settings the detect stage has already loaded once.
+        let mut det = Detector::new(&models_dir, &cfg)?;
+        Ok(move |frame: Frame| det.detect(&frame))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -476,7 +434,7 @@ fn detect_stage(
     mut detector: Detector,
     mut tracker: Tracker,
     full_every: u32,
-    full_search: Option<FullSearch>,
+    mut full_search: Option<FullSearch>,
     hints: Arc<LandmarkHints>,
     use_hints: bool,
     rx: Receiver<Captured>,
@@ -496,8 +454,8 @@ fn detect_stage(
         } else {
             since_full += 1;
             if since_full >= full_every {
-                if let Some(fs) = &full_search {
-                    if fs.offer(&frame) {
+                if let Some(fs) = &mut full_search {
+                    if fs.offer(frame.clone())? {
                         since_full = 0;
                     }
                 }
@@ -530,7 +488,11 @@ fn detect_stage(
             let mut boxes = search_around(&mut detector, &frame, &unhinted);
             boxes.extend(predicted_boxes.iter().copied());
             // Faces from the last whole-frame search that no known face covers are new.
-            if let Some(found) = full_search.as_ref().and_then(FullSearch::poll) {
+            let found = match &mut full_search {
+                Some(fs) => fs.poll()?,
+                None => None,
+            };
+            if let Some(found) = found {
                 for f in found {
                     if boxes.iter().all(|b| b.iou(&f) < 0.3) {
                         boxes.push(f);
@@ -561,17 +523,16 @@ fn detect_stage(
             break;
         }
     }
-    Ok(())
+    match &mut full_search {
+        Some(fs) => fs.join(),
+        None => Ok(()),
+    }
 }
 
 /// Detection inside a square of twice each known face's size, centred on it; a face found
 /// by two searches is kept once.
-fn search_around(
-    detector: &mut Detector,
-    frame: &Frame,
-    known: &[crate::frame::FaceBox],
-) -> Vec<crate::frame::FaceBox> {
-    let mut found: Vec<crate::frame::FaceBox> = Vec::new();
+fn search_around(detector: &mut Detector, frame: &Frame, known: &[FaceBox]) -> Vec<FaceBox> {
+    let mut found: Vec<FaceBox> = Vec::new();
     for b in known {
         let region = crate::align::square_crop(b, 0.5, frame.width, frame.height);
         for f in detector.detect_in(frame, region, b.w.max(b.h)) {

@@ -9,16 +9,17 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::calibrate::BaselineSource;
 use crate::classify::ModelUse;
 use crate::config::Mode;
 use crate::error::{Error, Result};
-use crate::frame::Analysed;
-use crate::log::{sidecar_path, write_json_atomic, LogWriter};
+use crate::frame::{Analysed, BaselineSource};
+use crate::log::{sidecar_path, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec};
 use crate::source::SourceInfo;
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
+use crate::util::json::write_json_atomic;
+use crate::util::progress::{report, Progress, ProgressFn};
 use crate::window::{Command, Window};
 
 /// What to do with the results of a run.
@@ -32,8 +33,6 @@ pub struct SessionOptions {
     pub show_window: bool,
     /// Start with landmarks drawn (toggle with l).
     pub show_landmarks: bool,
-    /// Print a progress line to stderr every second.
-    pub progress: bool,
 }
 
 /// What happened in a run; printed at the end and stored in the log's sidecar.
@@ -184,12 +183,16 @@ fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
     })
 }
 
-/// Runs a whole session.
+/// Runs a whole session, reporting the frames analysed to `progress` about once a second.
 ///
 /// # Errors
 /// The pipeline cannot start (bad input, model, settings), a log cannot be written, the
 /// window cannot open, or a stage failed.
-pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
+pub fn run(
+    opts: SessionOptions,
+    control: Control,
+    progress: Option<&ProgressFn>,
+) -> Result<Summary> {
     let mode = opts.pipeline.config.mode;
     let started = Instant::now();
     let pipeline = Pipeline::start(opts.pipeline.clone(), control.clone())?;
@@ -225,6 +228,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
     let mut ids = BTreeSet::new();
     let (mut analysed, mut with_faces, mut faces_found) = (0u64, 0u64, 0u64);
     let mut last_progress = Instant::now();
+    let frame_total = pipeline.source_info.frame_count;
     let mut result: Result<()> = Ok(());
     let mut show_landmarks = opts.show_landmarks;
 
@@ -270,13 +274,16 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
                     w.show(&canvas)?;
                 }
             }
-            if opts.progress && last_progress.elapsed() > Duration::from_secs(1) {
+            if progress.is_some() && last_progress.elapsed() > Duration::from_secs(1) {
                 last_progress = Instant::now();
-                eprint!(
-                    "\rframe {:>6}  {:>6.1} fps  {} faces   ",
-                    a.frame.index + 1,
-                    fps.fps(),
-                    a.faces.len()
+                report(
+                    progress,
+                    Progress::Step {
+                        task: "frames",
+                        done: a.frame.index + 1,
+                        total: frame_total,
+                        detail: format!("{:.1} fps, {} faces", fps.fps(), a.faces.len()),
+                    },
                 );
             }
             Ok(())
@@ -314,9 +321,7 @@ pub fn run(opts: SessionOptions, control: Control) -> Result<Summary> {
             }
         }
     }
-    if opts.progress {
-        eprintln!();
-    }
+    report(progress, Progress::Done { task: "frames" });
     let counters = pipeline.counters.clone();
     let source = pipeline.source_info.clone();
     let models = pipeline.models.clone();

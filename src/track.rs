@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
 
 use crate::config::TrackConfig;
+use crate::frame::Landmarks;
 use crate::frame::{FaceBox, TrackedFace};
 use crate::geometry::eye_centres;
-use crate::model::landmarks::Landmarks;
 
 #[derive(Clone, Debug)]
 struct Track {

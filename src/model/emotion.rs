@@ -106,9 +106,9 @@ impl EmotionHead {
     /// # Errors
     /// [`Error::Model`] naming the tensor that is missing or of the wrong shape.
     pub fn from_bytes(bytes: Vec<u8>, kind: EmotionModel, device: &Device) -> Result<Self> {
-        let wrap = |e: super::NetError| Error::Model {
+        let wrap = |e: Error| Error::Model {
             path: kind.bundled().file.into(),
-            reason: e.0,
+            reason: e.to_string(),
         };
         let net = match kind {
             EmotionModel::Fer => Net::Fer(FerNet::from_bytes(bytes, device).map_err(wrap)?),

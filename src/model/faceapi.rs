@@ -8,7 +8,8 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use super::ops::{conv3x3, depthwise3x3, pointwise};
-use super::{tensor_error, NetError};
+use super::tensor_error;
+use crate::error::{Error, Result};
 
 /// Input side in pixels (RGB).
 pub const INPUT: u32 = 112;
@@ -49,7 +50,7 @@ fn add_bias(x: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 impl Separable {
-    fn load(vb: &VarBuilder, prefix: &str, cin: usize, cout: usize) -> Result<Self, NetError> {
+    fn load(vb: &VarBuilder, prefix: &str, cin: usize, cout: usize) -> Result<Self> {
         let get = |leaf: &str, s: &[usize]| {
             let name = format!("{prefix}.{leaf}");
             vb.get(s, &name).map_err(|e| tensor_error(&name, e))
@@ -78,7 +79,7 @@ struct DenseBlock {
 }
 
 impl DenseBlock {
-    fn load(vb: &VarBuilder, block: usize, cin: usize, cout: usize) -> Result<Self, NetError> {
+    fn load(vb: &VarBuilder, block: usize, cin: usize, cout: usize) -> Result<Self> {
         let p = format!("dense{block}");
         let conv0 = if block == 0 {
             let get = |leaf: &str, s: &[usize]| {
@@ -127,10 +128,10 @@ impl FaceApiNet {
     /// safetensors bytes (sha256-checked by the caller).
     ///
     /// # Errors
-    /// [`NetError`] naming the first missing or wrongly shaped tensor.
-    pub fn from_bytes(bytes: Vec<u8>, outputs: usize, device: &Device) -> Result<Self, NetError> {
+    /// [`Error::Weights`] naming the first missing or wrongly shaped tensor.
+    pub fn from_bytes(bytes: Vec<u8>, outputs: usize, device: &Device) -> Result<Self> {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
-            .map_err(|e| NetError(format!("not a safetensors file: {e}")))?;
+            .map_err(|e| Error::Weights(format!("not a safetensors file: {e}")))?;
         let mut blocks = Vec::new();
         for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)]
             .into_iter()

@@ -9,7 +9,8 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::ops::{conv3x3, depthwise3x3, pointwise};
-use super::{tensor_error, NetError};
+use super::tensor_error;
+use crate::error::{Error, Result};
 
 /// Input side in pixels.
 pub const INPUT: u32 = 64;
@@ -48,7 +49,7 @@ fn conv_bn(
     conv: &str,
     shape: (usize, usize, usize, usize),
     bn: &str,
-) -> Result<Folded, NetError> {
+) -> Result<Folded> {
     let get = |name: String, s: &[usize]| vb.get(s, &name).map_err(|e| tensor_error(&name, e));
     let w = get(
         format!("{conv}.weight"),
@@ -76,13 +77,7 @@ struct Separable {
 }
 
 impl Separable {
-    fn load(
-        vb: &VarBuilder,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        bn: &str,
-    ) -> Result<Self, NetError> {
+    fn load(vb: &VarBuilder, name: &str, cin: usize, cout: usize, bn: &str) -> Result<Self> {
         let dw_name = format!("{name}.depthwise.weight");
         let depthwise = vb
             .get((cin, 1, 3, 3), &dw_name)
@@ -176,10 +171,10 @@ impl FerNet {
     /// Builds the network from safetensors bytes (already sha256-checked by the caller).
     ///
     /// # Errors
-    /// [`NetError`] naming the first missing or wrongly shaped tensor.
-    pub fn from_bytes(bytes: Vec<u8>, device: &Device) -> Result<Self, NetError> {
+    /// [`Error::Weights`] naming the first missing or wrongly shaped tensor.
+    pub fn from_bytes(bytes: Vec<u8>, device: &Device) -> Result<Self> {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
-            .map_err(|e| NetError(format!("not a safetensors file: {e}")))?;
+            .map_err(|e| Error::Weights(format!("not a safetensors file: {e}")))?;
         let conv1 = conv_bn(&vb, "conv2d_1", (8, 1, 3, 3), "batch_normalization_1")?;
         let conv2 = conv_bn(&vb, "conv2d_2", (8, 8, 3, 3), "batch_normalization_2")?;
         // (sepA, bnA, sepB, bnB, shortcut conv, shortcut bn, in, out) per the Keras graph.

@@ -11,10 +11,7 @@ use super::faceapi::{FaceApiNet, INPUT};
 use super::{read_verified, FACEAPI_LANDMARKS};
 use crate::align::{crop_rgb, square_crop};
 use crate::error::{Error, Result};
-use crate::frame::{FaceBox, Frame};
-
-/// 68 (x, y) points in frame pixels.
-pub type Landmarks = [(f32, f32); 68];
+use crate::frame::{FaceBox, Frame, Landmarks};
 
 /// Margin (fraction of the box side added on each side) of the crop given to the network.
 /// SeetaFace's boxes are tighter than the detector face-api was trained with; 0.15 puts the
@@ -39,7 +36,7 @@ impl LandmarkNet {
         let bytes = read_verified(models_dir, &FACEAPI_LANDMARKS)?;
         let net = FaceApiNet::from_bytes(bytes, 136, device).map_err(|e| Error::Model {
             path: models_dir.join(FACEAPI_LANDMARKS.file),
-            reason: e.0,
+            reason: e.to_string(),
         })?;
         Ok(LandmarkNet { net })
     }

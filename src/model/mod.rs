@@ -2,6 +2,7 @@
 //! listed in [`BUNDLED`] with its sha256 and checked before use.
 
 pub mod au_net;
+pub mod au_net_file;
 pub mod emotion;
 pub mod faceapi;
 pub mod fer;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{first_line, Error, Result};
 
 /// A weight file shipped in models/, with its model card.
 #[derive(Clone, Copy, Debug)]
@@ -73,27 +74,10 @@ pub const BUNDLED: &[BundledModel] = &[
     FACEAPI_LANDMARKS,
 ];
 
-/// A network could not be built from its weights; the message names the tensor.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct NetError(pub String);
-
-/// Wraps a candle error about tensor `name`.
-pub(crate) fn tensor_error(name: &str, e: candle_core::Error) -> NetError {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or("").trim();
-    NetError(format!("tensor `{name}`: {first}"))
-}
-
-/// Makes candle run each network on the calling thread (unless RAYON_NUM_THREADS is set).
-/// facs already runs detection and classification on their own threads; candle's default
-/// thread pool on top of that oversubscribes the cores and made a 112 px network ~10x slower
-/// on 2 cores. Call before any tensor work (rayon reads the variable once).
-pub fn use_one_thread_per_network() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // Called at start-up, before other threads exist.
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
+/// [`Error::Weights`] for a candle error about tensor `name` (its first line: candle's
+/// messages may carry a backtrace).
+pub(crate) fn tensor_error(name: &str, e: candle_core::Error) -> Error {
+    Error::Weights(format!("tensor `{name}`: {}", first_line(&e)))
 }
 
 /// The device networks run on: the first CUDA GPU when built with `cuda` and one is

@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use image::{Rgb, RgbImage};
 
-use super::faces::{Prepared, ALIGN_ZOOM};
+use super::faces::Prepared;
 use super::metrics::EvalSample;
+use crate::align::ALIGN_ZOOM;
 use crate::align::CANONICAL_5;
 use crate::error::Result;
 use crate::font::draw_text;
+use crate::frame::Landmarks;
 use crate::frame::{AU_NUMBERS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet, Head};
-use crate::model::landmarks::Landmarks;
 
 /// Which faces a gallery row shows for one AU (indices into the data).
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -10,16 +10,13 @@ use serde::Serialize;
 
 use super::dataset::Sample;
 use super::synth::is_synthetic;
-use crate::align::{crop_rgb, rigid_alignment, square_crop, warp};
+use crate::align::au_net_crop_and_landmarks;
 use crate::config::DetectConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
-use crate::frame::{FaceBox, Frame, NUM_AUS};
-use crate::model::landmarks::{LandmarkNet, Landmarks};
+use crate::frame::{Frame, Landmarks, NUM_AUS};
+use crate::model::landmarks::LandmarkNet;
 use crate::source::load_rgb;
-
-/// How much of the surroundings an aligned training crop shows (see [`rigid_aligned_crop`]).
-pub const ALIGN_ZOOM: f32 = 1.15;
 
 /// Crops and labels ready for the network.
 #[derive(Debug, Default)]
@@ -101,43 +98,8 @@ impl FacePreparer {
     }
 }
 
-/// The crop the AU network sees, in training and in the pipeline alike: aligned on the eyes
-/// and nose tip ([`crate::align::rigid_aligned_crop`]) when the face has landmarks, else a
-/// square box crop with a 10% margin.
-pub fn au_net_crop(
-    frame: &Frame,
-    face: &FaceBox,
-    landmarks: Option<&Landmarks>,
-    side: u32,
-) -> Vec<u8> {
-    au_net_crop_and_landmarks(frame, face, landmarks, side).0
-}
-
-/// [`au_net_crop`] and, when the face has landmarks, the landmarks in crop pixels.
-pub fn au_net_crop_and_landmarks(
-    frame: &Frame,
-    face: &FaceBox,
-    landmarks: Option<&Landmarks>,
-    side: u32,
-) -> (Vec<u8>, Option<Landmarks>) {
-    let aligned = landmarks.and_then(|pts| {
-        let t = rigid_alignment(pts, side, ALIGN_ZOOM)?;
-        Some((warp(frame, &t, side)?, pts.map(|p| t.apply(p))))
-    });
-    match aligned {
-        Some((rgb, pts)) => (rgb, Some(pts)),
-        None => (
-            crop_rgb(
-                frame,
-                square_crop(face, 0.1, frame.width, frame.height),
-                side,
-            ),
-            None,
-        ),
-    }
-}
-
-/// Bumped whenever [`au_net_crop`] changes, so that a cache never serves crops of another kind.
+/// Bumped whenever [`crate::align::au_net_crop`] changes, so that a cache never serves crops
+/// of another kind.
 const CROP_VERSION: &str = "rigid2";
 
 /// A stable cache file name for an image path, crop size and crop kind (FNV-1a of the path).

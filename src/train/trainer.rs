@@ -3,7 +3,7 @@
 //! learning rate, validation macro-F1 each epoch with early stopping, and the best weights
 //! saved as safetensors with a JSON config beside them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -12,78 +12,20 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
-use super::faces::{Prepared, ALIGN_ZOOM};
+use super::faces::Prepared;
 use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
 use super::metrics::{evaluate, select_thresholds, EvalReport, EvalSample, ThresholdRule};
 use super::optim::{AdamW, AdamWParams};
 use super::sampler::{sample_weights, WeightedSampler};
 use super::synth::SplitMix64;
+use crate::align::ALIGN_ZOOM;
+use crate::calibrate::thresholds::Thresholds;
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
-use crate::model::au_net::{to_tensor, AuNet, AuNetConfig};
-
-/// Training settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub net: AuNetConfig,
-    pub epochs: usize,
-    pub batch: usize,
-    /// Peak learning rate of the one-cycle schedule.
-    pub lr: f64,
-    pub weight_decay: f64,
-    /// Focal-loss gamma for the AU head; None = plain BCE.
-    pub focal_gamma: Option<f64>,
-    /// Stop after this many epochs without a better validation macro-F1.
-    pub patience: usize,
-    pub augment: bool,
-    pub seed: u64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            net: AuNetConfig::small(),
-            epochs: 20,
-            batch: 32,
-            lr: 3e-3,
-            weight_decay: 1e-4,
-            focal_gamma: None,
-            patience: 5,
-            augment: true,
-            seed: 0,
-        }
-    }
-}
-
-/// One epoch's figures.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct EpochLog {
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub val_macro_f1: Option<f64>,
-    pub seconds: f64,
-}
-
-/// What `facs train` writes beside the weights (`model.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub format: String,
-    pub facs_version: String,
-    pub config: TrainConfig,
-    pub au_labels: Vec<String>,
-    pub emotion_labels: Vec<String>,
-    pub input: String,
-    pub best_epoch: usize,
-    pub history: Vec<EpochLog>,
-    /// Trained only on faces from `facs synth`: proves the machinery, never a model for
-    /// real footage (the pipeline says so in its sidecar).
-    #[serde(default)]
-    pub synthetic_training_data: bool,
-}
-
-const FORMAT: &str = "facs-au-net";
-const WEIGHTS: &str = "model.safetensors";
-const INFO: &str = "model.json";
+use crate::model::au_net::{to_tensor, AuNet};
+pub use crate::model::au_net_file::{load, load_with_sha256, EpochLog, ModelInfo, TrainConfig};
+use crate::model::au_net_file::{FORMAT, INFO, WEIGHTS};
+use crate::util::progress::{report, Progress, ProgressFn};
 
 /// One-cycle learning rate at `step` of `total`: linear warm-up over the first 30% to
 /// `peak`, then cosine down to `peak / 100`.
@@ -470,10 +412,10 @@ pub fn lr_find(
 }
 
 /// How a training run is driven (beyond what it trains).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RunControl<'a> {
-    /// Progress bar with loss and ETA on stderr.
-    pub progress: bool,
+    /// Where to report each batch and epoch.
+    pub progress: Option<&'a ProgressFn>,
     /// Continue from the checkpoint in the output folder.
     pub resume: bool,
     /// When set (e.g. by Ctrl-C), stop at the next batch; the last epoch's checkpoint stays.
@@ -526,7 +468,7 @@ fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    crate::log::write_json_atomic(path, &v)
+    crate::util::json::write_json_atomic(path, &v)
 }
 
 impl Session {
@@ -664,9 +606,13 @@ pub fn train(
     };
     if run.resume {
         state = session.resume(cfg, train, out_dir)?;
-        if run.progress {
-            eprintln!("resuming after epoch {} of {}", state.epoch, cfg.epochs);
-        }
+        report(
+            run.progress,
+            Progress::Note(format!(
+                "resuming after epoch {} of {}",
+                state.epoch, cfg.epochs
+            )),
+        );
     }
     let info = |state: &Checkpoint| {
         ModelInfo {
@@ -686,7 +632,6 @@ pub fn train(
     };
     let steps_per_epoch = train.len().div_ceil(cfg.batch.max(1));
     let total_steps = steps_per_epoch * cfg.epochs;
-    let started = Instant::now();
     let first = state.epoch + 1;
     let stopped = |epochs_run: usize| {
         run.stop.is_some_and(|s| s.load(Ordering::SeqCst))
@@ -710,23 +655,21 @@ pub fn train(
             let step = (epoch - 1) * steps_per_epoch + b;
             let loss = session.step(train, idx, one_cycle(step, total_steps, cfg.lr))?;
             loss_sum += loss;
-            if run.progress {
-                let done = step + 1 - (first - 1) * steps_per_epoch;
-                let left = total_steps - step - 1;
-                let eta = started.elapsed().as_secs_f64() / done as f64 * left as f64;
-                eprint!(
-                    "\repoch {epoch}/{} batch {}/{steps_per_epoch} loss {:.4} eta {:.0}s   ",
-                    cfg.epochs,
-                    b + 1,
-                    loss_sum / (b + 1) as f64,
-                    eta
-                );
-            }
+            report(
+                run.progress,
+                Progress::Step {
+                    task: "training",
+                    done: (step + 1) as u64,
+                    total: Some(total_steps as u64),
+                    detail: format!(
+                        "epoch {epoch}/{} loss {:.4}",
+                        cfg.epochs,
+                        loss_sum / (b + 1) as f64
+                    ),
+                },
+            );
         }
         if interrupted {
-            if run.progress {
-                eprintln!();
-            }
             break;
         }
         let val_f1 = if val.is_empty() {
@@ -740,13 +683,14 @@ pub fn train(
             val_macro_f1: val_f1,
             seconds: t0.elapsed().as_secs_f64(),
         });
-        if run.progress {
-            eprintln!(
-                "\repoch {epoch}: train loss {:.4}, val macro-F1 {}            ",
+        report(
+            run.progress,
+            Progress::Note(format!(
+                "epoch {epoch}: train loss {:.4}, val macro-F1 {}",
                 loss_sum / steps_per_epoch as f64,
                 val_f1.map_or("-".into(), |f| format!("{f:.3}"))
-            );
-        }
+            )),
+        );
         // Without validation data, the last epoch is kept.
         let score = val_f1.unwrap_or(epoch as f64);
         state.epoch = epoch;
@@ -778,63 +722,6 @@ pub fn train(
     Ok(TrainOutcome { info, interrupted })
 }
 
-/// Loads a model written by [`train`].
-///
-/// # Errors
-/// Missing files, another format, or weights that do not fit the config (named tensor).
-pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
-    load_with_sha256(model_dir).map(|(net, info, _)| (net, info))
-}
-
-/// [`load`], and the sha256 of the weights file as read (for a run's sidecar).
-///
-/// # Errors
-/// As [`load`].
-pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> {
-    let info_path: PathBuf = model_dir.join(INFO);
-    let text = std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?;
-    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: info_path.clone(),
-        source: e,
-    })?;
-    if info.format != FORMAT {
-        return Err(Error::Model {
-            path: info_path,
-            reason: format!("format {:?}, expected {FORMAT:?}", info.format),
-        });
-    }
-    let weights = model_dir.join(WEIGHTS);
-    let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
-    let sha256 = crate::model::sha256_hex(&bytes);
-    let vb =
-        VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| {
-            Error::Model {
-                path: weights.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-    let net = AuNet::new(vb, info.config.net.clone()).map_err(|e| Error::Model {
-        path: weights,
-        reason: e.to_string(),
-    })?;
-    Ok((net, info, sha256))
-}
-
-/// Per-AU decision thresholds chosen on validation data, as stored in the model folder
-/// (`thresholds.json`) and in calibration/<model name>.json.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    pub format: String,
-    /// `best-f1` or `precision>=P`.
-    pub rule: String,
-    pub au_labels: Vec<String>,
-    pub thresholds: Vec<f32>,
-    /// Validation faces they were chosen on.
-    pub faces: usize,
-}
-
-const THRESHOLDS: &str = "thresholds.json";
-
 /// Chooses per-AU thresholds for the model in `model_dir` on `val` (best F1, or the lowest
 /// threshold reaching `target_precision`), writes them to `model_dir/thresholds.json` and to
 /// `calibration_file` when given, and returns them. AUs without a validation positive keep 0.5.
@@ -853,100 +740,9 @@ pub fn calibrate_thresholds(
         Some(p) => (ThresholdRule::Precision(p), format!("precision>={p}")),
         None => (ThresholdRule::BestF1, "best-f1".to_string()),
     };
-    let t = select_thresholds(&samples, rule);
-    let out = Thresholds {
-        format: "facs-au-thresholds".into(),
-        rule: name,
-        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
-        thresholds: t.to_vec(),
-        faces: val.len(),
-    };
-    let value = serde_json::to_value(&out).map_err(|e| Error::Json {
-        path: model_dir.join(THRESHOLDS),
-        source: e,
-    })?;
-    crate::log::write_json_atomic(&model_dir.join(THRESHOLDS), &value)?;
-    if let Some(path) = calibration_file {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        crate::log::write_json_atomic(path, &value)?;
-    }
+    let out = Thresholds::new(name, &select_thresholds(&samples, rule), val.len());
+    out.save(model_dir, calibration_file)?;
     Ok(out)
-}
-
-/// Where a model's AU thresholds came from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ThresholdSource {
-    File(PathBuf),
-    /// No thresholds file: 0.5 for every AU.
-    Default,
-}
-
-/// The calibration file `facs train` writes for the model in `model_dir`:
-/// `<calibration_dir>/<model folder name>.json`.
-pub fn calibration_file(model_dir: &Path, calibration_dir: &Path) -> Option<PathBuf> {
-    model_dir
-        .file_name()
-        .map(|n| calibration_dir.join(format!("{}.json", n.to_string_lossy())))
-}
-
-/// The thresholds stored beside a model, or 0.5 for every AU when there are none.
-///
-/// # Errors
-/// A thresholds file that cannot be read or has the wrong length.
-pub fn load_thresholds(model_dir: &Path) -> Result<[f32; NUM_AUS]> {
-    let path = model_dir.join(THRESHOLDS);
-    if !path.is_file() {
-        return Ok([0.5; NUM_AUS]);
-    }
-    read_thresholds(&path)
-}
-
-/// The thresholds the pipeline uses for a model: calibration/<model>.json when present (the
-/// user may recalibrate it), else the copy beside the model, else 0.5 for every AU.
-///
-/// # Errors
-/// A thresholds file that cannot be read or has the wrong length.
-pub fn load_thresholds_for(
-    model_dir: &Path,
-    calibration_dir: &Path,
-) -> Result<([f32; NUM_AUS], ThresholdSource)> {
-    let candidates = [
-        calibration_file(model_dir, calibration_dir),
-        Some(model_dir.join(THRESHOLDS)),
-    ];
-    for path in candidates.into_iter().flatten() {
-        if path.is_file() {
-            return Ok((read_thresholds(&path)?, ThresholdSource::File(path)));
-        }
-    }
-    Ok(([0.5; NUM_AUS], ThresholdSource::Default))
-}
-
-fn read_thresholds(path: &Path) -> Result<[f32; NUM_AUS]> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let t: Thresholds = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let bad = |reason: String| Error::Calibration {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let expected: Vec<String> = AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect();
-    if t.au_labels != expected {
-        return Err(bad(format!(
-            "AU labels {:?}, expected {expected:?}",
-            t.au_labels
-        )));
-    }
-    if let Some(v) = t.thresholds.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-        return Err(bad(format!("threshold {v} outside [0, 1]")));
-    }
-    t.thresholds
-        .try_into()
-        .map_err(|v: Vec<f32>| bad(format!("{} thresholds, expected {NUM_AUS}", v.len())))
 }
 
 /// Evaluates a loaded model on prepared data at the given AU thresholds.
@@ -960,6 +756,8 @@ pub fn eval(net: &AuNet, data: &Prepared, thresholds: &[f32; NUM_AUS]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::au_net::AuNetConfig;
+    use std::path::PathBuf;
 
     #[test]
     fn one_cycle_warms_up_then_anneals() {

@@ -1,3 +1,6 @@
+//! Calibration: neutral baselines for the geometric AU estimator (this file) and the per-AU
+//! thresholds of a trained AU network ([`thresholds`]).
+//!
 //! Neutral baselines for the geometric AU estimator, per tracked face: from a calibration
 //! file (`facs calibrate`), from the first seconds of each face (`--calibrate-secs`), from a
 //! key press in the live window, or else the population default. Files live in
@@ -10,8 +13,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::geometry::{Features, FEATURE_NAMES, POPULATION_NEUTRAL};
+use crate::frame::{BaselineSource, Features};
+use crate::geometry::{FEATURE_NAMES, POPULATION_NEUTRAL};
 use crate::model::FACEAPI_LANDMARKS;
+use crate::util::json::write_serialized;
+
+pub mod thresholds;
 
 /// The AU estimator a baseline belongs to. Bump when the features change meaning.
 pub const GEOMETRY_MODEL: &str = "facs-geometric-au-v1";
@@ -58,11 +65,7 @@ impl CalibrationFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let value = serde_json::to_value(self).map_err(|e| Error::Json {
-            path: path.into(),
-            source: e,
-        })?;
-        crate::log::write_json_atomic(path, &value)
+        write_serialized(path, self)
     }
 
     /// Reads and checks a file.
@@ -120,34 +123,6 @@ pub fn resolve(name_or_path: &str, calibration_dir: &Path) -> PathBuf {
         p
     } else {
         calibration_dir.join(format!("{name_or_path}.json"))
-    }
-}
-
-/// Where a face's baseline came from.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum BaselineSource {
-    /// [`POPULATION_NEUTRAL`]: nobody was calibrated.
-    Population,
-    /// A calibration file.
-    File { path: PathBuf },
-    /// This face's own frames, during the run.
-    Person { frames: usize, how: &'static str },
-}
-
-impl BaselineSource {
-    /// Short text for the overlay.
-    pub fn label(&self) -> String {
-        match self {
-            BaselineSource::Population => "CAL: POPULATION DEFAULT".into(),
-            BaselineSource::File { path } => format!(
-                "CAL: FILE {}",
-                path.file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            ),
-            BaselineSource::Person { frames, .. } => format!("CAL: OWN NEUTRAL ({frames} FR)"),
-        }
     }
 }
 
@@ -353,52 +328,4 @@ pub fn default_calibration_dir() -> PathBuf {
     std::env::var_os("FACS_CALIBRATION")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("calibration"))
-}
-
-/// Measures a neutral baseline from footage of one person: runs the pipeline over `spec`'s
-/// source (only the first `seconds` if given) and takes the per-feature median over the
-/// frames of the face seen most often.
-///
-/// # Errors
-/// The pipeline cannot run, or no face with landmarks was found.
-pub fn measure_neutral(
-    mut spec: crate::pipeline::PipelineSpec,
-    seconds: Option<f64>,
-) -> Result<CalibrationFile> {
-    use crate::pipeline::{Control, Pipeline};
-    spec.classifier.landmarks = true;
-    spec.classifier.emotion = None;
-    spec.classifier.calibration = CalibrationOptions::default();
-    let source_name = spec.source.describe();
-    let control = Control::default();
-    let pipeline = Pipeline::start(spec, control.clone())?;
-    let mut per_face: HashMap<u32, Vec<Features>> = HashMap::new();
-    while let Some(a) = pipeline.recv() {
-        if seconds.is_some_and(|s| a.frame.timestamp_s > s) {
-            control.stop();
-            continue;
-        }
-        for f in &a.faces {
-            if let Some(feat) = f.scores.features {
-                per_face.entry(f.face.id).or_default().push(feat);
-            }
-        }
-    }
-    pipeline.finish()?;
-    let (id, samples) = per_face
-        .into_iter()
-        .max_by_key(|(id, v)| (v.len(), std::cmp::Reverse(*id)))
-        .ok_or_else(|| Error::Calibration {
-            path: source_name.clone().into(),
-            reason: "no face with landmarks was found in this footage".into(),
-        })?;
-    let neutral = Features::median(&samples).ok_or_else(|| Error::Calibration {
-        path: source_name.clone().into(),
-        reason: "no frames".into(),
-    })?;
-    Ok(CalibrationFile::new(
-        &neutral,
-        samples.len(),
-        format!("{source_name}, face {id}"),
-    ))
 }

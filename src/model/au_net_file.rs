@@ -1,0 +1,121 @@
+//! The AU network's file format: a model folder holds `model.safetensors` (the weights) and
+//! `model.json` ([`ModelInfo`]: the network's shape, the training settings and history, the
+//! label order, whether it saw only synthetic faces). Written by `facs train`, read by the
+//! pipeline, `facs eval` and `facs cam`.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use super::au_net::{AuNet, AuNetConfig};
+use crate::error::{first_line, Error, Result};
+
+/// Training settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub net: AuNetConfig,
+    pub epochs: usize,
+    pub batch: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Focal-loss gamma for the AU head; None = plain BCE.
+    pub focal_gamma: Option<f64>,
+    /// Stop after this many epochs without a better validation macro-F1.
+    pub patience: usize,
+    pub augment: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            net: AuNetConfig::small(),
+            epochs: 20,
+            batch: 32,
+            lr: 3e-3,
+            weight_decay: 1e-4,
+            focal_gamma: None,
+            patience: 5,
+            augment: true,
+            seed: 0,
+        }
+    }
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_macro_f1: Option<f64>,
+    pub seconds: f64,
+}
+
+/// What `facs train` writes beside the weights (`model.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format: String,
+    pub facs_version: String,
+    pub config: TrainConfig,
+    pub au_labels: Vec<String>,
+    pub emotion_labels: Vec<String>,
+    pub input: String,
+    pub best_epoch: usize,
+    pub history: Vec<EpochLog>,
+    /// Trained only on faces from `facs synth`: proves the machinery, never a model for
+    /// real footage (the pipeline says so in its sidecar).
+    #[serde(default)]
+    pub synthetic_training_data: bool,
+}
+
+/// `format` of a `model.json`.
+pub const FORMAT: &str = "facs-au-net";
+/// The weights file in a model folder.
+pub const WEIGHTS: &str = "model.safetensors";
+/// The description file in a model folder ([`ModelInfo`] as JSON).
+pub const INFO: &str = "model.json";
+
+/// Loads a model written by `facs train`.
+///
+/// # Errors
+/// Missing files, another format, or weights that do not fit the config (named tensor).
+pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
+    load_with_sha256(model_dir).map(|(net, info, _)| (net, info))
+}
+
+/// [`load`], and the sha256 of the weights file as read (for a run's sidecar).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> {
+    let info_path: PathBuf = model_dir.join(INFO);
+    let text = std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?;
+    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::Json {
+        path: info_path.clone(),
+        source: e,
+    })?;
+    if info.format != FORMAT {
+        return Err(Error::Model {
+            path: info_path,
+            reason: format!("format {:?}, expected {FORMAT:?}", info.format),
+        });
+    }
+    let weights = model_dir.join(WEIGHTS);
+    let bytes = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+    let sha256 = crate::model::sha256_hex(&bytes);
+    let vb =
+        VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| {
+            Error::Model {
+                path: weights.clone(),
+                reason: first_line(&e),
+            }
+        })?;
+    let net = AuNet::new(vb, info.config.net.clone()).map_err(|e| Error::Model {
+        path: weights,
+        reason: first_line(&e),
+    })?;
+    Ok((net, info, sha256))
+}

@@ -1,0 +1,6 @@
+//! Small helpers every layer may use: they import nothing from the rest of the crate but
+//! [`crate::error`].
+
+pub mod json;
+pub mod progress;
+pub mod worker;
