@@ -7,7 +7,7 @@ use crate::align::{grey_scaled_region, CropBox};
 use crate::config::DetectConfig;
 use crate::error::{Error, Result};
 use crate::frame::{FaceBox, Frame};
-use crate::model::{read_verified, SEETA_DETECTOR};
+use crate::weights::{read_verified, SEETA_DETECTOR};
 
 /// rustface's detector with facs's settings. Not `Send`: build it on the thread that uses it.
 pub struct Detector {

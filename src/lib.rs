@@ -16,6 +16,7 @@ pub mod font;
 pub mod frame;
 pub mod telemetry;
 pub mod util;
+pub mod weights;
 
 // Input and geometry: frames in, faces found, followed and cropped.
 pub mod align;

@@ -113,7 +113,7 @@ enum Cmd {
 }
 
 #[derive(Args, Clone)]
-struct Outputs {
+struct AnalysisOptions {
     /// Per-frame CSV log (OpenFace-style columns); a FILE.meta.json sidecar goes beside it.
     #[arg(long, value_name = "FILE.csv")]
     log: Option<PathBuf>,
@@ -161,7 +161,7 @@ struct Outputs {
 #[derive(Args)]
 struct DemoArgs {
     #[command(flatten)]
-    out: Outputs,
+    analysis: AnalysisOptions,
     /// Never open a window.
     #[arg(long)]
     headless: bool,
@@ -182,7 +182,7 @@ struct LiveArgs {
     #[arg(long)]
     headless: bool,
     #[command(flatten)]
-    out: Outputs,
+    analysis: AnalysisOptions,
 }
 
 #[derive(Args)]
@@ -201,7 +201,7 @@ struct RunArgs {
     #[arg(long)]
     realtime: bool,
     #[command(flatten)]
-    out: Outputs,
+    analysis: AnalysisOptions,
 }
 
 #[derive(Args)]
@@ -235,7 +235,7 @@ struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     #[command(flatten)]
-    out: Outputs,
+    analysis: AnalysisOptions,
 }
 
 #[derive(Args)]
@@ -410,15 +410,15 @@ fn demo_clip() -> PathBuf {
 fn spec(
     config: PipelineConfig,
     source: SourceSpec,
-    out: &Outputs,
+    analysis: &AnalysisOptions,
     realtime: bool,
 ) -> anyhow::Result<PipelineSpec> {
-    let emotion = match out.emotion.as_str() {
+    let emotion = match analysis.emotion.as_str() {
         "none" => None,
         name => Some(name.parse::<EmotionModel>()?),
     };
-    let models_dir = out.models.clone().unwrap_or_else(default_models_dir);
-    let au_model = out.au_model.clone().or_else(|| {
+    let models_dir = analysis.models.clone().unwrap_or_else(default_models_dir);
+    let au_model = analysis.au_model.clone().or_else(|| {
         let dir = models_dir.join(USER_AU_MODEL);
         dir.join("model.json").is_file().then_some(dir)
     });
@@ -429,13 +429,13 @@ fn spec(
         classifier: ClassifierOptions {
             emotion,
             emotion_margin: None,
-            landmarks: !out.no_landmarks,
+            landmarks: !analysis.no_landmarks,
             calibration: CalibrationOptions {
-                file: out
+                file: analysis
                     .calibration
                     .as_deref()
                     .map(|c| resolve(c, &default_calibration_dir())),
-                calibrate_secs: out.calibrate_secs,
+                calibrate_secs: analysis.calibrate_secs,
             },
             au_model,
         },
@@ -443,30 +443,30 @@ fn spec(
     })
 }
 
-fn apply(mut config: PipelineConfig, out: &Outputs) -> PipelineConfig {
-    if let Some(px) = out.min_face {
+fn apply(mut config: PipelineConfig, analysis: &AnalysisOptions) -> PipelineConfig {
+    if let Some(px) = analysis.min_face {
         config.detect.min_face_px = px;
     }
-    if let Some(n) = out.full_every {
+    if let Some(n) = analysis.full_every {
         config.detect.full_every = n;
     }
-    config.max_frames = out.max_frames;
+    config.max_frames = analysis.max_frames;
     config
 }
 
 fn run_session(
     pipeline: PipelineSpec,
-    out: &Outputs,
+    analysis: &AnalysisOptions,
     show: bool,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let opts = SessionOptions {
         pipeline,
-        log_csv: out.log.clone(),
-        log_jsonl: out.jsonl.clone(),
-        annotate_dir: out.annotate.clone(),
+        log_csv: analysis.log.clone(),
+        log_jsonl: analysis.jsonl.clone(),
+        annotate_dir: analysis.annotate.clone(),
         show_window: show,
-        show_landmarks: out.draw_landmarks,
+        show_landmarks: analysis.draw_landmarks,
     };
     let summary = session::run(opts, Control::with_stop(stop), None)?;
     print!("{}", summary.render());
@@ -570,14 +570,14 @@ fn real_main() -> anyhow::Result<()> {
                 dir: clip,
                 fps: 30.0,
             };
-            let config = apply(PipelineConfig::live(), &args.out);
+            let config = apply(PipelineConfig::live(), &args.analysis);
             let show = !args.headless && display_available();
             if !show {
                 println!("facs demo: no display, running headless (the summary follows)");
             }
             run_session(
-                spec(config, source, &args.out, true)?,
-                &args.out,
+                spec(config, source, &args.analysis, true)?,
+                &args.analysis,
                 show,
                 stop,
             )
@@ -593,21 +593,21 @@ fn real_main() -> anyhow::Result<()> {
                 height,
                 fps: args.fps,
             });
-            let config = apply(PipelineConfig::live(), &args.out);
+            let config = apply(PipelineConfig::live(), &args.analysis);
             let show = !args.headless && display_available();
             run_session(
-                spec(config, source, &args.out, false)?,
-                &args.out,
+                spec(config, source, &args.analysis, false)?,
+                &args.analysis,
                 show,
                 stop,
             )
         }
         Cmd::Run(args) => {
             let source = SourceSpec::from_input(&args.input, args.fps)?;
-            let config = apply(PipelineConfig::offline(), &args.out);
+            let config = apply(PipelineConfig::offline(), &args.analysis);
             run_session(
-                spec(config, source, &args.out, args.realtime)?,
-                &args.out,
+                spec(config, source, &args.analysis, args.realtime)?,
+                &args.analysis,
                 args.show,
                 stop,
             )
@@ -639,14 +639,14 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Bench(args) => {
-            let config = apply(PipelineConfig::live(), &args.out);
+            let config = apply(PipelineConfig::live(), &args.analysis);
             let base = spec(
                 config.clone(),
                 SourceSpec::Images {
                     dir: demo_clip(),
                     fps: 30.0,
                 },
-                &args.out,
+                &args.analysis,
                 false,
             )?;
             let report = facs::bench::run(
@@ -799,31 +799,15 @@ fn real_main() -> anyhow::Result<()> {
                 ..Default::default()
             };
             let r = facs::train::trainer::lr_find(&cfg, &data, args.min, args.max, args.steps)?;
-            let pts: Vec<(f32, f32)> = r
-                .points
-                .iter()
-                .map(|&(l, v)| (l as f32, v as f32))
-                .collect();
-            let img = facs::train::plot::line_plot(
-                "LR RANGE TEST",
-                "LEARNING RATE",
-                "SMOOTHED LOSS",
-                &[("LOSS", 0x1f77b4u32, pts)],
-                true,
-            );
-            facs::train::plot::save_png(&img, &args.out.join("lr_find.png"))?;
-            facs::util::json::write_json_atomic(
-                &args.out.join("lr_find.json"),
-                &serde_json::to_value(&r)?,
-            )?;
+            let png = facs::train::report::write_lr_find(&args.out, &r)?;
             match r.suggested {
                 Some(lr) => println!(
                     "suggested learning rate {lr:.2e} (steepest fall of the loss); plot in {}",
-                    args.out.join("lr_find.png").display()
+                    png.display()
                 ),
                 None => println!(
                     "the loss never fell over this range; widen it (plot in {})",
-                    args.out.join("lr_find.png").display()
+                    png.display()
                 ),
             }
             Ok(())
@@ -852,32 +836,7 @@ fn real_main() -> anyhow::Result<()> {
                 data.len(),
                 args.out.display()
             );
-            use facs::train::cam::{peak_regions, peak_share_near, AU_REGION, NEAR, REGIONS};
-            println!("where each AU's map peaks, over the faces labelled with it:");
-            println!(
-                "AU    faces  {}",
-                REGIONS.map(|r| format!("{r:>6}")).join(" ")
-            );
-            for (k, au) in facs::frame::AU_NUMBERS.iter().enumerate() {
-                let counts = peak_regions(&net, &data, k)?;
-                let n: usize = counts.iter().sum();
-                if n == 0 {
-                    continue;
-                }
-                let shares = counts.map(|c| format!("{:>5.0}%", 100.0 * c as f64 / n as f64));
-                println!("AU{au:02}  {n:>5}  {}", shares.join(" "));
-            }
-            println!("map peaks on the feature where the AU acts (within {NEAR} eye distances):");
-            for (k, au) in facs::frame::AU_NUMBERS.iter().enumerate() {
-                let region = AU_REGION[k];
-                if let Some(share) = peak_share_near(&net, &data, k, region, NEAR)? {
-                    println!(
-                        "AU{au:02}  {:>5.0}% at the {}",
-                        100.0 * share,
-                        REGIONS[region]
-                    );
-                }
-            }
+            print!("{}", facs::train::report::peak_table(&net, &data)?);
             Ok(())
         }
         Cmd::Eval(args) => {
@@ -892,44 +851,14 @@ fn real_main() -> anyhow::Result<()> {
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let thresholds = facs::calibrate::thresholds::load_thresholds(&args.model)?;
-            let report = facs::train::metrics::evaluate(&samples, &thresholds);
-            std::fs::create_dir_all(&args.report)?;
-            std::fs::write(args.report.join("report.md"), report.to_markdown())?;
-            report.save_json(&args.report.join("report.json"))?;
-            let curves = facs::train::metrics::au_pr_curves(&samples);
-            facs::train::plot::save_png(
-                &facs::train::plot::pr_curves("PR CURVES", &curves),
-                &args.report.join("pr_curves.png"),
-            )?;
-            if let Some(e) = &report.emotion {
-                let img = facs::train::plot::confusion_matrix(
-                    "EMOTIONS",
-                    &e.confusion.labels,
-                    &e.confusion.counts,
-                );
-                facs::train::plot::save_png(&img, &args.report.join("emotion_confusion.png"))?;
-            }
-            let loss: Vec<(f32, f32)> = info
-                .history
-                .iter()
-                .map(|h| (h.epoch as f32, h.train_loss as f32))
-                .collect();
-            let f1: Vec<(f32, f32)> = info
-                .history
-                .iter()
-                .filter_map(|h| h.val_macro_f1.map(|f| (h.epoch as f32, f as f32)))
-                .collect();
-            let curves = [
-                ("TRAIN LOSS", 0x1f77b4u32, loss),
-                ("VAL MACRO-F1", 0xff7f0e, f1),
-            ];
-            facs::train::plot::save_png(
-                &facs::train::plot::line_plot("TRAINING", "EPOCH", "VALUE", &curves, false),
-                &args.report.join("training.png"),
-            )?;
+            let report =
+                facs::train::report::write_eval_report(&args.report, &info, &samples, &thresholds)?;
+            let macro_f1 = report.macro_f1.map_or_else(
+                || "n/a (no AU with a positive)".into(),
+                |f| format!("{f:.3}"),
+            );
             println!(
-                "macro-F1 {:?}, micro-F1 {:.3}; report in {}",
-                report.macro_f1,
+                "macro-F1 {macro_f1}, micro-F1 {:.3}; report in {}",
                 report.micro_f1,
                 args.report.display()
             );

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::frame::{BaselineSource, Features};
 use crate::geometry::{FEATURE_NAMES, POPULATION_NEUTRAL};
-use crate::model::FACEAPI_LANDMARKS;
 use crate::util::json::write_serialized;
+use crate::weights::FACEAPI_LANDMARKS;
 
 pub mod thresholds;
 

@@ -9,6 +9,7 @@ pub mod loss;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
+pub mod report;
 pub mod sampler;
 pub mod synth;
 pub mod trainer;

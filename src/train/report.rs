@@ -1,0 +1,133 @@
+//! What `facs eval`, `facs lr-find` and `facs cam` leave on disk: the evaluation report
+//! (Markdown, JSON, PR curves, emotion confusion matrix, training curves), the learning-rate
+//! range test's plot and figures, and the table of where the class activation maps peak.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::cam::{peak_regions, peak_share_near, AU_REGION, NEAR, REGIONS};
+use super::faces::Prepared;
+use super::metrics::{au_pr_curves, evaluate, EvalReport, EvalSample};
+use super::plot::{confusion_matrix, line_plot, pr_curves, save_png};
+use super::trainer::LrFind;
+use crate::error::{Error, Result};
+use crate::frame::{AU_NUMBERS, NUM_AUS};
+use crate::model::au_net::AuNet;
+use crate::model::au_net_file::ModelInfo;
+use crate::util::json::write_serialized;
+
+/// Scores `samples` at `thresholds` and writes `report.md`, `report.json`, `pr_curves.png`,
+/// `emotion_confusion.png` (when the data has emotion labels) and `training.png` (the
+/// model's training history) into `dir`.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_eval_report(
+    dir: &Path,
+    info: &ModelInfo,
+    samples: &[EvalSample],
+    thresholds: &[f32; NUM_AUS],
+) -> Result<EvalReport> {
+    let report = evaluate(samples, thresholds);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let md = dir.join("report.md");
+    std::fs::write(&md, report.to_markdown()).map_err(|e| Error::io(&md, e))?;
+    report.save_json(&dir.join("report.json"))?;
+    save_png(
+        &pr_curves("PR CURVES", &au_pr_curves(samples)),
+        &dir.join("pr_curves.png"),
+    )?;
+    if let Some(e) = &report.emotion {
+        let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts);
+        save_png(&img, &dir.join("emotion_confusion.png"))?;
+    }
+    let loss: Vec<(f32, f32)> = info
+        .history
+        .iter()
+        .map(|h| (h.epoch as f32, h.train_loss as f32))
+        .collect();
+    let f1: Vec<(f32, f32)> = info
+        .history
+        .iter()
+        .filter_map(|h| h.val_macro_f1.map(|f| (h.epoch as f32, f as f32)))
+        .collect();
+    let curves = [
+        ("TRAIN LOSS", 0x1f77b4u32, loss),
+        ("VAL MACRO-F1", 0xff7f0e, f1),
+    ];
+    save_png(
+        &line_plot("TRAINING", "EPOCH", "VALUE", &curves, false),
+        &dir.join("training.png"),
+    )?;
+    Ok(report)
+}
+
+/// Writes the range test's `lr_find.png` and `lr_find.json` into `dir`; returns the plot's
+/// path.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_lr_find(dir: &Path, r: &LrFind) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let pts: Vec<(f32, f32)> = r
+        .points
+        .iter()
+        .map(|&(l, v)| (l as f32, v as f32))
+        .collect();
+    let img = line_plot(
+        "LR RANGE TEST",
+        "LEARNING RATE",
+        "SMOOTHED LOSS",
+        &[("LOSS", 0x1f77b4u32, pts)],
+        true,
+    );
+    let png = dir.join("lr_find.png");
+    save_png(&img, &png)?;
+    write_serialized(&dir.join("lr_find.json"), r)?;
+    Ok(png)
+}
+
+/// Where each AU's class activation map peaks over the faces labelled with it: the share
+/// nearest each facial feature, then the share within [`NEAR`] eye distances of the feature
+/// where FACS places the AU. A text table for the terminal.
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn peak_table(net: &AuNet, data: &Prepared) -> Result<String> {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "where each AU's map peaks, over the faces labelled with it:"
+    );
+    let _ = writeln!(
+        out,
+        "AU    faces  {}",
+        REGIONS.map(|r| format!("{r:>6}")).join(" ")
+    );
+    for (k, au) in AU_NUMBERS.iter().enumerate() {
+        let counts = peak_regions(net, data, k)?;
+        let n: usize = counts.iter().sum();
+        if n == 0 {
+            continue;
+        }
+        let shares = counts.map(|c| format!("{:>5.0}%", 100.0 * c as f64 / n as f64));
+        let _ = writeln!(out, "AU{au:02}  {n:>5}  {}", shares.join(" "));
+    }
+    let _ = writeln!(
+        out,
+        "map peaks on the feature where the AU acts (within {NEAR} eye distances):"
+    );
+    for (k, au) in AU_NUMBERS.iter().enumerate() {
+        let region = AU_REGION[k];
+        if let Some(share) = peak_share_near(net, data, k, region, NEAR)? {
+            let _ = writeln!(
+                out,
+                "AU{au:02}  {:>5.0}% at the {}",
+                100.0 * share,
+                REGIONS[region]
+            );
+        }
+    }
+    Ok(out)
+}
