@@ -43,7 +43,8 @@ const ORDER: &[&str] = &[
     "neutral",
     // training and evaluation
     "train",
-    // the binary
+    // the binary: its flags, then main
+    "cli",
     "main",
 ];
 

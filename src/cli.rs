@@ -1,0 +1,379 @@
+//! The command line's words: every subcommand and flag, with its help text (clap derive).
+//! `main.rs` turns them into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "facs",
+    version,
+    about = "Facial Action Units and emotions, live or from lab footage"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// Run the live path on the bundled clip: window if a display exists, else headless.
+    #[command(
+        after_help = "Example:\n  facs demo\n  facs demo --log demo.csv --annotate demo_frames"
+    )]
+    Demo(DemoArgs),
+    /// Analyse a camera live, with an overlay window.
+    #[command(
+        after_help = "Example:\n  facs live --camera 0 --size 640x480 --fps 30 --log session.csv"
+    )]
+    Live(LiveArgs),
+    /// Analyse recorded footage (video, folder of images, one image); never drops a frame.
+    #[command(
+        after_help = "Example:\n  facs run --input participant01.mp4 --log participant01.csv\n  \
+                            facs run --input frames/ --fps 25 --jsonl out.jsonl --annotate drawn/ --show"
+    )]
+    Run(RunArgs),
+    /// Measure a person's neutral face from footage and save it as calibration/NAME.json.
+    #[command(
+        after_help = "Example:\n  facs calibrate --input alice_neutral.mp4 --name alice\n  \
+                            facs run --input alice_task.mp4 --calibration alice --log alice.csv"
+    )]
+    Calibrate(CalibrateArgs),
+    /// Measure the pipeline: throughput and live latency on the bundled clip and on a
+    /// synthetic 640x480 source with 1 and 5 faces.
+    #[command(
+        after_help = "Example:\n  facs bench\n  facs bench --frames 600 --json bench.json --emotion fer"
+    )]
+    Bench(BenchArgs),
+    /// Render synthetic faces with known AUs as an EmotioNet-style dataset (to check the
+    /// training machinery; never a measure of real-world accuracy).
+    #[command(
+        after_help = "Example:\n  facs synth --out synth --count 2000 --seed 1\n  facs synth --out synth --count 500 --emotion"
+    )]
+    Synth(SynthArgs),
+    /// A balanced, seeded subset of an EmotioNet-style CSV, split into train/val/test CSVs.
+    #[command(
+        after_help = "Example:\n  facs subset --csv emotionet.csv --images img/ --classes AU6,AU12 --per-class 200 --out subset/\n  \
+                            facs subset --csv emotionet.csv --images img/ --happy --per-class 500 --out happy/"
+    )]
+    Subset(SubsetArgs),
+    /// Train the AU + emotion network on an EmotioNet-style CSV (faces found, aligned and
+    /// cached by the pipeline's own detector and landmarks).
+    #[command(
+        after_help = "Example:\n  facs train --csv subset/train.csv --val subset/val.csv --images img/ --out models/my-au-net --epochs 20"
+    )]
+    Train(TrainArgs),
+    /// Learning-rate range test: the loss over an exponential sweep of rates, plotted, with
+    /// a suggested peak rate for `facs train --lr`.
+    #[command(
+        name = "lr-find",
+        after_help = "Example:\n  facs lr-find --csv subset/train.csv --images img/ --out lr/"
+    )]
+    LrFind(LrFindArgs),
+    /// Class activation map galleries per AU: most uncertain, most incorrect and most correct
+    /// faces, each with where the AU's logit comes from.
+    #[command(
+        after_help = "Example:\n  facs cam --model models/my-au-net --csv subset/val.csv --images img/ --out cam/"
+    )]
+    Cam(CamArgs),
+    /// Evaluate a trained network on an EmotioNet-style CSV (e.g. frames of your own
+    /// footage, labelled): per-AU precision, recall, F1, ROC-AUC, confusion matrices.
+    #[command(
+        after_help = "Example:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/"
+    )]
+    Eval(EvalArgs),
+    /// List the bundled weights and verify their sha256.
+    #[command(after_help = "Example:\n  facs models")]
+    Models(ModelsArgs),
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct AnalysisOptions {
+    /// Per-frame CSV log (OpenFace-style columns); a FILE.meta.json sidecar goes beside it.
+    #[arg(long, value_name = "FILE.csv")]
+    pub(crate) log: Option<PathBuf>,
+    /// The same rows as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jsonl: Option<PathBuf>,
+    /// Write every analysed frame, drawn, as PNG into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) annotate: Option<PathBuf>,
+    /// Folder with the weights (default: $FACS_MODELS, ./models, or the source tree's).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+    /// Smallest face to find, in pixels (>= 20). Larger is faster.
+    #[arg(long, value_name = "PX")]
+    pub(crate) min_face: Option<u32>,
+    /// Search the whole frame for faces every N frames, and only around known faces in
+    /// between (live default 10, run default 1).
+    #[arg(long, value_name = "N")]
+    pub(crate) full_every: Option<u32>,
+    /// Stop after N frames.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_frames: Option<u64>,
+    /// Expression head: faceapi (default, more accurate), fer (faster), or none.
+    #[arg(long, value_name = "MODEL", default_value = "faceapi")]
+    pub(crate) emotion: String,
+    /// Neutral baseline for every face: a file from `facs calibrate`, or its NAME in calibration/.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub(crate) calibration: Option<String>,
+    /// Take each face's first N seconds as its neutral baseline.
+    #[arg(long, value_name = "N")]
+    pub(crate) calibrate_secs: Option<f64>,
+    /// AU network trained by `facs train` (its folder) for the AU columns, with its
+    /// thresholds from calibration/<folder name>.json (default: <models>/au-net when
+    /// present, else the geometric AU estimator).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) au_model: Option<PathBuf>,
+    /// Skip the landmark network (no head pose, no geometric AUs; faster).
+    #[arg(long)]
+    pub(crate) no_landmarks: bool,
+    /// Start with landmarks drawn in the window and PNGs (toggle with l).
+    #[arg(long)]
+    pub(crate) draw_landmarks: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    #[command(flatten)]
+    pub(crate) analysis: AnalysisOptions,
+    /// Never open a window.
+    #[arg(long)]
+    pub(crate) headless: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct LiveArgs {
+    /// Camera index.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) camera: u32,
+    /// Capture size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480")]
+    pub(crate) size: String,
+    /// Capture frame rate.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) fps: u32,
+    /// Never open a window.
+    #[arg(long)]
+    pub(crate) headless: bool,
+    #[command(flatten)]
+    pub(crate) analysis: AnalysisOptions,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// Video file, folder of images (sorted by name), one image, or
+    /// synthetic:faces=N,frames=M,size=WxH,fps=F.
+    #[arg(long, short)]
+    pub(crate) input: String,
+    /// Frame rate for timestamps of an image folder.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) fps: f64,
+    /// Open the overlay window.
+    #[arg(long)]
+    pub(crate) show: bool,
+    /// Pace the input at its own frame rate, as a camera would deliver it.
+    #[arg(long)]
+    pub(crate) realtime: bool,
+    #[command(flatten)]
+    pub(crate) analysis: AnalysisOptions,
+}
+
+#[derive(Args)]
+pub(crate) struct CalibrateArgs {
+    /// Footage of the person with a neutral face (video, folder of images, one image).
+    #[arg(long, short)]
+    pub(crate) input: String,
+    /// Saved as calibration/NAME.json (see --out).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Write here instead.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) out: Option<PathBuf>,
+    /// Use only the first N seconds.
+    #[arg(long, value_name = "N")]
+    pub(crate) seconds: Option<f64>,
+    /// Frame rate for timestamps of an image folder.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) fps: f64,
+    /// Folder with the weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Frames per synthetic scenario.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) frames: u64,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) analysis: AnalysisOptions,
+}
+
+#[derive(Args)]
+pub(crate) struct SynthArgs {
+    /// Output folder: labels.csv and images/.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) count: usize,
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) size: u32,
+    /// AU frequencies, comma-separated in the order 1,2,4,5,6,9,12,17,20,25,26
+    /// (default: EmotioNet's).
+    #[arg(long, value_name = "F,F,...")]
+    pub(crate) rates: Option<String>,
+    /// Also label emotions (half the faces then come from emotion prototypes).
+    #[arg(long)]
+    pub(crate) emotion: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct SubsetArgs {
+    /// EmotioNet-style CSV: image path, then AU1..AU26 columns (1, 0, 999/empty unknown).
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    /// Folder the CSV's image paths are relative to.
+    #[arg(long)]
+    pub(crate) images: PathBuf,
+    /// Classes: AUs, conjunctions and `neither`, e.g. AU6,AU12 or AU6+AU12,neither.
+    #[arg(long, conflicts_with = "happy")]
+    pub(crate) classes: Option<String>,
+    /// AU6 and AU12 both present vs neither present.
+    #[arg(long)]
+    pub(crate) happy: bool,
+    #[arg(long, default_value_t = 200)]
+    pub(crate) per_class: usize,
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Folder for train.csv, val.csv and test.csv.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    /// Training CSV (image path, AU columns, optional emotion).
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    /// Validation CSV (early stopping on its macro-F1).
+    #[arg(long)]
+    pub(crate) val: Option<PathBuf>,
+    /// Folder the CSVs' image paths are relative to.
+    #[arg(long)]
+    pub(crate) images: PathBuf,
+    /// Output folder: model.safetensors, model.json, crops cache.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pub(crate) epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch: usize,
+    /// Peak learning rate (one-cycle schedule).
+    #[arg(long, default_value_t = 3e-3)]
+    pub(crate) lr: f64,
+    /// Network input side in pixels (a multiple of 8).
+    #[arg(long, default_value_t = 48)]
+    pub(crate) input: u32,
+    /// Channels of the first block.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) width: usize,
+    /// Focal loss gamma for the AU head.
+    #[arg(long)]
+    pub(crate) focal: Option<f64>,
+    #[arg(long, default_value_t = 5)]
+    pub(crate) patience: usize,
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    #[arg(long)]
+    pub(crate) no_augment: bool,
+    /// Continue the run whose checkpoint is in --out (same settings and data); Ctrl-C stops a
+    /// run at the next batch and keeps the last epoch's checkpoint.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Choose per-AU thresholds on the validation set for this precision instead of best F1.
+    #[arg(long, value_name = "P")]
+    pub(crate) target_precision: Option<f64>,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct LrFindArgs {
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    #[arg(long)]
+    pub(crate) images: PathBuf,
+    /// Folder for lr_find.png, lr_find.json and the crops cache.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    #[arg(long, default_value_t = 1e-5)]
+    pub(crate) min: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) max: f64,
+    #[arg(long, default_value_t = 100)]
+    pub(crate) steps: usize,
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch: usize,
+    #[arg(long, default_value_t = 48)]
+    pub(crate) input: u32,
+    #[arg(long, default_value_t = 8)]
+    pub(crate) width: usize,
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct CamArgs {
+    /// Folder written by `facs train`.
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    #[arg(long)]
+    pub(crate) images: PathBuf,
+    /// Folder for AU01.png ... AU26.png.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Faces per row.
+    #[arg(long, default_value_t = 6)]
+    pub(crate) per_row: usize,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct EvalArgs {
+    /// Folder written by `facs train`.
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    #[arg(long)]
+    pub(crate) images: PathBuf,
+    /// Folder for report.md, report.json and the PNG plots.
+    #[arg(long)]
+    pub(crate) report: PathBuf,
+    /// Folder with the detector and landmark weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct ModelsArgs {
+    /// Folder with the weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models: Option<PathBuf>,
+}
