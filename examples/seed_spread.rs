@@ -9,6 +9,9 @@
 //! RAYON_NUM_THREADS=1 cargo run --release --example seed_spread -- --seeds 1,2
 //! ```
 //!
+//! `--shuffle-labels` trains on the same faces with their label rows shuffled among them
+//! (a deliberately broken run: the acceptance test's bounds must reject it).
+//!
 //! The data (seeds 101, 102, 103) and their face crops are made once in `--work` and reused
 //! by later calls; each seed's model is written to `--work/model-s<seed>-t<threads>`.
 //! Lines are printed and appended, tab-separated, to `--work/spread.tsv`.
@@ -30,6 +33,7 @@ struct Opts {
     seeds: Vec<u64>,
     rarest: f32,
     work: PathBuf,
+    shuffle_labels: bool,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -39,8 +43,13 @@ fn parse() -> Result<Opts, String> {
         seeds: vec![1],
         rarest: 0.02,
         work: std::env::temp_dir().join("facs-seed-spread"),
+        shuffle_labels: false,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--shuffle-labels") {
+        o.shuffle_labels = true;
+        args.remove(i);
+    }
     for pair in args.chunks(2) {
         let [k, v] = pair else {
             return Err(format!("{} needs a value", pair[0]));
@@ -91,7 +100,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&o.work)?;
     let rates = EMOTIONET_POSITIVES.map(|n| (n as f32 / EMOTIONET_IMAGES as f32).max(o.rarest));
     let train_name = format!("train-{}-r{}", o.faces, o.rarest);
-    let train = data(&o, &train_name, o.faces, 101, rates)?;
+    let mut train = data(&o, &train_name, o.faces, 101, rates)?;
+    if o.shuffle_labels {
+        // Fisher-Yates with a fixed xorshift: every face keeps a real label row, not its own.
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        for i in (1..train.labels.len()).rev() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let j = (s % (i as u64 + 1)) as usize;
+            train.labels.swap(i, j);
+            train.emotions.swap(i, j);
+        }
+    }
     let val = data(&o, "val", 400, 102, [0.25; NUM_AUS])?;
     let test = data(&o, "test", 400, 103, [0.25; NUM_AUS])?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| {
@@ -115,7 +136,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .append(true)
         .open(o.work.join("spread.tsv"))?;
     for &seed in &o.seeds {
-        let out = o.work.join(format!("model-s{seed}-t{threads}"));
+        let broken = if o.shuffle_labels { "-shuffled" } else { "" };
+        let out = o.work.join(format!("model-s{seed}-t{threads}{broken}"));
         if out.exists() {
             std::fs::remove_dir_all(&out)?;
         }
@@ -135,7 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let f1: Vec<String> = report.aus.iter().map(|a| format!("{:.3}", a.f1)).collect();
         let line = format!(
-            "{}\t{}\t{}\t{seed}\t{threads}\t{:.3}\t{}\t{:.2}\t{:.2}\t{:.2}\t{secs:.0}\t{cpu}",
+            "{}{broken}\t{}\t{}\t{seed}\t{threads}\t{:.3}\t{}\t{:.2}\t{:.2}\t{:.2}\t{secs:.0}\t{cpu}",
             o.faces,
             o.epochs,
             o.rarest,

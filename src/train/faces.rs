@@ -219,6 +219,18 @@ pub fn prepare(
     side: u32,
     cache: Option<&Path>,
 ) -> Result<Prepared> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    prepare_on(samples, models_dir, side, cache, threads)
+}
+
+/// [`prepare`] on `threads` worker threads (at most 8, at most one per sample).
+fn prepare_on(
+    samples: &[Sample],
+    models_dir: &Path,
+    side: u32,
+    cache: Option<&Path>,
+    threads: usize,
+) -> Result<Prepared> {
     let mut out = Prepared {
         side,
         ..Default::default()
@@ -226,10 +238,7 @@ pub fn prepare(
     if let Some(dir) = cache {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(samples.len().max(1));
+    let threads = threads.clamp(1, 8).min(samples.len().max(1));
     // Thread t takes samples t, t + threads, ... so slow and fast images spread evenly.
     let outcomes: Vec<Vec<Outcome>> = std::thread::scope(|scope| -> Result<Vec<Vec<Outcome>>> {
         let handles = (0..threads)
@@ -289,4 +298,51 @@ pub fn prepare(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> (PathBuf, Vec<Sample>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures/wolfgang"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+            .take(7)
+            .collect();
+        paths.sort();
+        // One image that cannot be read, in the middle, to check that skips keep the order.
+        paths.insert(3, root.join("tests/fixtures/README.md"));
+        let samples = paths
+            .into_iter()
+            .enumerate()
+            .map(|(i, path)| Sample {
+                path,
+                line: i + 2,
+                aus: [Some(i % 2 == 0); NUM_AUS],
+                emotion: None,
+            })
+            .collect();
+        (root.join("models"), samples)
+    }
+
+    #[test]
+    fn crops_are_the_same_whatever_the_number_of_threads() {
+        let (models, samples) = fixtures();
+        let one = prepare_on(&samples, &models, 48, None, 1).unwrap();
+        for threads in [2, 3] {
+            let many = prepare_on(&samples, &models, 48, None, threads).unwrap();
+            assert_eq!(many.paths, one.paths, "{threads} threads");
+            assert_eq!(many.labels, one.labels, "{threads} threads");
+            assert!(many.crops == one.crops, "{threads} threads: crops differ");
+            assert_eq!(many.landmarks, one.landmarks, "{threads} threads");
+            assert_eq!(many.skipped.unreadable.len(), 1);
+        }
+        assert_eq!(one.len(), samples.len() - 1);
+        // The crops are in sample order: the first crop is the first image's.
+        let first = prepare_on(&samples[..1], &models, 48, None, 1).unwrap();
+        assert!(first.crop(0) == one.crop(0));
+    }
 }
