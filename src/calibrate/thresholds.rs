@@ -24,6 +24,11 @@ pub struct Thresholds {
     pub faces: usize,
 }
 
+/// The threshold of an AU nobody has chosen one for.
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// [`DEFAULT_THRESHOLD`] for every AU.
+pub const DEFAULT_THRESHOLDS: [f32; NUM_AUS] = [DEFAULT_THRESHOLD; NUM_AUS];
+
 /// The thresholds file in a model folder.
 pub const THRESHOLDS: &str = "thresholds.json";
 /// `format` of a thresholds file.
@@ -89,7 +94,7 @@ pub fn calibration_file(model_dir: &Path, calibration_dir: &Path) -> PathBuf {
 pub fn load_thresholds(model_dir: &Path) -> Result<[f32; NUM_AUS]> {
     let path = model_dir.join(THRESHOLDS);
     if !path.is_file() {
-        return Ok([0.5; NUM_AUS]);
+        return Ok(DEFAULT_THRESHOLDS);
     }
     read_thresholds(&path)
 }
@@ -112,7 +117,7 @@ pub fn load_thresholds_for(
             return Ok((read_thresholds(&path)?, ThresholdSource::File(path)));
         }
     }
-    Ok(([0.5; NUM_AUS], ThresholdSource::Default))
+    Ok((DEFAULT_THRESHOLDS, ThresholdSource::Default))
 }
 
 fn read_thresholds(path: &Path) -> Result<[f32; NUM_AUS]> {

@@ -19,9 +19,9 @@ use super::optim::{AdamW, AdamWParams};
 use super::sampler::{sample_weights, WeightedSampler};
 use super::synth::SplitMix64;
 use crate::align::ALIGN_ZOOM;
-use crate::calibrate::thresholds::Thresholds;
+use crate::calibrate::thresholds::{Thresholds, DEFAULT_THRESHOLDS};
 use crate::error::{Error, Result};
-use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
+use crate::frame::{au_names, EMOTIONS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet};
 pub use crate::model::au_net_file::{load, load_with_sha256, EpochLog, ModelInfo, TrainConfig};
 use crate::model::au_net_file::{FORMAT, INFO, WEIGHTS};
@@ -619,7 +619,7 @@ pub fn train(
         format: FORMAT.into(),
         facs_version: env!("CARGO_PKG_VERSION").into(),
         config: cfg.clone(),
-        au_labels: AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect(),
+        au_labels: au_names(),
         emotion_labels: EMOTIONS.iter().map(|e| e.to_string()).collect(),
         input: format!(
             "{0}x{0} RGB face crop aligned on the eyes and nose tip of the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25",
@@ -675,7 +675,7 @@ pub fn train(
         let val_f1 = if val.is_empty() {
             None
         } else {
-            evaluate(&predict(&session.net, val, 64)?, &[0.5; NUM_AUS]).macro_f1
+            evaluate(&predict(&session.net, val, 64)?, &DEFAULT_THRESHOLDS).macro_f1
         };
         state.history.push(EpochLog {
             epoch,
