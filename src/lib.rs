@@ -26,6 +26,7 @@ pub mod source;
 pub mod telemetry;
 pub mod track;
 pub mod train;
+pub mod util;
 pub mod window;
 
 pub use error::{Error, Result};

@@ -17,10 +17,10 @@ use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
 use super::metrics::{evaluate, select_thresholds, EvalReport, EvalSample, ThresholdRule};
 use super::optim::{AdamW, AdamWParams};
 use super::sampler::{sample_weights, WeightedSampler};
-use super::synth::SplitMix64;
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet, AuNetConfig};
+use crate::util::rng::SplitMix64;
 
 /// Training settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
