@@ -10,6 +10,7 @@
 pub mod align;
 pub mod bench;
 pub mod calibrate;
+pub mod canvas;
 pub mod classify;
 pub mod config;
 pub mod detect;

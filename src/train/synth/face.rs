@@ -6,9 +6,9 @@
 use image::RgbImage;
 
 use super::identity::Identity;
-use super::raster::{ellipse_sdf, mix, scale, smin, smoothstep, Blend, Canvas, Rgb};
 use super::{lower, upper};
 use super::{AU25, AU26, MAX_SIZE, MIN_SIZE};
+use crate::canvas::{ellipse_sdf, mix, scale, smin, Blend, Canvas, Rgb};
 use crate::frame::NUM_AUS;
 use crate::util::rng::SplitMix64;
 
@@ -64,12 +64,8 @@ impl Expression {
 pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     let size = size.clamp(MIN_SIZE, MAX_SIZE);
     let id = Identity::new(seed, size);
-    let n = size as usize;
-    let mut cv = Canvas {
-        size: n,
-        px: vec![[0.0; 3]; n * n],
-        pose: id.pose,
-    };
+    let mut cv = Canvas::new(size, size, [0.0; 3]);
+    cv.transform = id.pose;
     let ex = Expression::new(aus, &id);
     draw_background(&mut cv, &id);
     draw_body(&mut cv, &id);
@@ -78,6 +74,12 @@ pub fn render(seed: u64, aus: &[bool; NUM_AUS], size: u32) -> RgbImage {
     lower::draw(&mut cv, &id, &ex, seed);
     draw_front_hair(&mut cv, &id);
     finish(&cv, &id)
+}
+
+/// Smooth Hermite step from 0 at `e0` to 1 at `e1`.
+fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
 }
 
 /// Value noise in [0, 1] on a grid of `cells` per side, smoothly interpolated.
@@ -99,8 +101,8 @@ fn value_noise(seed: u64, cells: usize, u: f32, v: f32) -> f32 {
 }
 
 /// A two-colour gradient across the whole image with a coarse and a fine texture.
-fn draw_background(cv: &mut Canvas, id: &Identity) {
-    let n = cv.size;
+fn draw_background(cv: &mut Canvas<Rgb>, id: &Identity) {
+    let n = cv.width as usize;
     let (dx, dy) = (id.bg_angle.cos(), id.bg_angle.sin());
     for py in 0..n {
         for px in 0..n {
@@ -109,13 +111,13 @@ fn draw_background(cv: &mut Canvas, id: &Identity) {
             let t = (0.5 + (u - 0.5) * dx + (v - 0.5) * dy).clamp(0.0, 1.0);
             let texture =
                 0.6 * value_noise(id.bg_seed, 3, u, v) + 0.4 * value_noise(id.bg_seed ^ 1, 9, u, v);
-            cv.px[py * n + px] = scale(mix(id.bg[0], id.bg[1], t), 0.8 + 0.4 * texture);
+            cv.pixels[py * n + px] = scale(mix(id.bg[0], id.bg[1], t), 0.8 + 0.4 * texture);
         }
     }
 }
 
 /// Hair behind the head (long hair only), the neck, the shoulders and the ears.
-fn draw_body(cv: &mut Canvas, id: &Identity) {
+fn draw_body(cv: &mut Canvas<Rgb>, id: &Identity) {
     let skin = id.skin;
     if id.hair_style == 1 {
         let (fw, hl) = (id.face_w, id.hairline);
@@ -163,7 +165,7 @@ fn draw_body(cv: &mut Canvas, id: &Identity) {
 
 /// The face: an upper ellipse and a jaw ellipse (lowered by `jaw_drop`) joined smoothly,
 /// shaded as a rounded head, with a shadow under the jaw and darker temples.
-fn draw_head(cv: &mut Canvas, id: &Identity, jaw_drop: f32) {
+fn draw_head(cv: &mut Canvas<Rgb>, id: &Identity, jaw_drop: f32) {
     let skin = id.skin;
     let (fw, fh, jw) = (id.face_w, id.face_h, id.jaw_w);
     let face_sdf = move |x: f32, y: f32| {
@@ -216,7 +218,7 @@ fn hair_shade(id: &Identity, x: f32, y: f32) -> Rgb {
 }
 
 /// Hair over the forehead, by style: the usual line, short receding hair or bangs.
-fn draw_front_hair(cv: &mut Canvas, id: &Identity) {
+fn draw_front_hair(cv: &mut Canvas<Rgb>, id: &Identity) {
     let fw = id.face_w;
     let (hairline, droop) = match id.hair_style {
         // Short hair: a high, receding line.
@@ -240,13 +242,13 @@ fn draw_front_hair(cv: &mut Canvas, id: &Identity) {
 
 /// Applies the image-wide lighting gradient and pixel noise, blurs lightly (a camera is
 /// never perfectly sharp) and converts to 8 bits.
-fn finish(cv: &Canvas, id: &Identity) -> RgbImage {
-    let n = cv.size;
+fn finish(cv: &Canvas<Rgb>, id: &Identity) -> RgbImage {
+    let n = cv.width as usize;
     let mut rng = SplitMix64::new(id.noise_seed);
     let blurred: Vec<Rgb> = (0..n * n)
         .map(|i| {
             let (x, y) = (i % n, i / n);
-            let at = |xx: usize, yy: usize| cv.px[yy * n + xx];
+            let at = |xx: usize, yy: usize| cv.pixels[yy * n + xx];
             let mut acc = scale(at(x, y), 4.0);
             for (xx, yy) in [
                 (x.saturating_sub(1), y),

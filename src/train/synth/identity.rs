@@ -1,14 +1,15 @@
 //! Everything random about one face (the person, the pose, the lighting, the camera), drawn
 //! from its seed.
 
-use super::raster::{mix, Pose, Rgb};
+use crate::canvas::{mix, Rgb, Similarity};
 use crate::frame::NUM_AUS;
 use crate::util::rng::SplitMix64;
 
 /// Everything random about one face, drawn in a fixed order from its seed so that the same
 /// seed gives the same person whatever AUs are shown.
 pub(super) struct Identity {
-    pub(super) pose: Pose,
+    /// The head pose: face space to pixels.
+    pub(super) pose: Similarity,
     pub(super) skin: Rgb,
     pub(super) hair: Rgb,
     pub(super) hair_style: u8,
@@ -81,7 +82,7 @@ impl Identity {
         let mut rng = SplitMix64::new(seed);
         let n = size as f32;
         let angle = rng.range(-8.0, 8.0).to_radians();
-        let pose = Pose {
+        let pose = Similarity {
             cx: n * (0.5 + rng.range(-0.04, 0.04)),
             cy: n * (0.46 + rng.range(-0.04, 0.04)),
             scale: n * 0.24 * rng.range(0.92, 1.08),

@@ -3,12 +3,12 @@
 
 use super::face::{Expression, DEEP, LIGHT, SHADOW};
 use super::identity::Identity;
-use super::raster::{bezier, scale, Blend, Canvas};
 use super::{AU12, AU17, AU20, AU6, AU9};
+use crate::canvas::{bezier, scale, Blend, Canvas, Rgb};
 use crate::util::rng::SplitMix64;
 
 /// Draws the lower face, back to front; `seed` places the chin's dimples.
-pub(super) fn draw(cv: &mut Canvas, id: &Identity, ex: &Expression, seed: u64) {
+pub(super) fn draw(cv: &mut Canvas<Rgb>, id: &Identity, ex: &Expression, seed: u64) {
     let (a6, a9, a12) = (ex.level(AU6), ex.level(AU9), ex.level(AU12));
     let (a17, a20) = (ex.level(AU17), ex.level(AU20));
     draw_nose(cv, id, a9);
@@ -86,7 +86,7 @@ impl Mouth {
 }
 
 /// Nose: AU9 wrinkles the bridge and lifts the nostrils.
-fn draw_nose(cv: &mut Canvas, id: &Identity, a9: f32) {
+fn draw_nose(cv: &mut Canvas<Rgb>, id: &Identity, a9: f32) {
     let skin = id.skin;
     let nw = id.nose_w;
     let ny = id.nose_y;
@@ -141,7 +141,7 @@ fn draw_nose(cv: &mut Canvas, id: &Identity, a9: f32) {
 }
 
 /// The folds around the mouth, given the levels of AU6, AU9, AU12 and AU20.
-fn draw_folds(cv: &mut Canvas, id: &Identity, mouth: &Mouth, [a6, a9, a12, a20]: [f32; 4]) {
+fn draw_folds(cv: &mut Canvas<Rgb>, id: &Identity, mouth: &Mouth, [a6, a9, a12, a20]: [f32; 4]) {
     let (nw, ny) = (id.nose_w, id.nose_y);
     // AU20 stretches the skin beside the mouth corners: a short crease at each.
     if a20 > 0.0 {
@@ -176,7 +176,7 @@ fn draw_folds(cv: &mut Canvas, id: &Identity, mouth: &Mouth, [a6, a9, a12, a20]:
 }
 
 /// Lips, and either the open mouth with its teeth or the line where closed lips meet.
-fn draw_mouth(cv: &mut Canvas, id: &Identity, m: &Mouth) {
+fn draw_mouth(cv: &mut Canvas<Rgb>, id: &Identity, m: &Mouth) {
     let lip = [
         (id.skin[0] * 0.82 + 0.08).min(1.0),
         id.skin[1] * 0.55,
@@ -247,7 +247,7 @@ fn draw_mouth(cv: &mut Canvas, id: &Identity, m: &Mouth) {
 
 /// Chin: AU17 raises the chin boss (a bulge with a deeper crease above it, dimpled); AU26
 /// lowers it with the jaw.
-fn draw_chin(cv: &mut Canvas, mouth: &Mouth, jaw_drop: f32, a17: f32, seed: u64) {
+fn draw_chin(cv: &mut Canvas<Rgb>, mouth: &Mouth, jaw_drop: f32, a17: f32, seed: u64) {
     let chin_c = 1.0 + jaw_drop - 0.04 * a17;
     let crease_y = mouth.outer_lower(0.0) + 0.09 - 0.02 * a17;
     let crease = bezier(

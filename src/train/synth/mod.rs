@@ -12,8 +12,12 @@
 //! Files: this one holds the settings and the labels (which AUs and emotion each face
 //! shows); `write.rs` renders a data set to disk ([`write_dataset`]); `face.rs` draws one
 //! face ([`render`]: background, head, hair, camera), with `upper.rs` (cheeks, brows, eyes)
-//! and `lower.rs` (nose, mouth, chin), for a person drawn at random by `identity.rs`, on a
-//! small anti-aliased rasteriser (`raster.rs`).
+//! and `lower.rs` (nose, mouth, chin), for a person drawn at random by `identity.rs`, with
+//! the anti-aliased shapes of [`crate::canvas`].
+//!
+//! Face space: x to the right, y down, 1 unit = half the face width, origin between the
+//! eyes' level and the nose; the head pose ([`crate::canvas::Similarity`]) maps it to
+//! pixels.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,7 +29,6 @@ use crate::util::rng::SplitMix64;
 mod face;
 mod identity;
 mod lower;
-mod raster;
 mod upper;
 mod write;
 

@@ -3,11 +3,11 @@
 
 use super::face::{Expression, DEEP, LIGHT, SHADOW};
 use super::identity::Identity;
-use super::raster::{bezier, ellipse_sdf, mix, scale, Blend, Canvas, Rgb};
 use super::{AU1, AU2, AU4, AU5, AU6};
+use crate::canvas::{bezier, ellipse_sdf, mix, scale, Blend, Canvas, Rgb};
 
 /// Draws the upper face, back to front.
-pub(super) fn draw(cv: &mut Canvas, id: &Identity, ex: &Expression) {
+pub(super) fn draw(cv: &mut Canvas<Rgb>, id: &Identity, ex: &Expression) {
     let (a1, a2, a4) = (ex.level(AU1), ex.level(AU2), ex.level(AU4));
     let (a5, a6) = (ex.level(AU5), ex.level(AU6));
     draw_cheeks(cv, id, a6);
@@ -22,7 +22,7 @@ pub(super) fn draw(cv: &mut Canvas, id: &Identity, ex: &Expression) {
 }
 
 /// Cheeks: AU6 raises them (they move up and bulge).
-fn draw_cheeks(cv: &mut Canvas, id: &Identity, a6: f32) {
+fn draw_cheeks(cv: &mut Canvas<Rgb>, id: &Identity, a6: f32) {
     let fw = id.face_w;
     for side in [-1.0f32, 1.0] {
         let cx = side * 0.48 * fw;
@@ -55,7 +55,7 @@ fn draw_cheeks(cv: &mut Canvas, id: &Identity, a6: f32) {
 }
 
 /// Forehead lines: AU1 in the middle, AU2 at the sides.
-fn draw_forehead_lines(cv: &mut Canvas, id: &Identity, a1: f32, a2: f32) {
+fn draw_forehead_lines(cv: &mut Canvas<Rgb>, id: &Identity, a1: f32, a2: f32) {
     for k in 0..3 {
         let y = id.brow_y - 0.2 - 0.09 * k as f32;
         if a1 > 0.0 {
@@ -77,7 +77,7 @@ fn draw_forehead_lines(cv: &mut Canvas, id: &Identity, a1: f32, a2: f32) {
 }
 
 /// Shadowed eye sockets, deeper with AU4.
-fn draw_eye_sockets(cv: &mut Canvas, id: &Identity, a4: f32) {
+fn draw_eye_sockets(cv: &mut Canvas<Rgb>, id: &Identity, a4: f32) {
     for side in [-1.0f32, 1.0] {
         let ex = side * id.eye_dx;
         cv.soft(
@@ -92,7 +92,7 @@ fn draw_eye_sockets(cv: &mut Canvas, id: &Identity, a4: f32) {
 
 /// Brows: AU1 lifts the inner ends, AU2 the outer ends, AU4 lowers them and draws them
 /// together (with vertical furrows between them).
-fn draw_brows(cv: &mut Canvas, id: &Identity, a1: f32, a2: f32, a4: f32) {
+fn draw_brows(cv: &mut Canvas<Rgb>, id: &Identity, a1: f32, a2: f32, a4: f32) {
     let (skin, fw) = (id.skin, id.face_w);
     // Fair or grey hair goes with darker brows than the hair itself.
     let luma = |c: Rgb| 0.3 * c[0] + 0.59 * c[1] + 0.11 * c[2];
@@ -133,7 +133,7 @@ fn draw_brows(cv: &mut Canvas, id: &Identity, a1: f32, a2: f32, a4: f32) {
 
 /// One eye on `side` (-1 left, 1 right in face space): white, iris, pupil, highlight, lids,
 /// lashes and crease; with AU6 a lower-lid bulge and crow's feet.
-fn draw_eye(cv: &mut Canvas, id: &Identity, side: f32, a4: f32, a5: f32, a6: f32) {
+fn draw_eye(cv: &mut Canvas<Rgb>, id: &Identity, side: f32, a4: f32, a5: f32, a6: f32) {
     let ex = side * id.eye_dx;
     let ey = id.eye_y;
     let ew = id.eye_w;

@@ -57,7 +57,7 @@ fn diff(seed: u64, au: usize, base: [bool; NUM_AUS]) -> Diff {
         let d: i32 = (0..3).map(|c| (p[c] as i32 - q[c] as i32).abs()).sum();
         if d > 12 {
             count += 1;
-            let (fx, fy) = pose.to_face(x as f32 + 0.5, y as f32 + 0.5);
+            let (fx, fy) = pose.from_px(x as f32 + 0.5, y as f32 + 0.5);
             bbox = [
                 bbox[0].min(fx),
                 bbox[1].min(fy),
