@@ -12,8 +12,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use facs::frame::NUM_AUS;
 use facs::model::au_net::AuNetConfig;
 use facs::train::faces::Prepared;
-use facs::train::synth::{SplitMix64, EMOTIONET_IMAGES, EMOTIONET_POSITIVES};
+use facs::train::synth::{EMOTIONET_IMAGES, EMOTIONET_POSITIVES};
 use facs::train::trainer::{predict, train, TrainConfig};
+use facs::util::rng::SplitMix64;
 
 fn data(n: usize, side: u32) -> Prepared {
     let mut rng = SplitMix64::new(1);

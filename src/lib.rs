@@ -10,6 +10,7 @@
 //! reverse.
 
 // Core: types and helpers every layer uses.
+pub mod canvas;
 pub mod config;
 pub mod error;
 pub mod font;

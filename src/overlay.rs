@@ -1,8 +1,8 @@
 //! Drawing one analysed frame as a picture: the frame with face boxes and ids, and a side
 //! panel with a bar per AU, a happy meter, the top emotion, fps and per-stage latency.
-//! Pure drawing into a 0RGB `u32` buffer, shared by the window and `--annotate` PNGs.
+//! Pure drawing on a 0RGB [`Canvas`], shared by the window and `--annotate` PNGs.
 
-use crate::font::{draw_text, CELL_H};
+use crate::font::CELL_H;
 use crate::frame::{Analysed, AU_NUMBERS};
 
 /// Face boxes are pure green so that tests can find them in a screenshot.
@@ -32,52 +32,13 @@ pub struct Hud {
     pub show_landmarks: bool,
 }
 
-/// A drawn picture: 0RGB pixels, row-major.
-#[derive(Clone, Debug, Default)]
-pub struct Canvas {
-    pub width: u32,
-    pub height: u32,
-    pub pixels: Vec<u32>,
-}
+/// A drawn picture: 0RGB pixels, row-major (the crate's one canvas).
+pub type Canvas = crate::canvas::Canvas<u32>;
 
 impl Canvas {
     /// Size of the canvas for a frame of `w` x `h`.
     pub fn size_for(w: u32, h: u32) -> (u32, u32) {
         (w + PANEL_W, h.max(MIN_H))
-    }
-
-    /// The canvas as RGB8 bytes, for PNG output.
-    pub fn to_rgb(&self) -> Vec<u8> {
-        self.pixels
-            .iter()
-            .flat_map(|p| [(p >> 16) as u8, (p >> 8) as u8, *p as u8])
-            .collect()
-    }
-
-    fn fill_rect(&mut self, x: i32, y: i32, w: i32, h: i32, colour: u32) {
-        let x0 = x.clamp(0, self.width as i32);
-        let y0 = y.clamp(0, self.height as i32);
-        let x1 = (x + w).clamp(0, self.width as i32);
-        let y1 = (y + h).clamp(0, self.height as i32);
-        for yy in y0..y1 {
-            let row = (yy as u32 * self.width) as usize;
-            self.pixels[row + x0 as usize..row + x1 as usize].fill(colour);
-        }
-    }
-
-    /// A rectangle outline `t` pixels thick, clipped to the frame area `clip_w`.
-    fn outline(&mut self, x: i32, y: i32, w: i32, h: i32, t: i32, colour: u32, clip_w: i32) {
-        let w = w.min(clip_w - x);
-        self.fill_rect(x, y, w, t, colour);
-        self.fill_rect(x, y + h - t, w, t, colour);
-        self.fill_rect(x, y, t, h, colour);
-        if x + w - t < clip_w {
-            self.fill_rect(x + w - t, y, t, h, colour);
-        }
-    }
-
-    fn text(&mut self, x: i32, y: i32, s: &str, colour: u32) {
-        draw_text(&mut self.pixels, self.width, x, y, s, colour, 1);
     }
 }
 
@@ -86,11 +47,7 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
     let f = &a.frame;
     let (cw, ch) = Canvas::size_for(f.width, f.height);
     if canvas.width != cw || canvas.height != ch {
-        *canvas = Canvas {
-            width: cw,
-            height: ch,
-            pixels: vec![0; (cw * ch) as usize],
-        };
+        *canvas = Canvas::new(cw, ch, 0);
     }
     // Frame pixels.
     for y in 0..f.height {
@@ -114,7 +71,8 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
     for r in &a.faces {
         let b = r.face.bbox;
         let (x, y, w, h) = (b.x as i32, b.y as i32, b.w as i32, b.h as i32);
-        canvas.outline(x, y, w, h, 2, BOX_COLOUR, fw);
+        // Clipped to the frame area, never into the panel.
+        canvas.outline(x, y, w.min(fw - x), h, 2, BOX_COLOUR);
         let mut label = format!("#{}", r.face.id);
         if let Some(p) = r.scores.happy {
             label.push_str(&format!(" HAPPY {:.0}%", p * 100.0));

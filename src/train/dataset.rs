@@ -17,9 +17,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::synth::SplitMix64;
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
+use crate::util::rng::SplitMix64;
 
 /// The value written for an unknown AU label (EmotioNet's convention).
 pub const UNKNOWN_VALUE: &str = "999";

@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 
-use super::synth::SplitMix64;
 use crate::frame::NUM_AUS;
+use crate::util::rng::SplitMix64;
 
 /// Index of the "no AU present" class after the 11 AUs.
 pub const NO_AU: usize = NUM_AUS;

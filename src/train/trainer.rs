@@ -17,7 +17,6 @@ use super::loss::{masked_bce, masked_cross_entropy, BceOptions};
 use super::metrics::{evaluate, select_thresholds, EvalReport, EvalSample, ThresholdRule};
 use super::optim::{AdamW, AdamWParams};
 use super::sampler::{sample_weights, WeightedSampler};
-use super::synth::SplitMix64;
 use crate::align::ALIGN_ZOOM;
 use crate::calibrate::thresholds::{Thresholds, DEFAULT_THRESHOLDS};
 use crate::error::{Error, Result};
@@ -26,6 +25,7 @@ use crate::model::au_net::{to_tensor, AuNet};
 pub use crate::model::au_net_file::{load, load_with_sha256, EpochLog, ModelInfo, TrainConfig};
 use crate::model::au_net_file::{FORMAT, INFO, WEIGHTS};
 use crate::util::progress::{report, Progress, ProgressFn};
+use crate::util::rng::SplitMix64;
 
 /// One-cycle learning rate at `step` of `total`: linear warm-up over the first 30% to
 /// `peak`, then cosine down to `peak / 100`.

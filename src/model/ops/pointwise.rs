@@ -1,0 +1,34 @@
+//! 1x1 (pointwise) convolution as one matrix product per image instead of im2col.
+
+use candle_core::{Result, Tensor};
+
+/// 1x1 convolution of `x` [n, c, h, w] with `w` [o, c, 1, 1], as a matrix product.
+pub fn pointwise(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (n, c, h, wd) = x.dims4()?;
+    let o = w.dim(0)?;
+    let w2 = w.reshape((o, c))?;
+    // One plain matrix product per image: a broadcast batched product was ~2x slower per face.
+    let x = x.contiguous()?;
+    let ys = (0..n)
+        .map(|i| w2.matmul(&x.get(i)?.reshape((c, h * wd))?))
+        .collect::<Result<Vec<_>>>()?; // n x [o, h*w]
+    Tensor::stack(&ys, 0)?.reshape((n, o, h, wd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ops::close;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn pointwise_matches_conv2d() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 4, 3, 5), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (6, 4, 1, 1), &dev).unwrap();
+        let want = x.conv2d(&w, 0, 1, 1, 1).unwrap();
+        let got = pointwise(&x, &w).unwrap();
+        assert!(close(&got, &want) < 1e-5);
+        let _ = DType::F32;
+    }
+}
