@@ -1,0 +1,426 @@
+//! Reading an EmotioNet-style CSV (see [the module docs](super)) into a [`Dataset`]: the
+//! header locates the AU and emotion columns, each data row becomes a [`Sample`], a bad
+//! row or a missing image is listed with its line number and skipped.
+
+use std::fs;
+use std::path::Path;
+
+use super::{au_index, au_number, emotion_index, Dataset, Sample};
+use crate::error::{Error, Result};
+use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
+
+/// Splits one CSV record. Quoted fields may hold the separator and doubled quotes; a quote
+/// inside an unquoted field is kept as text.
+fn split_record(line: &str, sep: char) -> std::result::Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut at_field_start = true;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else if c == sep {
+            fields.push(std::mem::take(&mut field));
+            at_field_start = true;
+            continue;
+        } else if c == '"' && at_field_start && field.trim().is_empty() {
+            field.clear();
+            in_quotes = true;
+        } else {
+            field.push(c);
+        }
+        at_field_start = false;
+    }
+    if in_quotes {
+        return Err("unterminated quoted field".to_string());
+    }
+    fields.push(field);
+    Ok(fields)
+}
+
+/// Where the labels are in a row.
+struct Columns {
+    sep: char,
+    fields: usize,
+    /// Column of each AU, in [`AU_NUMBERS`] order; `None` when the file lacks it.
+    au: [Option<usize>; NUM_AUS],
+    emotion: Option<usize>,
+}
+
+fn csv_error(csv: &Path, reason: String) -> Error {
+    Error::Source {
+        source_name: csv.display().to_string(),
+        reason,
+    }
+}
+
+/// Reads the header row.
+fn parse_header(header: &str, csv: &Path, allow_missing_columns: bool) -> Result<Columns> {
+    let sep = if header.contains(',') {
+        ','
+    } else if header.contains('\t') {
+        '\t'
+    } else if header.contains(';') {
+        ';'
+    } else {
+        ','
+    };
+    let names = split_record(header, sep).map_err(|e| csv_error(csv, format!("header: {e}")))?;
+    let mut au = [None; NUM_AUS];
+    let mut emotion = None;
+    // The first column is the image path, whatever its name.
+    for (col, name) in names.iter().enumerate().skip(1) {
+        if let Some(i) = au_number(name).and_then(au_index) {
+            if let Some(first) = au[i] {
+                return Err(csv_error(
+                    csv,
+                    format!(
+                        "AU{} appears twice in the header (columns {} and {})",
+                        AU_NUMBERS[i],
+                        first + 1,
+                        col + 1
+                    ),
+                ));
+            }
+            au[i] = Some(col);
+        } else if name.trim().eq_ignore_ascii_case("emotion") {
+            if emotion.is_some() {
+                return Err(csv_error(csv, "two emotion columns in the header".into()));
+            }
+            emotion = Some(col);
+        }
+    }
+    let missing: Vec<String> = AU_NUMBERS
+        .iter()
+        .zip(&au)
+        .filter(|(_, col)| col.is_none())
+        .map(|(n, _)| format!("AU{n}"))
+        .collect();
+    if !missing.is_empty() && !allow_missing_columns {
+        return Err(csv_error(
+            csv,
+            format!(
+                "missing AU column(s) {} (headers AU1 or AU01 style, any case); allow missing \
+                 columns to treat them as unknown",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(Columns {
+        sep,
+        fields: names.len(),
+        au,
+        emotion,
+    })
+}
+
+/// Parses one AU value.
+fn parse_value(text: &str) -> Option<Option<bool>> {
+    match text.trim() {
+        "1" => Some(Some(true)),
+        "0" => Some(Some(false)),
+        "999" | "" => Some(None),
+        _ => None,
+    }
+}
+
+/// Parses one data row into (relative image path, AUs, emotion).
+type RowLabels = (String, [Option<bool>; NUM_AUS], Option<usize>);
+
+fn parse_row(line: &str, cols: &Columns) -> std::result::Result<RowLabels, String> {
+    let fields = split_record(line, cols.sep)?;
+    if fields.len() != cols.fields {
+        return Err(format!(
+            "expected {} fields, found {}",
+            cols.fields,
+            fields.len()
+        ));
+    }
+    let image = fields[0].trim().to_string();
+    if image.is_empty() {
+        return Err("empty image path".into());
+    }
+    let mut aus = [None; NUM_AUS];
+    for (i, col) in cols.au.iter().enumerate() {
+        if let Some(col) = *col {
+            aus[i] = parse_value(&fields[col]).ok_or_else(|| {
+                format!(
+                    "AU{} value {:?} is not 0, 1, 999 or empty",
+                    AU_NUMBERS[i], fields[col]
+                )
+            })?;
+        }
+    }
+    let emotion = match cols.emotion {
+        Some(col) if !fields[col].trim().is_empty() => {
+            Some(emotion_index(&fields[col]).ok_or_else(|| {
+                format!(
+                    "unknown emotion {:?} (expected one of {} or empty)",
+                    fields[col],
+                    EMOTIONS.join(", ")
+                )
+            })?)
+        }
+        _ => None,
+    };
+    Ok((image, aus, emotion))
+}
+
+/// Parses CSV bytes; `exists` says whether an image file is there.
+fn parse_bytes(
+    bytes: &[u8],
+    csv: &Path,
+    images_dir: &Path,
+    allow_missing_columns: bool,
+    exists: impl Fn(&Path) -> bool,
+) -> Result<Dataset> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut lines = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    let (header_line, header) = lines
+        .next()
+        .ok_or_else(|| csv_error(csv, "empty file: expected a header row".into()))?;
+    let header = std::str::from_utf8(header).map_err(|_| {
+        csv_error(
+            csv,
+            format!("header (line {header_line}) is not valid UTF-8"),
+        )
+    })?;
+    let cols = parse_header(header, csv, allow_missing_columns)?;
+    let mut ds = Dataset::default();
+    for (line_no, raw) in lines {
+        let parsed = std::str::from_utf8(raw)
+            .map_err(|_| "not valid UTF-8".to_string())
+            .and_then(|line| parse_row(line, &cols));
+        match parsed {
+            Err(reason) => ds.bad_rows.push((line_no, reason)),
+            Ok((image, aus, emotion)) => {
+                let path = images_dir.join(image);
+                if exists(&path) {
+                    ds.samples.push(Sample {
+                        path,
+                        line: line_no,
+                        aus,
+                        emotion,
+                    });
+                } else {
+                    ds.missing_images.push((line_no, path));
+                }
+            }
+        }
+    }
+    Ok(ds)
+}
+
+/// Reads an EmotioNet-style CSV (see the module docs). Image paths are joined with
+/// `images_dir`; rows whose image does not exist are listed in `missing_images` and
+/// skipped, rows that cannot be parsed are listed in `bad_rows` and skipped.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Source`] for an empty file, a
+/// header that is not UTF-8, a duplicated AU or emotion column, or missing AU columns (named
+/// in the message) unless `allow_missing_columns`, in which case they are all unknown.
+pub fn load_csv(csv: &Path, images_dir: &Path, allow_missing_columns: bool) -> Result<Dataset> {
+    let bytes = fs::read(csv).map_err(|e| Error::io(csv, e))?;
+    parse_bytes(
+        &bytes,
+        csv,
+        images_dir,
+        allow_missing_columns,
+        Path::is_file,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{touch, write::csv_header, AuCount};
+    use super::*;
+    use crate::train::synth::SplitMix64;
+
+    #[test]
+    fn records_split_with_quotes() {
+        assert_eq!(split_record("a,b,,c", ',').unwrap(), ["a", "b", "", "c"]);
+        assert_eq!(
+            split_record("\"x,y\",\"say \"\"hi\"\"\",z", ',').unwrap(),
+            ["x,y", "say \"hi\"", "z"]
+        );
+        assert_eq!(split_record("a\"b,c", ',').unwrap(), ["a\"b", "c"]);
+        assert!(split_record("\"open,b", ',').is_err());
+    }
+
+    #[test]
+    fn loads_a_small_file_with_every_kind_of_row() {
+        let tmp = tempfile::tempdir().unwrap();
+        let images = tmp.path().join("images");
+        for name in ["a.jpg", "b.jpg", "sub/c.jpg", "e.jpg", "f.jpg", "g.jpg"] {
+            touch(&images, name);
+        }
+        // AU columns in a shuffled order, mixed header styles, an extra column, emotion.
+        let header = "File,au26,AU1,AU02,Au4,AU05,AU6,AU9,AU12,AU17,AU20,AU25,notes,Emotion";
+        let rows = [
+            "a.jpg,0,1,0,0,0,1,0,1,0,0,1,smile,Happiness", // 2: fine
+            "b.jpg,999,,0,1,0,0,0,0,0,0,0,,",              // 3: unknowns
+            "sub/c.jpg,1,0,0,0,0,0,0,0,0,0,1,,surprise",   // 4: subdirectory
+            "d.jpg,0,0,0,0,0,0,0,0,0,0,0,,neutral",        // 5: missing image
+            "e.jpg,0,0,0,0,0,0,0,0,0,0,0,",                // 6: one field short
+            "f.jpg,0,2,0,0,0,0,0,0,0,0,0,,",               // 7: bad value
+            "g.jpg,0,0,0,0,0,0,0,0,0,0,0,,angry",          // 8: unknown emotion
+            "",                                            // 9: blank, ignored
+            "\"g.jpg\",0,0,0,0,0,0,0,0,0,0,0,\"a, b\",",   // 10: quoted
+        ];
+        let csv = tmp.path().join("labels.csv");
+        fs::write(&csv, format!("{header}\r\n{}\n", rows.join("\n"))).unwrap();
+        let ds = load_csv(&csv, &images, false).unwrap();
+
+        let lines: Vec<usize> = ds.samples.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [2, 3, 4, 10]);
+        let a = &ds.samples[0];
+        assert_eq!(a.path, images.join("a.jpg"));
+        // AU_NUMBERS order: 1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26.
+        let t = Some(true);
+        let f = Some(false);
+        assert_eq!(a.aus, [t, f, f, f, t, f, t, f, f, t, f]);
+        assert_eq!(a.emotion, Some(3));
+        let b = &ds.samples[1];
+        assert_eq!(b.aus[10], None, "999 is unknown");
+        assert_eq!(b.aus[0], None, "empty is unknown");
+        assert_eq!(b.aus[2], Some(true));
+        assert_eq!(b.emotion, None);
+        assert_eq!(ds.samples[2].path, images.join("sub/c.jpg"));
+        assert_eq!(ds.samples[2].emotion, Some(5));
+
+        assert_eq!(ds.missing_images, vec![(5, images.join("d.jpg"))]);
+        let bad: Vec<usize> = ds.bad_rows.iter().map(|(l, _)| *l).collect();
+        assert_eq!(bad, [6, 7, 8]);
+        assert!(ds.bad_rows[0].1.contains("expected 14 fields, found 13"));
+        assert!(ds.bad_rows[1].1.contains("AU1 value \"2\""));
+        assert!(ds.bad_rows[2].1.contains("unknown emotion \"angry\""));
+
+        let s = ds.summary();
+        assert_eq!(
+            (s.rows, s.samples, s.bad_rows, s.missing_images),
+            (8, 4, 3, 1)
+        );
+        assert_eq!(
+            s.aus[9],
+            AuCount {
+                positive: 2,
+                negative: 2,
+                unknown: 0
+            }
+        );
+        assert_eq!(s.aus[0].unknown, 1);
+        assert_eq!(s.emotions[3], 1);
+        assert_eq!(s.emotion_unknown, 2);
+        let text = s.to_string();
+        assert!(text.contains("line 6: expected 14 fields"), "{text}");
+        assert!(text.contains("missing image, line 5"), "{text}");
+        assert!(text.contains("AU25"), "{text}");
+    }
+
+    #[test]
+    fn missing_au_columns_are_named_unless_allowed() {
+        let tmp = tempfile::tempdir().unwrap();
+        touch(tmp.path(), "a.jpg");
+        let csv = tmp.path().join("few.csv");
+        fs::write(
+            &csv,
+            "image,AU1,AU2,AU4,AU6,AU9,AU12,AU20,AU25,AU26\na.jpg,1,0,0,0,0,1,0,0,0\n",
+        )
+        .unwrap();
+        let err = load_csv(&csv, tmp.path(), false).unwrap_err().to_string();
+        assert!(err.contains("AU5, AU17"), "{err}");
+        assert!(err.contains("few.csv"), "{err}");
+        let ds = load_csv(&csv, tmp.path(), true).unwrap();
+        assert_eq!(ds.samples.len(), 1);
+        assert_eq!(ds.samples[0].aus[3], None, "AU5 unknown");
+        assert_eq!(ds.samples[0].aus[7], None, "AU17 unknown");
+        assert_eq!(ds.samples[0].aus[6], Some(true));
+    }
+
+    #[test]
+    fn header_problems_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("x.csv");
+        fs::write(&csv, "").unwrap();
+        assert!(load_csv(&csv, tmp.path(), true)
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
+        fs::write(&csv, "image,AU1,au01\n").unwrap();
+        assert!(load_csv(&csv, tmp.path(), true)
+            .unwrap_err()
+            .to_string()
+            .contains("AU1 appears twice"));
+        let missing = tmp.path().join("nope.csv");
+        assert!(matches!(
+            load_csv(&missing, tmp.path(), true),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn tab_separated_files_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        touch(tmp.path(), "a.jpg");
+        let csv = tmp.path().join("t.tsv");
+        fs::write(&csv, "path\tAU12\n a.jpg \t1\n").unwrap();
+        let ds = load_csv(&csv, tmp.path(), true).unwrap();
+        assert_eq!(ds.samples.len(), 1);
+        assert_eq!(ds.samples[0].aus[6], Some(true));
+    }
+    #[test]
+    fn random_bytes_never_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut rng = SplitMix64::new(7);
+        let alphabet = b"AU01,2569\"\n\r\t;999 emotionhappy\xEF\xBB\xBF\xFFa.jpg";
+        let good = format!("{}\na.jpg{}\n", csv_header(), ",1".repeat(11) + ",fear");
+        for round in 0..400 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                let n = rng.below(300);
+                (0..n)
+                    .map(|_| {
+                        if rng.chance(0.2) {
+                            rng.next_u64() as u8
+                        } else {
+                            alphabet[rng.below(alphabet.len())]
+                        }
+                    })
+                    .collect()
+            } else {
+                // A valid file with a few bytes changed, inserted or cut.
+                let mut b = good.as_bytes().to_vec();
+                for _ in 0..1 + rng.below(4) {
+                    let at = rng.below(b.len());
+                    match rng.below(3) {
+                        0 => b[at] = alphabet[rng.below(alphabet.len())],
+                        1 => b.insert(at, rng.next_u64() as u8),
+                        _ => b.truncate(at),
+                    }
+                    if b.is_empty() {
+                        break;
+                    }
+                }
+                b
+            };
+            let csv = tmp.path().join("fuzz.csv");
+            if let Ok(ds) = parse_bytes(&bytes, &csv, tmp.path(), round % 4 < 2, |_| true) {
+                let _ = ds.summary().to_string();
+            }
+        }
+    }
+}
