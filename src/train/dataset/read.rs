@@ -1,56 +1,140 @@
 //! Reading an EmotioNet-style CSV (see [the module docs](super)) into a [`Dataset`]: the
 //! header locates the AU and emotion columns, each data row becomes a [`Sample`], a bad
 //! row or a missing image is listed with its line number and skipped.
+//!
+//! The file is cut into lines first (at `\n`, dropping a `\r` before it, a UTF-8 byte-order
+//! mark at the start, and blank lines); the `csv` crate then splits each line into fields,
+//! with quoted fields holding separators and doubled quotes. A quoted field cannot span
+//! lines: a quote left open spoils its own row only, instead of swallowing the rest of the
+//! file, and every row keeps its line number.
 
 use std::fs;
+use std::io::{Cursor, SeekFrom};
 use std::path::Path;
+
+use csv::{ByteRecord, ReaderBuilder, Terminator};
 
 use super::{au_index, au_number, emotion_index, Dataset, Sample};
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
 
-/// Splits one CSV record. Quoted fields may hold the separator and doubled quotes; a quote
-/// inside an unquoted field is kept as text.
-fn split_record(line: &str, sep: char) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut at_field_start = true;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    field.push('"');
-                    chars.next();
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else if c == sep {
-            fields.push(std::mem::take(&mut field));
-            at_field_start = true;
-            continue;
-        } else if c == '"' && at_field_start && field.trim().is_empty() {
-            field.clear();
-            in_quotes = true;
-        } else {
-            field.push(c);
+/// The lines of a file that hold something but whitespace, as (1-based line number, bytes
+/// without the line end). A UTF-8 byte-order mark at the start of the file is dropped.
+fn content_lines(bytes: &[u8]) -> Vec<(usize, &[u8])> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .collect()
+}
+
+/// The field separator: a comma, or a tab or semicolon when the header holds no comma.
+fn separator(header: &str) -> u8 {
+    if header.contains(',') {
+        b','
+    } else if header.contains('\t') {
+        b'\t'
+    } else if header.contains(';') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// One line's fields, or why the line cannot be split.
+type Fields<'r> = std::result::Result<Vec<&'r str>, String>;
+
+/// Splits content lines into fields with the `csv` crate, one record per line.
+struct LineRecords<'a> {
+    /// The file, for error messages.
+    csv: &'a Path,
+    lines: Vec<(usize, &'a [u8])>,
+    /// Where each line's record starts in the text the reader reads: the `\n` before it.
+    starts: Vec<u64>,
+    reader: csv::Reader<Cursor<Vec<u8>>>,
+    record: ByteRecord,
+    /// Index in `lines` of the next line to read.
+    next: usize,
+}
+
+impl<'a> LineRecords<'a> {
+    fn new(csv: &'a Path, lines: Vec<(usize, &'a [u8])>, sep: u8) -> Self {
+        // Each line comes after a `\n`, which the reader skips as a blank line: a reader
+        // started (or restarted) there never sees a byte-order mark at the start of its
+        // input, which it would drop. One more `\n` ends the last line.
+        let mut text =
+            Vec::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum::<usize>() + 1);
+        let mut starts = Vec::with_capacity(lines.len());
+        for (_, line) in &lines {
+            starts.push(text.len() as u64);
+            text.push(b'\n');
+            text.extend_from_slice(line);
         }
-        at_field_start = false;
+        text.push(b'\n');
+        // Only `\n` ends a record: a `\r` inside a line is text, as it was before the split.
+        // No header handling, no trimming, rows of any length (checked by the caller).
+        let reader = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(sep)
+            .terminator(Terminator::Any(b'\n'))
+            .from_reader(Cursor::new(text));
+        LineRecords {
+            csv,
+            lines,
+            starts,
+            reader,
+            record: ByteRecord::new(),
+            next: 0,
+        }
     }
-    if in_quotes {
-        return Err("unterminated quoted field".to_string());
+
+    /// The next line's number and fields; `None` after the last line.
+    ///
+    /// # Errors
+    /// [`Error::Source`] if the `csv` reader fails, which reading from memory does not.
+    fn next_line(&mut self) -> Result<Option<(usize, Fields<'_>)>> {
+        let Some(&(line_no, raw)) = self.lines.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let read_error = |e: csv::Error| csv_error(self.csv, format!("line {line_no}: {e}"));
+        let found = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(read_error)?;
+        // A line holds no `\n`, so a field that does had a quote left open: the reader went
+        // on into the next lines. Restart it on the next line.
+        let unterminated = self.record.iter().any(|f| f.contains(&b'\n'));
+        if unterminated {
+            if let Some(&start) = self.starts.get(self.next) {
+                self.reader
+                    .seek_raw(SeekFrom::Start(start), csv::Position::new())
+                    .map_err(read_error)?;
+            }
+        }
+        let fields = if std::str::from_utf8(raw).is_err() {
+            Err("not valid UTF-8".to_string())
+        } else if unterminated {
+            Err("unterminated quoted field".to_string())
+        } else if !found {
+            Err("no record on this line".to_string())
+        } else {
+            // Fields of a valid UTF-8 line (less some quotes) are valid UTF-8.
+            self.record
+                .iter()
+                .map(|f| std::str::from_utf8(f).map_err(|_| "not valid UTF-8".to_string()))
+                .collect()
+        };
+        Ok(Some((line_no, fields)))
     }
-    fields.push(field);
-    Ok(fields)
 }
 
 /// Where the labels are in a row.
 struct Columns {
-    sep: char,
     fields: usize,
     /// Column of each AU, in [`AU_NUMBERS`] order; `None` when the file lacks it.
     au: [Option<usize>; NUM_AUS],
@@ -64,18 +148,8 @@ fn csv_error(csv: &Path, reason: String) -> Error {
     }
 }
 
-/// Reads the header row.
-fn parse_header(header: &str, csv: &Path, allow_missing_columns: bool) -> Result<Columns> {
-    let sep = if header.contains(',') {
-        ','
-    } else if header.contains('\t') {
-        '\t'
-    } else if header.contains(';') {
-        ';'
-    } else {
-        ','
-    };
-    let names = split_record(header, sep).map_err(|e| csv_error(csv, format!("header: {e}")))?;
+/// Reads the header row's column names.
+fn parse_header(names: &[&str], csv: &Path, allow_missing_columns: bool) -> Result<Columns> {
     let mut au = [None; NUM_AUS];
     let mut emotion = None;
     // The first column is the image path, whatever its name.
@@ -117,7 +191,6 @@ fn parse_header(header: &str, csv: &Path, allow_missing_columns: bool) -> Result
         ));
     }
     Ok(Columns {
-        sep,
         fields: names.len(),
         au,
         emotion,
@@ -137,8 +210,7 @@ fn parse_value(text: &str) -> Option<Option<bool>> {
 /// Parses one data row into (relative image path, AUs, emotion).
 type RowLabels = (String, [Option<bool>; NUM_AUS], Option<usize>);
 
-fn parse_row(line: &str, cols: &Columns) -> std::result::Result<RowLabels, String> {
-    let fields = split_record(line, cols.sep)?;
+fn parse_row(fields: &[&str], cols: &Columns) -> std::result::Result<RowLabels, String> {
     if fields.len() != cols.fields {
         return Err(format!(
             "expected {} fields, found {}",
@@ -153,7 +225,7 @@ fn parse_row(line: &str, cols: &Columns) -> std::result::Result<RowLabels, Strin
     let mut aus = [None; NUM_AUS];
     for (i, col) in cols.au.iter().enumerate() {
         if let Some(col) = *col {
-            aus[i] = parse_value(&fields[col]).ok_or_else(|| {
+            aus[i] = parse_value(fields[col]).ok_or_else(|| {
                 format!(
                     "AU{} value {:?} is not 0, 1, 999 or empty",
                     AU_NUMBERS[i], fields[col]
@@ -163,7 +235,7 @@ fn parse_row(line: &str, cols: &Columns) -> std::result::Result<RowLabels, Strin
     }
     let emotion = match cols.emotion {
         Some(col) if !fields[col].trim().is_empty() => {
-            Some(emotion_index(&fields[col]).ok_or_else(|| {
+            Some(emotion_index(fields[col]).ok_or_else(|| {
                 format!(
                     "unknown emotion {:?} (expected one of {} or empty)",
                     fields[col],
@@ -184,15 +256,9 @@ fn parse_bytes(
     allow_missing_columns: bool,
     exists: impl Fn(&Path) -> bool,
 ) -> Result<Dataset> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .enumerate()
-        .map(|(i, l)| (i + 1, l))
-        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
-    let (header_line, header) = lines
-        .next()
+    let lines = content_lines(bytes);
+    let &(header_line, header) = lines
+        .first()
         .ok_or_else(|| csv_error(csv, "empty file: expected a header row".into()))?;
     let header = std::str::from_utf8(header).map_err(|_| {
         csv_error(
@@ -200,13 +266,15 @@ fn parse_bytes(
             format!("header (line {header_line}) is not valid UTF-8"),
         )
     })?;
-    let cols = parse_header(header, csv, allow_missing_columns)?;
+    let mut records = LineRecords::new(csv, lines, separator(header));
+    let cols = match records.next_line()? {
+        Some((_, Ok(names))) => parse_header(&names, csv, allow_missing_columns)?,
+        Some((_, Err(reason))) => return Err(csv_error(csv, format!("header: {reason}"))),
+        None => return Err(csv_error(csv, "empty file: expected a header row".into())),
+    };
     let mut ds = Dataset::default();
-    for (line_no, raw) in lines {
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| "not valid UTF-8".to_string())
-            .and_then(|line| parse_row(line, &cols));
-        match parsed {
+    while let Some((line_no, fields)) = records.next_line()? {
+        match fields.and_then(|fields| parse_row(&fields, &cols)) {
             Err(reason) => ds.bad_rows.push((line_no, reason)),
             Ok((image, aus, emotion)) => {
                 let path = images_dir.join(image);
@@ -251,15 +319,55 @@ mod tests {
     use super::*;
     use crate::train::synth::SplitMix64;
 
+    /// Every content line of `text`, split into fields or with the reason it cannot be.
+    fn split(text: &str, sep: u8) -> Vec<(usize, std::result::Result<Vec<String>, String>)> {
+        let mut records = LineRecords::new(Path::new("t.csv"), content_lines(text.as_bytes()), sep);
+        let mut out = Vec::new();
+        while let Some((line, fields)) = records.next_line().unwrap() {
+            out.push((
+                line,
+                fields.map(|f| f.iter().map(|s| s.to_string()).collect()),
+            ));
+        }
+        out
+    }
+
     #[test]
     fn records_split_with_quotes() {
-        assert_eq!(split_record("a,b,,c", ',').unwrap(), ["a", "b", "", "c"]);
+        let one = |line: &str, sep: u8| split(line, sep).remove(0).1;
+        assert_eq!(one("a,b,,c", b',').unwrap(), ["a", "b", "", "c"]);
         assert_eq!(
-            split_record("\"x,y\",\"say \"\"hi\"\"\",z", ',').unwrap(),
+            one("\"x,y\",\"say \"\"hi\"\"\",z", b',').unwrap(),
             ["x,y", "say \"hi\"", "z"]
         );
-        assert_eq!(split_record("a\"b,c", ',').unwrap(), ["a\"b", "c"]);
-        assert!(split_record("\"open,b", ',').is_err());
+        assert_eq!(one("a\"b,c", b',').unwrap(), ["a\"b", "c"]);
+        assert_eq!(
+            one("\"open,b", b',').unwrap_err(),
+            "unterminated quoted field"
+        );
+        // Text after a closing quote stays in the field; a `\r` inside a line is text.
+        assert_eq!(one("\"ab\"c,d\re", b',').unwrap(), ["abc", "d\re"]);
+        assert_eq!(one("a;\"b;c\";d,e", b';').unwrap(), ["a", "b;c", "d,e"]);
+        assert_eq!(one("a\t \tb", b'\t').unwrap(), ["a", " ", "b"]);
+    }
+
+    #[test]
+    fn an_open_quote_spoils_its_own_line_only() {
+        // Line 2 opens a quote that line 4 would close; line 3 is blank; line 4 starts with
+        // a byte-order mark, which is text there (only the file's first one is dropped);
+        // line 5 leaves a quote open at the end of the file.
+        let text = "\u{feff}a,b\r\n\"open,b\n \r\n\u{feff}c,\"d\"\r\n\"last";
+        let open = Err("unterminated quoted field".to_string());
+        let fields = |f: &[&str]| Ok(f.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            split(text, b','),
+            [
+                (1, fields(&["a", "b"])),
+                (2, open.clone()),
+                (4, fields(&["\u{feff}c", "d"])),
+                (5, open)
+            ]
+        );
     }
 
     #[test]
