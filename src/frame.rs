@@ -14,7 +14,12 @@ pub const NUM_AUS: usize = AU_NUMBERS.len();
 /// The AUs' names as the logs and files write them ("AU01" ... "AU26"), in [`AU_NUMBERS`]
 /// order.
 pub fn au_names() -> Vec<String> {
-    AU_NUMBERS.iter().map(|a| format!("AU{a:02}")).collect()
+    AU_NUMBERS.iter().map(|&a| au_name(a)).collect()
+}
+
+/// `"AU01"`-style name of AU number `au`.
+pub fn au_name(au: u8) -> String {
+    format!("AU{au:02}")
 }
 
 /// The 7 emotion columns, in log column order (OpenFace/py-feat naming).

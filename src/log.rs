@@ -1,6 +1,7 @@
 //! The per-frame log: one row per face per frame (one `success=0` row for a frame without a
 //! face), in OpenFace's column convention, as CSV and/or JSON lines. Each frame's rows are
-//! written and flushed together, so a killed run keeps every frame before it intact.
+//! written and flushed together, so a killed run keeps every frame before it intact. The
+//! CSV goes through the `csv` crate; the cells are numbers or empty, so nothing is quoted.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -128,20 +129,20 @@ fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
 
 /// Writes the CSV and/or JSONL logs.
 pub struct LogWriter {
-    csv: Option<(PathBuf, BufWriter<File>)>,
+    csv: Option<(PathBuf, csv::Writer<File>)>,
     jsonl: Option<(PathBuf, BufWriter<File>)>,
     names: Vec<String>,
     buf: String,
+    /// One CSV row's cells, reused from row to row.
+    record: csv::ByteRecord,
     rows_written: u64,
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>> {
+fn create(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(BufWriter::new(
-        File::create(path).map_err(|e| Error::io(path, e))?,
-    ))
+    File::create(path).map_err(|e| Error::io(path, e))
 }
 
 impl LogWriter {
@@ -153,8 +154,10 @@ impl LogWriter {
         let names = columns();
         let csv = match csv {
             Some(p) => {
-                let mut w = create(p)?;
-                writeln!(w, "{}", names.join(","))
+                // Buffered by the csv writer; lines end with `\n`.
+                let mut w = csv::Writer::from_writer(create(p)?);
+                w.write_record(&names)
+                    .map_err(std::io::Error::from)
                     .and_then(|_| w.flush())
                     .map_err(|e| Error::io(p, e))?;
                 Some((p.to_path_buf(), w))
@@ -162,7 +165,7 @@ impl LogWriter {
             None => None,
         };
         let jsonl = match jsonl {
-            Some(p) => Some((p.to_path_buf(), create(p)?)),
+            Some(p) => Some((p.to_path_buf(), BufWriter::new(create(p)?))),
             None => None,
         };
         Ok(LogWriter {
@@ -170,6 +173,7 @@ impl LogWriter {
             jsonl,
             names,
             buf: String::new(),
+            record: csv::ByteRecord::new(),
             rows_written: 0,
         })
     }
@@ -189,19 +193,17 @@ impl LogWriter {
         }
         let rows = rows(a);
         if let Some((path, w)) = &mut self.csv {
-            self.buf.clear();
+            let write_error = |e: csv::Error| Error::io(path.as_path(), e.into());
             for row in &rows {
-                for (i, cell) in row.iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(',');
-                    }
+                self.record.clear();
+                for cell in row {
+                    self.buf.clear();
                     cell.csv(&mut self.buf);
+                    self.record.push_field(self.buf.as_bytes());
                 }
-                self.buf.push('\n');
+                w.write_byte_record(&self.record).map_err(write_error)?;
             }
-            w.write_all(self.buf.as_bytes())
-                .and_then(|_| w.flush())
-                .map_err(|e| Error::io(path.as_path(), e))?;
+            w.flush().map_err(|e| Error::io(path.as_path(), e))?;
         }
         if let Some((path, w)) = &mut self.jsonl {
             self.buf.clear();
@@ -233,8 +235,9 @@ impl LogWriter {
     pub fn paths(&self) -> Vec<PathBuf> {
         self.csv
             .iter()
-            .chain(&self.jsonl)
-            .map(|(p, _)| p.clone())
+            .map(|(p, _)| p)
+            .chain(self.jsonl.iter().map(|(p, _)| p))
+            .cloned()
             .collect()
     }
 }
@@ -243,8 +246,6 @@ impl LogWriter {
 pub fn sidecar_path(log: &Path) -> PathBuf {
     log.with_extension("meta.json")
 }
-
-pub use crate::util::json::write_json_atomic;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@ use super::metrics::{au_pr_curves, evaluate, EvalReport, EvalSample};
 use super::plot::{confusion_matrix, line_plot, pr_curves, save_png};
 use super::trainer::LrFind;
 use crate::error::{Error, Result};
-use crate::frame::{AU_NUMBERS, NUM_AUS};
+use crate::frame::{au_name, AU_NUMBERS, NUM_AUS};
 use crate::model::au_net::AuNet;
 use crate::model::au_net_file::ModelInfo;
 use crate::util::json::write_serialized;
@@ -112,7 +112,7 @@ pub fn peak_table(net: &AuNet, data: &Prepared) -> Result<String> {
             continue;
         }
         let shares = counts.map(|c| format!("{:>5.0}%", 100.0 * c as f64 / n as f64));
-        let _ = writeln!(out, "AU{au:02}  {n:>5}  {}", shares.join(" "));
+        let _ = writeln!(out, "{}  {n:>5}  {}", au_name(*au), shares.join(" "));
     }
     let _ = writeln!(
         out,
@@ -123,7 +123,8 @@ pub fn peak_table(net: &AuNet, data: &Prepared) -> Result<String> {
         if let Some(share) = peak_share_near(net, data, k, region, NEAR)? {
             let _ = writeln!(
                 out,
-                "AU{au:02}  {:>5.0}% at the {}",
+                "{}  {:>5.0}% at the {}",
+                au_name(*au),
                 100.0 * share,
                 REGIONS[region]
             );

@@ -78,7 +78,7 @@ pub fn write_dataset(cfg: &SynthConfig, out_dir: &Path) -> Result<SynthSummary> 
         "au_rates": cfg.au_rates,
         "emotion": cfg.emotion,
     });
-    crate::log::write_json_atomic(&out_dir.join(SYNTH_MARKER), &marker)?;
+    crate::util::json::write_json_atomic(&out_dir.join(SYNTH_MARKER), &marker)?;
     let mut summary = SynthSummary {
         count: cfg.count,
         au_positives: [0; NUM_AUS],
