@@ -34,11 +34,11 @@ pub fn write_eval_report(
     std::fs::write(&md, report.to_markdown()).map_err(|e| Error::io(&md, e))?;
     report.save_json(&dir.join("report.json"))?;
     save_png(
-        &pr_curves("PR CURVES", &au_pr_curves(samples)),
+        &pr_curves("PR CURVES", &au_pr_curves(samples))?,
         &dir.join("pr_curves.png"),
     )?;
     if let Some(e) = &report.emotion {
-        let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts);
+        let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts)?;
         save_png(&img, &dir.join("emotion_confusion.png"))?;
     }
     let loss: Vec<(f32, f32)> = info
@@ -56,7 +56,7 @@ pub fn write_eval_report(
         ("VAL MACRO-F1", 0xff7f0e, f1),
     ];
     save_png(
-        &line_plot("TRAINING", "EPOCH", "VALUE", &curves, false),
+        &line_plot("TRAINING", "EPOCH", "VALUE", &curves, false)?,
         &dir.join("training.png"),
     )?;
     Ok(report)
@@ -80,7 +80,7 @@ pub fn write_lr_find(dir: &Path, r: &LrFind) -> Result<PathBuf> {
         "SMOOTHED LOSS",
         &[("LOSS", 0x1f77b4u32, pts)],
         true,
-    );
+    )?;
     let png = dir.join("lr_find.png");
     save_png(&img, &png)?;
     write_serialized(&dir.join("lr_find.json"), r)?;
