@@ -25,7 +25,7 @@ use facs::frame::{AU_NUMBERS, NUM_AUS};
 use facs::train::cam::{peak_share_near, NEAR, REGIONS};
 use facs::train::faces::{prepare, Prepared};
 use facs::train::synth::{write_dataset, SynthConfig, EMOTIONET_IMAGES, EMOTIONET_POSITIVES};
-use facs::train::trainer::{calibrate_thresholds, load, RunControl, TrainConfig};
+use facs::train::trainer::{calibrate_thresholds, load_with_sha256, RunControl, TrainConfig};
 
 struct Opts {
     faces: usize,
@@ -150,8 +150,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         facs::train::trainer::train(&cfg, &train, &val, &out, &RunControl::default())?;
         let secs = start.elapsed().as_secs_f64();
         calibrate_thresholds(&out, &val, None, None)?;
-        let (net, _) = load(&out)?;
-        let report = facs::train::trainer::eval(&net, &test, &load_thresholds(&out)?)?;
+        let (net, _, sha256) = load_with_sha256(&out)?;
+        let report = facs::train::trainer::eval(&net, &test, &load_thresholds(&out, &sha256)?)?;
         let near = |au: u8, name: &str| -> facs::Result<f64> {
             Ok(peak_share_near(&net, &test, k(au), region(name), NEAR)?.unwrap_or(f64::NAN))
         };

@@ -129,7 +129,7 @@ impl TrainedAus {
     /// Loads the network in `dir` and its thresholds; describes both for the sidecar.
     fn load(dir: &Path) -> Result<(Self, ModelUse)> {
         let (net, info, sha256) = load_with_sha256(dir)?;
-        let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir())?;
+        let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir(), &sha256)?;
         let weights = dir.join("model.safetensors");
         let thresholds_from = match &source {
             ThresholdSource::File(p) => p.display().to_string(),

@@ -472,7 +472,7 @@ fn real_main() -> anyhow::Result<()> {
         }
         Cmd::Eval(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let (net, info) = facs::train::trainer::load(&args.model)?;
+            let (net, info, sha256) = facs::train::trainer::load_with_sha256(&args.model)?;
             let data = load_faces(
                 &args.csv,
                 &args.images,
@@ -481,7 +481,7 @@ fn real_main() -> anyhow::Result<()> {
                 &args.model.join("crops"),
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
-            let thresholds = facs::calibrate::thresholds::load_thresholds(&args.model)?;
+            let thresholds = facs::calibrate::thresholds::load_thresholds(&args.model, &sha256)?;
             let report =
                 facs::train::report::write_eval_report(&args.report, &info, &samples, &thresholds)?;
             let macro_f1 = report.macro_f1.map_or_else(

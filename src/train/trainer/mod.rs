@@ -395,13 +395,13 @@ pub fn calibrate_thresholds(
     target_precision: Option<f64>,
     calibration_file: Option<&Path>,
 ) -> Result<Thresholds> {
-    let (net, _) = load(model_dir)?;
+    let (net, _, sha256) = load_with_sha256(model_dir)?;
     let samples = predict(&net, val, 64)?;
     let (rule, name) = match target_precision {
         Some(p) => (ThresholdRule::Precision(p), format!("precision>={p}")),
         None => (ThresholdRule::BestF1, "best-f1".to_string()),
     };
-    let out = Thresholds::new(name, &select_thresholds(&samples, rule), val.len());
+    let out = Thresholds::new(name, &select_thresholds(&samples, rule), val.len(), &sha256);
     out.save(model_dir, calibration_file)?;
     Ok(out)
 }
