@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, Landmarks, NUM_AUS};
 use crate::model::landmarks::LandmarkNet;
 use crate::source::load_rgb;
+use crate::weights::{sha256_hex, FACEAPI_LANDMARKS};
 
 /// Crops and labels ready for the network.
 #[derive(Debug, Default)]
@@ -100,16 +101,15 @@ impl FacePreparer {
 
 /// Bumped whenever [`crate::align::au_net_crop`] changes, so that a cache never serves crops
 /// of another kind.
-const CROP_VERSION: &str = "rigid2";
+const CROP_VERSION: &str = "rigid3";
 
-/// A stable cache file name for an image path, crop size and crop kind (FNV-1a of the path).
-fn cache_name(path: &Path, side: u32) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in path.to_string_lossy().bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}_{side}_{CROP_VERSION}")
+/// The cache file name of an image's crop: a digest of the image's bytes (so a changed
+/// image is prepared again, and a moved one is still found), the crop size, the crop kind
+/// and the landmark weights that placed the face.
+fn cache_name(image_bytes: &[u8], side: u32) -> String {
+    let digest = sha256_hex(image_bytes);
+    let marks = FACEAPI_LANDMARKS.sha256.get(..8).unwrap_or("");
+    format!("{}_{side}_{CROP_VERSION}_{marks}", &digest[..32])
 }
 
 /// What became of one image.
@@ -131,7 +131,13 @@ fn prepare_one(
     side: u32,
     cache: Option<&Path>,
 ) -> Result<Outcome> {
-    let cached = cache.map(|d| d.join(cache_name(&s.path, side)));
+    let cached = match cache {
+        Some(d) => match std::fs::read(&s.path) {
+            Ok(bytes) => Some(d.join(cache_name(&bytes, side))),
+            Err(e) => return Ok(Outcome::Unreadable(Error::io(&s.path, e).to_string())),
+        },
+        None => None,
+    };
     if let Some(c) = &cached {
         if c.with_extension("png").is_file() {
             return Ok(match load_rgb(&c.with_extension("png")) {
@@ -344,5 +350,34 @@ mod tests {
         // The crops are in sample order: the first crop is the first image's.
         let first = prepare_on(&samples[..1], &models, 48, None, 1).unwrap();
         assert!(first.crop(0) == one.crop(0));
+    }
+
+    #[test]
+    fn the_cache_follows_the_image_bytes_not_the_path() {
+        let (models, samples) = fixtures();
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("crops");
+        let image = tmp.path().join("face.jpg");
+        let sample = |path: &Path| Sample {
+            path: path.to_path_buf(),
+            ..samples[0].clone()
+        };
+        std::fs::copy(&samples[0].path, &image).unwrap();
+        let first = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
+        assert_eq!(first.skipped.from_cache, 0);
+        let again = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
+        assert_eq!(again.skipped.from_cache, 1);
+        // Another picture under the same name: prepared afresh, its own crop.
+        std::fs::copy(&samples[5].path, &image).unwrap();
+        let changed = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
+        let fresh = prepare_on(&[sample(&samples[5].path)], &models, 48, None, 1).unwrap();
+        assert_eq!(changed.skipped.from_cache, 0);
+        assert!(changed.crops == fresh.crops && changed.crops != first.crops);
+        // The same bytes under another name: served from the cache.
+        let moved = tmp.path().join("moved.jpg");
+        std::fs::copy(&samples[5].path, &moved).unwrap();
+        let found = prepare_on(&[sample(&moved)], &models, 48, Some(&cache), 1).unwrap();
+        assert_eq!(found.skipped.from_cache, 1);
+        assert!(found.crops == fresh.crops);
     }
 }
