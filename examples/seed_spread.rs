@@ -120,15 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_or(1, |n| n.get())
             .to_string()
     });
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = facs::bench::cpu_model();
     let k = |au: u8| AU_NUMBERS.iter().position(|&a| a == au).unwrap_or(0);
     let region = |name: &str| REGIONS.iter().position(|&r| r == name).unwrap_or(0);
     let mut tsv = std::fs::OpenOptions::new()

@@ -82,7 +82,12 @@ fn machine() -> String {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
+    format!("{cpus} cores, {}", cpu_model())
+}
+
+/// The CPU's model name (from /proc/cpuinfo), for benchmark and measurement records.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
             t.lines()
@@ -90,8 +95,7 @@ fn machine() -> String {
                 .and_then(|l| l.split(':').nth(1))
                 .map(|s| s.trim().to_string())
         })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cpus} cores, {model}")
+        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn once(spec: PipelineSpec) -> Result<Summary> {

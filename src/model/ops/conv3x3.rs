@@ -296,16 +296,7 @@ mod tests {
                 // larger values or another CPU's summation order), at most 1.2e-6 of the
                 // largest |gradient|; 1e-5 of it is 8x that. A wrong index, padding or stride
                 // is off by whole products (about 1) and still fails.
-                let scale = b
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-                    .max(1.0);
+                let scale = super::super::largest_abs(b).max(1.0);
                 assert!(
                     close(a, b) < 1e-5 * scale,
                     "{n} {pad:?} {stride}: {} (largest |gradient| {scale})",

@@ -26,10 +26,14 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [
 
 /// Largest absolute difference between two tensors of the same shape.
 #[cfg(test)]
-fn close(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
+pub(crate) fn close(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    largest_abs(&(a - b).unwrap())
+}
+
+/// Largest absolute value in a tensor.
+#[cfg(test)]
+pub(crate) fn largest_abs(t: &candle_core::Tensor) -> f32 {
+    t.abs()
         .unwrap()
         .flatten_all()
         .unwrap()
