@@ -98,8 +98,13 @@ fn data(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = parse()?;
     std::fs::create_dir_all(&o.work)?;
-    let rates = EMOTIONET_POSITIVES.map(|n| (n as f32 / EMOTIONET_IMAGES as f32).max(o.rarest));
-    let train_name = format!("train-{}-r{}", o.faces, o.rarest);
+    // Rounded to 4 decimals, as tests/au_training.rs passes them to `facs synth --rates`, so
+    // that both draw the same faces.
+    let rates = EMOTIONET_POSITIVES.map(|n| {
+        let r = (n as f32 / EMOTIONET_IMAGES as f32).max(o.rarest);
+        format!("{r:.4}").parse::<f32>().unwrap_or(r)
+    });
+    let train_name = format!("train-{}-r{}-4dp", o.faces, o.rarest);
     let mut train = data(&o, &train_name, o.faces, 101, rates)?;
     if o.shuffle_labels {
         // Fisher-Yates with a fixed xorshift: every face keeps a real label row, not its own.
