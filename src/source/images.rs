@@ -103,6 +103,7 @@ impl FrameSource for ImageFolder {
             height: self.first_size.map(|s| s.1),
             fps: Some(self.fps),
             frame_count: Some(self.files.len() as u64),
+            timing: None,
         }
     }
 
