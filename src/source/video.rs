@@ -351,9 +351,10 @@ impl VideoSource {
             ])
             .arg(path)
             .args(["-map", "0:v:0", "-vf", "showinfo"])
-            // Every decoded frame once, with its own timestamp. `-vsync` (not 5.1's
-            // `-fps_mode`) so that ffmpeg 4 works too; the encoder takes the stream's time
-            // base, so that close timestamps stay distinct on the way to the pipe.
+            // Every decoded frame once, with its own timestamp; the encoder takes the
+            // stream's time base, so that close timestamps stay distinct on the way to the
+            // pipe. These spellings work from ffmpeg 4 on; 5.1+ calls them deprecated (in
+            // favour of `-fps_mode passthrough`, `-enc_time_base demux`) but keeps them.
             .args(["-vsync", "passthrough", "-enc_time_base", "-1"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .stdin(Stdio::null())
