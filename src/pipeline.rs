@@ -259,6 +259,7 @@ impl Pipeline {
                 height: None,
                 fps: None,
                 frame_count: None,
+                timing: None,
             },
             models: Vec::new(),
             default_baseline: None,

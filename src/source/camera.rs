@@ -113,6 +113,7 @@ mod imp {
                 height: Some(res.height()),
                 fps: None,
                 frame_count: None,
+                timing: None,
             }
         }
 

@@ -42,10 +42,35 @@ pub struct SourceInfo {
     pub name: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
-    /// Nominal frame rate used for timestamps (None for cameras: their clock is used).
+    /// Nominal frame rate: the one timestamps are computed from for image folders and
+    /// synthetic sources; for a video, the rate its header states (its frames carry their
+    /// own timestamps, see `timing`). None for cameras: their clock is used.
     pub fps: Option<f64>,
     /// Frames expected, when known.
     pub frame_count: Option<u64>,
+    /// A video's frame timing as its header states it; None for other sources.
+    pub timing: Option<VideoTiming>,
+}
+
+/// How a video stream's frames are timed, from its header (ffprobe). Each logged frame's
+/// timestamp is its own presentation time from the stream, whatever these say.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VideoTiming {
+    /// The nominal rate as ffprobe gives it (`r_frame_rate`, e.g. `30/1`, `30000/1001`):
+    /// ffmpeg's guess of the lowest rate on whose ticks all the timestamps fall.
+    pub r_frame_rate: Option<String>,
+    /// The header's average rate (`avg_frame_rate`).
+    pub avg_frame_rate: Option<String>,
+    /// The stream's duration in seconds (Matroska: its DURATION tag; the file's where the
+    /// stream states none).
+    pub duration_s: Option<f64>,
+    /// Frames in the stream (the header's count, else its packets counted) over
+    /// `duration_s`.
+    pub measured_fps: Option<f64>,
+    /// True when the stream holds more than one frame more or fewer than its nominal rate
+    /// gives over its duration: its frames are not evenly spaced at that rate (a phone's
+    /// variable rate, joined segments). None when the rates or the duration are unknown.
+    pub variable_frame_rate: Option<bool>,
 }
 
 /// A producer of frames. Not required to be `Send`: a source is built inside the capture

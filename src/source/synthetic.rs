@@ -182,6 +182,7 @@ impl FrameSource for SyntheticSource {
             height: Some(self.spec.height),
             fps: Some(self.spec.fps),
             frame_count: Some(self.spec.frames),
+            timing: None,
         }
     }
 
