@@ -977,7 +977,8 @@ fn sigint_stops_cleanly_with_summary_and_sidecar() {
     send_signal(running.pid(), SIGINT);
     // A stop takes well under a second; the generous bound only catches a hang.
     let out = running.wait(Duration::from_secs(30));
-    out.assert_success();
+    // 128 + SIGINT, as shells report a command ended by Ctrl-C.
+    assert_eq!(out.code, Some(130), "{}", out.describe());
     assert!(
         out.stdout.contains("frames:"),
         "no summary\n{}",
@@ -990,7 +991,7 @@ fn sigint_stops_cleanly_with_summary_and_sidecar() {
     );
     let n = assert_consecutive_frames(&csv);
     let side = read_json(&sidecar_of(&csv));
-    assert_eq!(side["status"], "complete", "{side:#}");
+    assert_eq!(side["status"], "interrupted", "{side:#}");
     assert_eq!(side["summary"]["completed"], false);
     assert_eq!(
         side["summary"]["frames_analysed"], n,
@@ -1066,7 +1067,13 @@ fn corrupt_image_is_skipped_named_and_counted() {
     let csv = tmp.path().join("corrupt.csv");
 
     let out = run(facs(["run", "--input"]).arg(&frames).arg("--log").arg(&csv));
-    out.assert_success();
+    // Complete, but the input was damaged: exit code 3, so a batch script can tell.
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    assert!(
+        out.stderr.contains("1 frame") && out.stderr.contains("unreadable"),
+        "{}",
+        out.describe()
+    );
     assert!(
         out.stdout.contains("000002.jpg"),
         "the bad file is not named in the summary\n{}",
@@ -1084,6 +1091,7 @@ fn corrupt_image_is_skipped_named_and_counted() {
         assert_timestamp(r, SINGLE_FACE_FPS);
     }
     let side = read_json(&sidecar_of(&csv));
+    assert_eq!(side["status"], "complete", "{side:#}");
     let s = &side["summary"];
     assert_eq!(s["frames_skipped"], 1, "{s:#}");
     assert_eq!(s["frames_analysed"], 5);
