@@ -393,7 +393,13 @@ fn a_second_run_on_a_log_being_written_fails_at_once_naming_it() {
     // --overwrite, so that only the other run's lock stands in the way.
     let started = Instant::now();
     let second = run(facs()
-        .args(["run", "-y", "--input", "synthetic:faces=1,frames=5", "--log"])
+        .args([
+            "run",
+            "-y",
+            "--input",
+            "synthetic:faces=1,frames=5",
+            "--log",
+        ])
         .arg(&log));
     second.assert_refused();
     second.assert_stderr_has("busy.csv");
@@ -434,14 +440,22 @@ fn a_folder_with_nothing_readable_fails_naming_it() {
     std::fs::write(bad.join("a.jpg"), [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).unwrap();
     std::fs::write(bad.join("b.png"), b"not a png").unwrap();
     let log = tmp.path().join("nothing.csv");
-    let out = run(facs().arg("run").arg("--input").arg(&bad).arg("--log").arg(&log));
+    let out = run(facs()
+        .arg("run")
+        .arg("--input")
+        .arg(&bad)
+        .arg("--log")
+        .arg(&log));
     out.assert_refused();
     out.assert_stderr_has("unreadable_frames");
     assert!(log.exists(), "no log");
     let side = read_json(&sidecar_of(&log));
     assert_eq!(side["status"], "failed", "{side:#}");
     assert!(
-        side["error"].as_str().unwrap_or("").contains("unreadable_frames"),
+        side["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unreadable_frames"),
         "{side:#}"
     );
     // One unreadable image given alone.
@@ -503,7 +517,12 @@ fn an_io_error_says_its_path_and_cause_once() {
         "the cause is not said exactly once\n{}",
         out.describe()
     );
-    assert_eq!(out.stderr.matches("plain_file").count(), 1, "{}", out.describe());
+    assert_eq!(
+        out.stderr.matches("plain_file").count(),
+        1,
+        "{}",
+        out.describe()
+    );
 }
 
 #[test]
@@ -515,6 +534,9 @@ fn the_sidecar_stores_settings_as_json() {
     assert_eq!(side["detector"]["min_face_px"], 40, "{side:#}");
     assert_eq!(side["detector"]["full_every"], 1, "{side:#}");
     let text = std::fs::read_to_string(sidecar_of(&log)).unwrap();
-    assert!(!text.contains("DetectConfig"), "a Rust debug string:\n{text}");
+    assert!(
+        !text.contains("DetectConfig"),
+        "a Rust debug string:\n{text}"
+    );
     assert!(!text.contains(" { "), "a Rust debug string:\n{text}");
 }

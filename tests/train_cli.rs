@@ -475,7 +475,10 @@ fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
             err.contains(&format!("invalid {named}")),
             "{flags:?}: the setting is not named: {err}"
         );
-        assert!(!err.contains("no-such-train.csv"), "{flags:?}: read data first: {err}");
+        assert!(
+            !err.contains("no-such-train.csv"),
+            "{flags:?}: read data first: {err}"
+        );
         assert!(!Path::new(&out_dir).exists(), "{flags:?}: wrote {out_dir}");
     }
 }
