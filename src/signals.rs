@@ -2,7 +2,9 @@
 //! so it stops cleanly, and the first signal's number is kept for the exit code (128 +
 //! signal, as shells report it; the `ctrlc` crate cannot tell the signals apart). The
 //! handler only stores a number and writes one byte to a pipe (both async-signal-safe); a
-//! named thread reads the pipe and sets the flag.
+//! named thread reads the pipe and sets the flag. A second signal ends the process at once
+//! (for a command that does not poll the flag, or a stop that hangs): every frame logged so
+//! far is whole, and the sidecar still says `running`.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
@@ -48,12 +50,19 @@ pub(crate) fn install(stop: Arc<AtomicBool>) -> std::io::Result<()> {
         .name("signals".into())
         .spawn(move || {
             let mut byte = 0u8;
+            let mut signals = 0;
             loop {
                 // SAFETY: read(2) of one byte into a live stack variable from the pipe's
                 // read end, which this thread owns.
                 let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
                 if n == 1 {
+                    signals += 1;
                     stop.store(true, Ordering::SeqCst);
+                    if signals >= 2 {
+                        let sig = received().unwrap_or(libc::SIGINT);
+                        eprintln!("\nfacs: second signal: exiting now");
+                        std::process::exit(i32::from(exit_code(sig)));
+                    }
                 } else if n == 0
                     || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
                 {
