@@ -99,6 +99,10 @@ pub(crate) struct AnalysisOptions {
     /// Write every analysed frame, drawn, as PNG into DIR.
     #[arg(long, value_name = "DIR")]
     pub(crate) annotate: Option<PathBuf>,
+    /// Replace a log (and its sidecar) or drawn frames that already exist; without it facs
+    /// refuses to write over them, as ffmpeg does without -y.
+    #[arg(short = 'y', long)]
+    pub(crate) overwrite: bool,
     /// Folder with the weights (default: $FACS_MODELS, ./models, or the source tree's).
     #[arg(long, value_name = "DIR")]
     pub(crate) models: Option<PathBuf>,

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 
-/// Face detection settings.
-#[derive(Clone, Debug, PartialEq)]
+/// Face detection settings (stored in a log's sidecar as a JSON object).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DetectConfig {
     /// Smallest face, in frame pixels, that must be found. rustface 0.1.7 ignores its own
     /// minimum-face setting (its window is fixed at 40 px), so facs scales the frame by
@@ -13,6 +13,7 @@ pub struct DetectConfig {
     /// rustface score threshold; lower finds more faces and more false ones.
     pub score_thresh: f64,
     /// Ratio between image pyramid levels, in (0.01, 0.99).
+    #[serde(serialize_with = "f32_as_written")]
     pub pyramid_scale: f32,
     /// Sliding window step in pixels (of the scaled image).
     pub window_step: u32,
@@ -20,6 +21,12 @@ pub struct DetectConfig {
     /// tracked so far (new faces are picked up at the next whole-frame search). 1 = always
     /// the whole frame.
     pub full_every: u32,
+}
+
+/// An `f32` setting as its shortest decimal (0.8, not the 0.800000011920929 that widening
+/// it to the f64 of a JSON number would give).
+fn f32_as_written<S: serde::Serializer>(v: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(v.to_string().parse().unwrap_or(f64::from(*v)))
 }
 
 /// rustface's fixed detection window: the smallest face it finds in the image it is given.
@@ -85,10 +92,11 @@ impl DetectConfig {
     }
 }
 
-/// Face tracking settings.
-#[derive(Clone, Debug, PartialEq)]
+/// Face tracking settings (stored in a log's sidecar as a JSON object).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TrackConfig {
     /// Minimum IoU between a track's last box and a new detection to be the same face.
+    #[serde(serialize_with = "f32_as_written")]
     pub min_iou: f32,
     /// Frames a track survives without a matching detection.
     pub max_missed: u32,
@@ -166,6 +174,9 @@ impl PipelineConfig {
         if self.queue_len == 0 {
             return Err(Error::config("queue_len", 0, ">= 1"));
         }
+        if self.max_frames == Some(0) {
+            return Err(Error::config("max_frames", 0, ">= 1"));
+        }
         Ok(())
     }
 }
@@ -216,6 +227,26 @@ mod tests {
             ..Default::default()
         };
         assert!(d.validate().is_err());
+    }
+
+    #[test]
+    fn zero_max_frames_is_refused() {
+        let mut c = PipelineConfig::offline();
+        c.max_frames = Some(0);
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid max_frames 0 (expected >= 1)"
+        );
+    }
+
+    #[test]
+    fn settings_serialise_as_json_objects() {
+        let v = serde_json::to_value(DetectConfig::default()).unwrap();
+        assert_eq!(v["min_face_px"], 40);
+        assert_eq!(v["full_every"], 1);
+        assert_eq!(v["pyramid_scale"], 0.8);
+        let v = serde_json::to_value(TrackConfig::default()).unwrap();
+        assert_eq!(v["max_missed"], 10);
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! face), in OpenFace's column convention, as CSV and/or JSON lines. Each frame's rows are
 //! written and flushed together, so a killed run keeps every frame before it intact. The
 //! CSV goes through the `csv` crate; the cells are numbers or empty, so nothing is quoted.
+//!
+//! A log file is claimed before it is written ([`LogFiles::claim`]): locked (`flock`) for
+//! the whole run, so a second run on the same file fails at once, and left as it was until
+//! the run has started ([`LogWriter::start`] empties it), so a run that fails to start
+//! changes no existing log.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -127,6 +132,168 @@ fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
         .collect()
 }
 
+/// Tells why [`LogFiles::claim`] refused an existing file.
+const OVERWRITE_HINT: &str = "pass --overwrite (-y) to replace it, or choose another file";
+
+/// One log file, opened for a run and locked, its content not yet changed.
+struct Claimed {
+    path: PathBuf,
+    file: File,
+    /// A regular file (not a terminal or a pipe such as /dev/stdout): locked and emptied.
+    regular: bool,
+    /// This run created it: removed again if the run never starts.
+    created: bool,
+}
+
+/// Takes an exclusive advisory lock on `file` without waiting; false if another process
+/// holds one. The lock lasts as long as the file stays open.
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock(2) on a descriptor `file` owns and keeps open for the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+impl Claimed {
+    /// Opens `path` without changing what it holds (creating it, and its folder, if it does
+    /// not exist), locks it, and refuses a file that already holds data unless `overwrite`.
+    fn open(path: &Path, overwrite: bool) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let (file, created) = match File::options().write(true).create_new(true).open(path) {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
+                File::options()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::io(path, e))?,
+                false,
+            ),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        let mut claimed = Claimed {
+            path: path.to_path_buf(),
+            file,
+            regular: meta.is_file(),
+            created,
+        };
+        if !claimed.regular {
+            return Ok(claimed);
+        }
+        if !try_lock(&claimed.file).map_err(|e| Error::io(path, e))? {
+            // Not ours to remove: the other run may have just created it.
+            claimed.created = false;
+            return Err(Error::output(
+                path,
+                "another facs run is writing this log (it holds the file's lock); wait for it \
+                 to end or choose another file",
+            ));
+        }
+        if !created && !overwrite && meta.len() > 0 {
+            return Err(Error::output(
+                path,
+                format!("already exists ({} bytes); {OVERWRITE_HINT}", meta.len()),
+            ));
+        }
+        Ok(claimed)
+    }
+
+    /// Empties the file for this run's rows.
+    fn into_empty(self) -> Result<(PathBuf, File)> {
+        if self.regular {
+            self.file.set_len(0).map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok((self.path, self.file))
+    }
+}
+
+/// A run's log files, claimed by [`LogFiles::claim`]: locked against other runs, their content
+/// unchanged. [`LogWriter::start`] empties them and writes the header; dropped before that
+/// (the run failed to start), it removes the files it created and leaves the others as
+/// they were.
+pub struct LogFiles {
+    csv: Option<Claimed>,
+    jsonl: Option<Claimed>,
+}
+
+impl LogFiles {
+    /// Claims the CSV and JSONL logs: creates a missing file (and its folder), takes an
+    /// exclusive lock on each for as long as this value and then the [`LogWriter`] live,
+    /// and refuses a log, or the sidecar beside the first, that already holds data unless
+    /// `overwrite`. No existing file is changed.
+    ///
+    /// # Errors
+    /// [`Error::Output`] for a log another run is writing or one that exists without
+    /// `overwrite`; [`Error::Io`] when a file cannot be opened.
+    pub fn claim(csv: Option<&Path>, jsonl: Option<&Path>, overwrite: bool) -> Result<Self> {
+        let mut files = LogFiles {
+            csv: None,
+            jsonl: None,
+        };
+        // On an early return, `files` is dropped and removes what it created.
+        if let Some(p) = csv {
+            files.csv = Some(Claimed::open(p, overwrite)?);
+        }
+        if let Some(p) = jsonl {
+            files.jsonl = Some(Claimed::open(p, overwrite)?);
+        }
+        if let Some(first) = files.paths().first() {
+            let sidecar = sidecar_path(first);
+            if !overwrite {
+                if let Ok(meta) = std::fs::metadata(&sidecar) {
+                    if meta.len() > 0 {
+                        return Err(Error::output(
+                            &sidecar,
+                            format!(
+                                "the sidecar of {} already exists (another run's record); \
+                                 {OVERWRITE_HINT}",
+                                first.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    /// The claimed paths, CSV first.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.csv
+            .iter()
+            .chain(self.jsonl.iter())
+            .map(|c| c.path.clone())
+            .collect()
+    }
+}
+
+impl Drop for LogFiles {
+    fn drop(&mut self) {
+        for c in self.csv.iter().chain(self.jsonl.iter()) {
+            if c.created {
+                // Best effort: a file left behind is empty and this run's own.
+                let _ = std::fs::remove_file(&c.path);
+            }
+        }
+    }
+}
+
 /// Writes the CSV and/or JSONL logs.
 pub struct LogWriter {
     csv: Option<(PathBuf, csv::Writer<File>)>,
@@ -138,34 +305,40 @@ pub struct LogWriter {
     rows_written: u64,
 }
 
-fn create(path: &Path) -> Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    File::create(path).map_err(|e| Error::io(path, e))
-}
-
 impl LogWriter {
-    /// Creates the files and writes the CSV header.
+    /// Claims the files ([`LogFiles::claim`], replacing existing ones) and starts them.
     ///
     /// # Errors
-    /// A file cannot be created.
+    /// As [`LogFiles::claim`] and [`LogWriter::start`].
     pub fn create(csv: Option<&Path>, jsonl: Option<&Path>) -> Result<Self> {
+        Self::start(LogFiles::claim(csv, jsonl, true)?)
+    }
+
+    /// Empties the claimed files and writes the CSV header. The files stay locked until
+    /// the writer is dropped.
+    ///
+    /// # Errors
+    /// A file cannot be emptied or written.
+    pub fn start(mut files: LogFiles) -> Result<Self> {
         let names = columns();
-        let csv = match csv {
-            Some(p) => {
+        let csv = match files.csv.take() {
+            Some(c) => {
+                let (p, file) = c.into_empty()?;
                 // Buffered by the csv writer; lines end with `\n`.
-                let mut w = csv::Writer::from_writer(create(p)?);
+                let mut w = csv::Writer::from_writer(file);
                 w.write_record(&names)
                     .map_err(std::io::Error::from)
                     .and_then(|_| w.flush())
-                    .map_err(|e| Error::io(p, e))?;
-                Some((p.to_path_buf(), w))
+                    .map_err(|e| Error::io(&p, e))?;
+                Some((p, w))
             }
             None => None,
         };
-        let jsonl = match jsonl {
-            Some(p) => Some((p.to_path_buf(), BufWriter::new(create(p)?))),
+        let jsonl = match files.jsonl.take() {
+            Some(c) => {
+                let (p, file) = c.into_empty()?;
+                Some((p, BufWriter::new(file)))
+            }
             None => None,
         };
         Ok(LogWriter {
@@ -332,6 +505,46 @@ mod tests {
         assert!(json[0]["face_id"].is_null());
         assert_eq!(json[1]["happy"], 0.9123);
         assert!(json[1]["AU12_p"].is_null());
+    }
+
+    #[test]
+    fn a_claimed_log_is_locked_and_an_existing_one_needs_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        let files = LogFiles::claim(Some(&csv), None, false).unwrap();
+        // A second claim (as by another run: another open file, another lock) fails at once.
+        let busy = LogFiles::claim(Some(&csv), None, true).err().unwrap();
+        assert!(busy.to_string().contains("another facs run"), "{busy}");
+        let mut w = LogWriter::start(files).unwrap();
+        w.write_frame(&analysed(vec![])).unwrap();
+        let busy = LogFiles::claim(Some(&csv), None, true).err().unwrap();
+        assert!(busy.to_string().contains("another facs run"), "{busy}");
+        assert!(csv.exists(), "a refused claim removed the other run's file");
+        drop(w);
+        // Free again, but it holds a log now: replaced only when asked.
+        let before = std::fs::read(&csv).unwrap();
+        let exists = LogFiles::claim(Some(&csv), None, false).err().unwrap();
+        assert!(exists.to_string().contains("--overwrite"), "{exists}");
+        assert_eq!(std::fs::read(&csv).unwrap(), before);
+        LogWriter::start(LogFiles::claim(Some(&csv), None, true).unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn a_claim_never_started_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.csv"), dir.path().join("new.jsonl"));
+        std::fs::write(&old, "earlier rows\n").unwrap();
+        let files = LogFiles::claim(Some(&old), Some(&new), true).unwrap();
+        assert!(new.exists());
+        drop(files);
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), "earlier rows\n");
+        assert!(!new.exists(), "a file this claim created was left behind");
+        // A sidecar that exists is another run's record: kept unless asked.
+        std::fs::write(sidecar_path(&new), "{}").unwrap();
+        let err = LogFiles::claim(None, Some(&new), false).err().unwrap();
+        assert!(err.to_string().contains("new.meta.json"), "{err}");
+        assert!(!new.exists());
     }
 
     #[test]

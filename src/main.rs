@@ -24,8 +24,23 @@ use facs::util::progress::Progress;
 use facs::window::display_available;
 
 mod cli;
+mod signals;
 
 use cli::{AnalysisOptions, Cli, Cmd};
+
+/// How a command that did not fail ended; each has its exit code (README, "Exit codes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Exit 0.
+    Complete,
+    /// The run completed but frames of the input were unreadable or missing: exit 3.
+    InputDamaged,
+    /// A signal stopped it: exit 128 + the signal (130 Ctrl-C, 143 SIGTERM).
+    Interrupted,
+}
+
+/// Exit code of a run that completed on damaged input.
+const EXIT_INPUT_DAMAGED: u8 = 3;
 
 // Training allocates and frees batch-sized tensors (tens of MB) every step; glibc returns
 // those to the kernel and the next step pays for fresh zeroed pages (a third of a step's
@@ -89,8 +104,8 @@ fn run_session(
     pipeline: PipelineSpec,
     analysis: &AnalysisOptions,
     show: bool,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<()> {
+    interrupt: Arc<AtomicBool>,
+) -> anyhow::Result<Ending> {
     let opts = SessionOptions {
         pipeline,
         log_csv: analysis.log.clone(),
@@ -98,10 +113,28 @@ fn run_session(
         annotate_dir: analysis.annotate.clone(),
         show_window: show,
         show_landmarks: analysis.draw_landmarks,
+        overwrite: analysis.overwrite,
     };
-    let summary = session::run(opts, Control::with_stop(stop), None)?;
+    let summary = session::run(opts, Control::with_interrupt(interrupt), None)?;
     print!("{}", summary.render());
-    Ok(())
+    if summary.interrupted {
+        return Ok(Ending::Interrupted);
+    }
+    if summary.input_damaged() {
+        let mut what = Vec::new();
+        match summary.frames_skipped {
+            0 => {}
+            1 => what.push("1 frame skipped as unreadable".to_string()),
+            n => what.push(format!("{n} frames skipped as unreadable")),
+        }
+        what.extend(summary.warnings.iter().cloned());
+        eprintln!(
+            "facs: warning: the run completed on damaged input ({}): exit code {EXIT_INPUT_DAMAGED}",
+            what.join("; ")
+        );
+        return Ok(Ending::InputDamaged);
+    }
+    Ok(Ending::Complete)
 }
 
 /// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
@@ -169,16 +202,34 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    match real_main() {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = real_main();
+    let signal = signals::received();
+    match result {
+        Ok(Ending::Complete) => ExitCode::SUCCESS,
+        Ok(Ending::InputDamaged) => ExitCode::from(EXIT_INPUT_DAMAGED),
+        Ok(Ending::Interrupted) => {
+            let sig = signal.unwrap_or(libc::SIGINT);
+            eprintln!("facs: interrupted by {}", signal_name(sig));
+            ExitCode::from(signals::exit_code(sig))
+        }
         Err(e) => {
             eprintln!("facs: error: {e:#}");
-            ExitCode::FAILURE
+            // A command stopped by a signal ends as one, even when stopping made it fail.
+            ExitCode::from(signal.map_or(1, signals::exit_code))
         }
     }
 }
 
-fn real_main() -> anyhow::Result<()> {
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGINT => "SIGINT (Ctrl-C)".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+fn real_main() -> anyhow::Result<Ending> {
     let cli = Cli::parse();
     // The pipeline runs its networks on its own stage threads, one network per thread;
     // training and evaluation run one big batch at a time and want every core.
@@ -189,11 +240,7 @@ fn real_main() -> anyhow::Result<()> {
         use_one_thread_per_network();
     }
     let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-    }
+    signals::install(stop.clone()).context("installing the Ctrl-C and SIGTERM handlers")?;
     match cli.command {
         Cmd::Demo(args) => {
             let clip = demo_clip();
@@ -267,7 +314,7 @@ fn real_main() -> anyhow::Result<()> {
                 file.source,
                 out.display()
             );
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Bench(args) => {
             let config = apply(PipelineConfig::live(), &args.analysis);
@@ -292,7 +339,7 @@ fn real_main() -> anyhow::Result<()> {
                 facs::util::json::write_json_atomic(path, &value)?;
                 println!("written to {}", path.display());
             }
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Synth(args) => {
             let mut cfg = SynthConfig {
@@ -314,7 +361,7 @@ fn real_main() -> anyhow::Result<()> {
             }
             let summary = facs::train::synth::write_dataset(&cfg, &args.out)?;
             print!("{summary}");
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Subset(args) => {
             let ds = facs::train::dataset::load_csv(&args.csv, &args.images, false)?;
@@ -347,17 +394,9 @@ fn real_main() -> anyhow::Result<()> {
             }
             print!("{splits}");
             println!("written to {}", args.out.display());
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Train(args) => {
-            let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let cache = args.out.join("crops");
-            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, args.input, &cache);
-            let train = load(&args.csv)?;
-            let val = match &args.val {
-                Some(v) => load(v)?,
-                None => facs::train::faces::Prepared::default(),
-            };
             let cfg = facs::train::trainer::TrainConfig {
                 net: facs::model::au_net::AuNetConfig {
                     input: args.input,
@@ -372,6 +411,19 @@ fn real_main() -> anyhow::Result<()> {
                 seed: args.seed,
                 ..Default::default()
             };
+            // Settings that cannot make a model are refused before any data is read.
+            cfg.validate()?;
+            if let Some(p) = args.target_precision {
+                facs::train::trainer::validate_target_precision(p)?;
+            }
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let cache = args.out.join("crops");
+            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, args.input, &cache);
+            let train = load(&args.csv)?;
+            let val = match &args.val {
+                Some(v) => load(v)?,
+                None => facs::train::faces::Prepared::default(),
+            };
             let progress = render_progress;
             let run = facs::train::trainer::RunControl {
                 progress: Some(&progress),
@@ -381,11 +433,12 @@ fn real_main() -> anyhow::Result<()> {
             };
             let outcome = facs::train::trainer::train(&cfg, &train, &val, &args.out, &run)?;
             if outcome.interrupted {
-                bail!(
-                    "stopped after epoch {}; the best weights so far are in {}; continue with the same command and --resume",
+                eprintln!(
+                    "facs: stopped after epoch {}; the best weights so far are in {}; continue with the same command and --resume",
                     outcome.info.history.last().map_or(0, |h| h.epoch),
                     args.out.display()
                 );
+                return Ok(Ending::Interrupted);
             }
             let info = outcome.info;
             println!(
@@ -409,17 +462,9 @@ fn real_main() -> anyhow::Result<()> {
                     cal.display()
                 );
             }
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::LrFind(args) => {
-            let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let data = load_faces(
-                &args.csv,
-                &args.images,
-                &models,
-                args.input,
-                &args.out.join("crops"),
-            )?;
             let cfg = facs::train::trainer::TrainConfig {
                 net: facs::model::au_net::AuNetConfig {
                     input: args.input,
@@ -429,6 +474,16 @@ fn real_main() -> anyhow::Result<()> {
                 seed: args.seed,
                 ..Default::default()
             };
+            cfg.validate()?;
+            facs::train::trainer::validate_lr_range(args.min, args.max, args.steps)?;
+            let models = args.models.clone().unwrap_or_else(default_models_dir);
+            let data = load_faces(
+                &args.csv,
+                &args.images,
+                &models,
+                args.input,
+                &args.out.join("crops"),
+            )?;
             let r = facs::train::trainer::lr_find(&cfg, &data, args.min, args.max, args.steps)?;
             let png = facs::train::report::write_lr_find(&args.out, &r)?;
             match r.suggested {
@@ -441,7 +496,7 @@ fn real_main() -> anyhow::Result<()> {
                     png.display()
                 ),
             }
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Cam(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
@@ -468,7 +523,7 @@ fn real_main() -> anyhow::Result<()> {
                 args.out.display()
             );
             print!("{}", facs::train::report::peak_table(&net, &data)?);
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Eval(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
@@ -493,7 +548,7 @@ fn real_main() -> anyhow::Result<()> {
                 report.micro_f1,
                 args.report.display()
             );
-            Ok(())
+            Ok(Ending::Complete)
         }
         Cmd::Models(args) => {
             let dir = args.models.unwrap_or_else(default_models_dir);
@@ -517,7 +572,7 @@ fn real_main() -> anyhow::Result<()> {
             if bad > 0 {
                 bail!("{bad} model file(s) failed verification");
             }
-            Ok(())
+            Ok(Ending::Complete)
         }
     }
 }

@@ -38,15 +38,25 @@ pub struct PipelineSpec {
 #[derive(Clone, Debug, Default)]
 pub struct Control {
     stop: Arc<AtomicBool>,
+    /// Set from outside the run (a signal): stops it, and the run is recorded as interrupted.
+    interrupt: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
     calibrate: Arc<AtomicBool>,
 }
 
 impl Control {
-    /// Shares an existing stop flag (e.g. the Ctrl-C handler's).
+    /// Shares an existing stop flag.
     pub fn with_stop(stop: Arc<AtomicBool>) -> Self {
         Control {
             stop,
+            ..Default::default()
+        }
+    }
+    /// Shares a flag that a signal handler sets: it stops the run as [`Control::stop`] does,
+    /// and the run's sidecar and summary say it was interrupted.
+    pub fn with_interrupt(interrupt: Arc<AtomicBool>) -> Self {
+        Control {
+            interrupt,
             ..Default::default()
         }
     }
@@ -54,8 +64,13 @@ impl Control {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+    /// True once the run was asked to end, by [`Control::stop`] or an interrupt.
     pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst) || self.interrupted()
+    }
+    /// True if the interrupt flag (a signal) was set.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst)
     }
     pub fn toggle_pause(&self) -> bool {
         !self.paused.fetch_xor(true, Ordering::SeqCst)

@@ -43,8 +43,9 @@ const ORDER: &[&str] = &[
     "neutral",
     // training and evaluation
     "train",
-    // the binary: its flags, then main
+    // the binary: its flags, its signal handlers, then main
     "cli",
+    "signals",
     "main",
 ];
 

@@ -436,3 +436,49 @@ fn lr_find_sweeps_plots_and_suggests() {
         assert!(text.contains("suggested learning rate"), "{text}");
     }
 }
+
+#[test]
+fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // The CSV and images do not exist: a refusal must come before they are read.
+    let cases: &[(&[&str], &str)] = &[
+        (&["--epochs", "0"], "epochs"),
+        (&["--lr=-1"], "lr"),
+        (&["--lr", "0"], "lr"),
+        (&["--lr", "NaN"], "lr"),
+        (&["--lr", "inf"], "lr"),
+        (&["--batch", "0"], "batch"),
+        (&["--input", "20"], "input"),
+        (&["--input", "8"], "input"),
+        (&["--width", "0"], "width"),
+        (&["--patience", "0"], "patience"),
+        (&["--target-precision", "0"], "target precision"),
+        (&["--target-precision", "1.5"], "target precision"),
+    ];
+    for (i, (flags, named)) in cases.iter().enumerate() {
+        let out_dir = format!("{d}/m{i}");
+        let mut args = vec![
+            "train",
+            "--csv",
+            "no-such-train.csv",
+            "--images",
+            "no-such-images",
+            "--out",
+            &out_dir,
+        ];
+        args.extend_from_slice(flags);
+        let out = facs(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(
+            err.contains(&format!("invalid {named}")),
+            "{flags:?}: the setting is not named: {err}"
+        );
+        assert!(
+            !err.contains("no-such-train.csv"),
+            "{flags:?}: read data first: {err}"
+        );
+        assert!(!Path::new(&out_dir).exists(), "{flags:?}: wrote {out_dir}");
+    }
+}

@@ -11,7 +11,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 run() {
   local name=$1; shift
-  "$facs" run "$@" --log "$out/$name.csv" --jsonl "$out/$name.jsonl" >/dev/null 2>&1 || {
+  # -y: facs refuses to replace an existing log without it (the folder is fresh, but a log
+  # name given twice below must not make the script fail).
+  "$facs" run -y "$@" --log "$out/$name.csv" --jsonl "$out/$name.jsonl" >/dev/null 2>&1 || {
     echo "$name: facs run failed" >&2; exit 1; }
   (cd "$out" && sha256sum "$name.csv" "$name.jsonl")
 }

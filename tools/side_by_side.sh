@@ -29,7 +29,8 @@ facs_fps=()
 fer_fps=()
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)
-  "$facs" run --input "$clip" --log "$out/facs.csv" --min-face 80 --full-every 10 "$@" > "$out/facs_run$i.txt"
+  # -y: each run replaces the previous run's log.
+  "$facs" run -y --input "$clip" --log "$out/facs.csv" --min-face 80 --full-every 10 "$@" > "$out/facs_run$i.txt"
   end=$(date +%s.%N)
   facs_fps+=("$(python3 -c "print($frames / ($end - $start))")")
   "$fer_py" tools/bench_fer.py "$clip" --runs 1 --json "$out/fer$i.json" > "$out/fer_run$i.txt"

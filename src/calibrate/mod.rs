@@ -83,13 +83,13 @@ impl CalibrationFile {
             .map_err(|e| bad(format!("not a facs calibration file: {e}")))?;
         if file.format != FORMAT {
             return Err(bad(format!(
-                "format is {:?}, expected {FORMAT:?}",
+                "format is \"{}\", expected \"{FORMAT}\"",
                 file.format
             )));
         }
         if file.model != GEOMETRY_MODEL {
             return Err(bad(format!(
-                "made for AU model {:?} (facs {}), this facs uses {GEOMETRY_MODEL:?}: recalibrate with `facs calibrate`",
+                "made for AU model \"{}\" (facs {}), this facs uses \"{GEOMETRY_MODEL}\": recalibrate with `facs calibrate`",
                 file.model, file.facs_version
             )));
         }

@@ -139,10 +139,7 @@ pub fn load_thresholds_for(
 
 fn read_thresholds(path: &Path, weights_sha256: &str) -> Result<[f32; NUM_AUS]> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let t: Thresholds = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let t: Thresholds = serde_json::from_str(&text).map_err(|e| Error::json(path, e))?;
     let bad = |reason: String| Error::Calibration {
         path: path.to_path_buf(),
         reason,
@@ -172,8 +169,8 @@ fn read_thresholds(path: &Path, weights_sha256: &str) -> Result<[f32; NUM_AUS]> 
     if t.au_labels != expected {
         return Err(bad(format!(
             "AU labels {}, expected {}",
-            t.au_labels.join(","),
-            expected.join(",")
+            t.au_labels.join(", "),
+            expected.join(", ")
         )));
     }
     if let Some(v) = t.thresholds.iter().find(|v| !(0.0..=1.0).contains(*v)) {

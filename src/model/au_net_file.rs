@@ -45,6 +45,54 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Refuses settings that cannot produce a model, before any work starts.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting (as the `facs train` flag) and the range
+    /// expected.
+    pub fn validate(&self) -> Result<()> {
+        self.net.validate()?;
+        if self.epochs == 0 {
+            return Err(Error::config("epochs", self.epochs, ">= 1"));
+        }
+        if self.batch == 0 {
+            return Err(Error::config("batch", self.batch, ">= 1"));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::config("lr", self.lr, "a finite number > 0"));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(Error::config(
+                "weight decay",
+                self.weight_decay,
+                "a finite number >= 0",
+            ));
+        }
+        if let Some(g) = self.focal_gamma {
+            if !(g >= 0.0 && g.is_finite()) {
+                return Err(Error::config("focal", g, "a finite number >= 0"));
+            }
+        }
+        if self.patience == 0 {
+            return Err(Error::config("patience", self.patience, ">= 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a target precision for per-AU thresholds (`facs train --target-precision`).
+///
+/// # Errors
+/// [`Error::InvalidConfig`] outside (0, 1].
+pub fn validate_target_precision(p: f64) -> Result<()> {
+    if p > 0.0 && p <= 1.0 {
+        Ok(())
+    } else {
+        Err(Error::config("target precision", p, "in (0, 1]"))
+    }
+}
+
 /// One epoch's figures.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EpochLog {
@@ -93,14 +141,12 @@ pub fn load(model_dir: &Path) -> Result<(AuNet, ModelInfo)> {
 pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> {
     let info_path: PathBuf = model_dir.join(INFO);
     let text = std::fs::read_to_string(&info_path).map_err(|e| Error::io(&info_path, e))?;
-    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| Error::Json {
-        path: info_path.clone(),
-        source: e,
-    })?;
+    let info: ModelInfo =
+        serde_json::from_str(&text).map_err(|e| Error::json(info_path.clone(), e))?;
     if info.format != FORMAT {
         return Err(Error::Model {
             path: info_path,
-            reason: format!("format {:?}, expected {FORMAT:?}", info.format),
+            reason: format!("format \"{}\", expected \"{FORMAT}\"", info.format),
         });
     }
     let weights = model_dir.join(WEIGHTS);
@@ -118,4 +164,51 @@ pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> 
         reason: first_line(&e),
     })?;
     Ok((net, info, sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_cannot_make_a_model_are_refused() {
+        TrainConfig::default().validate().unwrap();
+        let with = |f: &dyn Fn(&mut TrainConfig)| {
+            let mut c = TrainConfig::default();
+            f(&mut c);
+            c.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            with(&|c| c.epochs = 0).unwrap_err(),
+            "invalid epochs 0 (expected >= 1)"
+        );
+        assert_eq!(
+            with(&|c| c.lr = -1.0).unwrap_err(),
+            "invalid lr -1 (expected a finite number > 0)"
+        );
+        for lr in [0.0, f64::NAN, f64::INFINITY] {
+            assert!(with(&|c| c.lr = lr).unwrap_err().starts_with("invalid lr"));
+        }
+        assert!(with(&|c| c.batch = 0)
+            .unwrap_err()
+            .starts_with("invalid batch"));
+        assert!(with(&|c| c.patience = 0)
+            .unwrap_err()
+            .starts_with("invalid patience"));
+        assert!(with(&|c| c.net.input = 20)
+            .unwrap_err()
+            .starts_with("invalid input"));
+        assert!(with(&|c| c.net.width = 0)
+            .unwrap_err()
+            .starts_with("invalid width"));
+        assert!(with(&|c| c.focal_gamma = Some(-1.0))
+            .unwrap_err()
+            .starts_with("invalid focal"));
+        assert!(with(&|c| c.weight_decay = f64::NAN).is_err());
+        validate_target_precision(1.0).unwrap();
+        validate_target_precision(0.5).unwrap();
+        for p in [0.0, -0.1, 1.5, f64::NAN] {
+            assert!(validate_target_precision(p).is_err(), "{p}");
+        }
+    }
 }

@@ -7,6 +7,14 @@ use std::collections::HashMap;
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 
+/// A tensor shape as the user reads it: `32x3x48x48`.
+fn dims_text(dims: &[usize]) -> String {
+    dims.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
 /// AdamW hyper-parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdamWParams {
@@ -131,9 +139,9 @@ impl AdamW {
                     .ok_or_else(|| candle_core::Error::Msg(format!("checkpoint lacks `{name}`")))?;
                 if t.shape() != s.var.shape() {
                     candle_core::bail!(
-                        "checkpoint `{name}` has shape {:?}, the variable {:?}",
-                        t.shape(),
-                        s.var.shape()
+                        "checkpoint `{name}` has shape {}, the variable {}",
+                        dims_text(t.dims()),
+                        dims_text(s.var.dims())
                     );
                 }
                 *slot = t.clone();

@@ -11,10 +11,7 @@ use crate::error::{Error, Result};
 /// The file cannot be written.
 pub fn write_json_atomic(path: &Path, value: &serde_json::Value) -> Result<()> {
     let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::json(path, e))?;
     std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
@@ -24,10 +21,7 @@ pub fn write_json_atomic(path: &Path, value: &serde_json::Value) -> Result<()> {
 /// # Errors
 /// The value cannot be serialised or the file cannot be written.
 pub fn write_serialized<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let v = serde_json::to_value(value).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let v = serde_json::to_value(value).map_err(|e| Error::json(path, e))?;
     write_json_atomic(path, &v)
 }
 

@@ -80,7 +80,15 @@ impl CustomOp2 for MaxPool2x2Grad {
         let (n, c, h, w) = l1.shape().dims4()?;
         let (ho, wo) = (h / 2, w / 2);
         if l2.shape().dims4()? != (n, c, ho, wo) {
-            candle_core::bail!("max_pool2x2_grad: gradient shape {:?}", l2.shape());
+            candle_core::bail!(
+                "max_pool2x2_grad: gradient shape {}, expected {n}x{c}x{ho}x{wo}",
+                l2.shape()
+                    .dims()
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("x")
+            );
         }
         let x = contiguous_f32(s1, l1, "max_pool2x2_grad")?;
         let g = contiguous_f32(s2, l2, "max_pool2x2_grad")?;

@@ -227,7 +227,7 @@ fn parse_row(fields: &[&str], cols: &Columns) -> std::result::Result<RowLabels, 
         if let Some(col) = *col {
             aus[i] = parse_value(fields[col]).ok_or_else(|| {
                 format!(
-                    "AU{} value {:?} is not 0, 1, 999 or empty",
+                    "AU{} value \"{}\" is not 0, 1, 999 or empty",
                     AU_NUMBERS[i], fields[col]
                 )
             })?;
@@ -237,7 +237,7 @@ fn parse_row(fields: &[&str], cols: &Columns) -> std::result::Result<RowLabels, 
         Some(col) if !fields[col].trim().is_empty() => {
             Some(emotion_index(fields[col]).ok_or_else(|| {
                 format!(
-                    "unknown emotion {:?} (expected one of {} or empty)",
+                    "unknown emotion \"{}\" (expected one of {} or empty)",
                     fields[col],
                     EMOTIONS.join(", ")
                 )

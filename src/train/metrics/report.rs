@@ -238,10 +238,7 @@ impl EvalReport {
     /// # Errors
     /// The report cannot be serialised (a NaN threshold) or the file cannot be written.
     pub fn save_json(&self, path: &Path) -> Result<()> {
-        let value = serde_json::to_value(self).map_err(|e| Error::Json {
-            path: path.into(),
-            source: e,
-        })?;
+        let value = serde_json::to_value(self).map_err(|e| Error::json(path, e))?;
         crate::util::json::write_json_atomic(path, &value)
     }
 }

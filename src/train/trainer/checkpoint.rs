@@ -67,17 +67,15 @@ impl Session {
     ) -> Result<Checkpoint> {
         let path = out_dir.join(CHECKPOINT);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let state: Checkpoint = serde_json::from_str(&text).map_err(|e| Error::Json {
-            path: path.clone(),
-            source: e,
-        })?;
+        let state: Checkpoint =
+            serde_json::from_str(&text).map_err(|e| Error::json(path.clone(), e))?;
         let refuse = |reason: String| Error::Model {
             path: path.clone(),
             reason,
         };
         if state.format != CHECKPOINT_FORMAT {
             return Err(refuse(format!(
-                "format {:?}, expected {CHECKPOINT_FORMAT:?}",
+                "format \"{}\", expected \"{CHECKPOINT_FORMAT}\"",
                 state.format
             )));
         }

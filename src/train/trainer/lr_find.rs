@@ -32,6 +32,21 @@ pub fn steepest_descent(points: &[(f64, f64)]) -> Option<f64> {
         .map(|(_, lr)| lr)
 }
 
+/// Checks the bounds of a learning-rate sweep.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] unless 0 < `min_lr` < `max_lr` (both finite) and `steps` >= 3.
+pub fn validate_lr_range(min_lr: f64, max_lr: f64, steps: usize) -> Result<()> {
+    if !(min_lr > 0.0 && max_lr > min_lr && max_lr.is_finite() && steps >= 3) {
+        return Err(Error::config(
+            "lr-find range",
+            format!("{min_lr}..{max_lr} over {steps}"),
+            "0 < min < max, steps >= 3",
+        ));
+    }
+    Ok(())
+}
+
 /// Sweeps the learning rate from `min_lr` to `max_lr` over `steps` batches of a fresh
 /// network, recording the loss (exponentially smoothed, bias-corrected); stops when it
 /// exceeds four times its minimum.
@@ -45,13 +60,8 @@ pub fn lr_find(
     max_lr: f64,
     steps: usize,
 ) -> Result<LrFind> {
-    if !(min_lr > 0.0 && max_lr > min_lr && steps >= 3) {
-        return Err(Error::config(
-            "lr-find range",
-            format!("{min_lr}..{max_lr} over {steps}"),
-            "0 < min < max, steps >= 3",
-        ));
-    }
+    validate_lr_range(min_lr, max_lr, steps)?;
+    cfg.validate()?;
     if train.is_empty() {
         return Err(Error::config("training set", 0, "at least one face"));
     }

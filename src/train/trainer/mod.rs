@@ -9,7 +9,7 @@ mod checkpoint;
 mod lr_find;
 
 pub use batch::{happy_label, pos_weights};
-pub use lr_find::{lr_find, steepest_descent, LrFind};
+pub use lr_find::{lr_find, steepest_descent, validate_lr_range, LrFind};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,9 @@ use crate::calibrate::thresholds::{Thresholds, DEFAULT_THRESHOLDS};
 use crate::error::{Error, Result};
 use crate::frame::{au_names, EMOTIONS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet};
-pub use crate::model::au_net_file::{load, load_with_sha256, EpochLog, ModelInfo, TrainConfig};
+pub use crate::model::au_net_file::{
+    load, load_with_sha256, validate_target_precision, EpochLog, ModelInfo, TrainConfig,
+};
 use crate::model::au_net_file::{FORMAT, INFO, WEIGHTS};
 use crate::util::json::write_serialized;
 use crate::util::progress::{report, Progress, ProgressFn};
@@ -239,7 +241,7 @@ pub fn train(
     out_dir: &Path,
     run: &RunControl,
 ) -> Result<TrainOutcome> {
-    cfg.net.validate()?;
+    cfg.validate()?;
     if train.is_empty() {
         return Err(Error::config("training set", 0, "at least one face"));
     }
@@ -395,6 +397,9 @@ pub fn calibrate_thresholds(
     target_precision: Option<f64>,
     calibration_file: Option<&Path>,
 ) -> Result<Thresholds> {
+    if let Some(p) = target_precision {
+        validate_target_precision(p)?;
+    }
     let (net, _, sha256) = load_with_sha256(model_dir)?;
     let samples = predict(&net, val, 64)?;
     let (rule, name) = match target_precision {

@@ -1,6 +1,15 @@
-//! One run from start to summary: starts the [`Pipeline`], and on this (the main) thread
-//! feeds each analysed frame to the sinks (log, annotated PNGs, window), keeps the latency
-//! figures, handles keys, writes the sidecar and returns the [`Summary`].
+//! One run from start to summary: checks its outputs, claims its logs, starts the
+//! [`Pipeline`], and on this (the main) thread feeds each analysed frame to the sinks (log,
+//! annotated PNGs, window), keeps the latency figures, handles keys, writes the sidecar and
+//! returns the [`Summary`].
+//!
+//! Everything that can fail at the start fails before an existing log or sidecar is
+//! changed: settings and output paths first ([`outputs`]), then the logs are claimed
+//! (locked, unchanged), the pipeline, folder and window opened, and only then the sidecar
+//! written and the logs emptied. The sidecar's `status` is `running` during the run, then
+//! `complete`, `interrupted` (a signal stopped it) or `failed` (with the `error`).
+
+mod outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,7 +22,7 @@ use crate::classify::ModelUse;
 use crate::config::Mode;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource};
-use crate::log::{sidecar_path, LogWriter};
+use crate::log::{sidecar_path, LogFiles, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec};
 use crate::source::SourceInfo;
@@ -33,6 +42,8 @@ pub struct SessionOptions {
     pub show_window: bool,
     /// Start with landmarks drawn (toggle with l).
     pub show_landmarks: bool,
+    /// Replace logs (and drawn frames) that already exist; without it a run refuses them.
+    pub overwrite: bool,
 }
 
 /// What happened in a run; printed at the end and stored in the log's sidecar.
@@ -62,6 +73,8 @@ pub struct Summary {
     pub annotate_dir: Option<PathBuf>,
     /// False if the run was stopped early (q, window closed, Ctrl-C, --max-frames).
     pub completed: bool,
+    /// True if a signal (Ctrl-C, SIGTERM) stopped the run ([`Control::with_interrupt`]).
+    pub interrupted: bool,
 }
 
 impl Summary {
@@ -128,10 +141,18 @@ impl Summary {
         if let Some(d) = &self.annotate_dir {
             s.push_str(&format!("frames drawn to: {}\n", d.display()));
         }
-        if !self.completed {
+        if self.interrupted {
+            s.push_str("interrupted: stopped before the end of the input\n");
+        } else if !self.completed {
             s.push_str("stopped before the end of the input\n");
         }
         s
+    }
+
+    /// True if the input was damaged: frames skipped as unreadable, or a source that
+    /// reported a problem (a video that ended before its announced length).
+    pub fn input_damaged(&self) -> bool {
+        self.frames_skipped > 0 || !self.warnings.is_empty()
     }
 }
 
@@ -146,30 +167,59 @@ pub struct CalibrationSummary {
     pub present_threshold: f32,
 }
 
+/// The sidecar's `status`.
+#[derive(Clone, Copy)]
+enum Status {
+    Running,
+    Complete,
+    Interrupted,
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Complete => "complete",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 struct Sidecar {
     path: Option<PathBuf>,
     start: serde_json::Value,
 }
 
 impl Sidecar {
-    fn write(&self, summary: Option<&Summary>) -> Result<()> {
+    fn write(
+        &self,
+        status: Status,
+        summary: Option<&Summary>,
+        error: Option<&Error>,
+    ) -> Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
         let mut v = self.start.clone();
-        v["status"] = if summary.is_some() {
-            "complete"
-        } else {
-            "running"
-        }
-        .into();
+        v["status"] = status.as_str().into();
         v["summary"] = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
+        if let Some(e) = error {
+            v["error"] = e.to_string().into();
+        }
         write_json_atomic(path, &v)
+    }
+
+    /// Records a run that failed after it started; `e` is what the caller reports, so a
+    /// failure to write this record is not reported over it.
+    fn fail(&self, e: &Error, summary: Option<&Summary>) {
+        let _ = self.write(Status::Failed, summary, Some(e));
     }
 }
 
 fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
-    let path = dir.join(format!("{:06}.png", index + 1));
+    let path = dir.join(outputs::frame_png_name(index));
     image::save_buffer(
         &path,
         &canvas.to_rgb(),
@@ -186,8 +236,11 @@ fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
 /// Runs a whole session, reporting the frames analysed to `progress` about once a second.
 ///
 /// # Errors
-/// The pipeline cannot start (bad input, model, settings), a log cannot be written, the
-/// window cannot open, or a stage failed.
+/// Invalid settings; an output path that is the input or another output
+/// ([`Error::Output`]), a log that exists (without `overwrite`) or that another run is
+/// writing; the pipeline cannot start (bad input, model); the window cannot open; a log
+/// cannot be written; a stage failed; or nothing in the input could be read. All but the
+/// last three leave existing logs and sidecars as they were.
 pub fn run(
     opts: SessionOptions,
     control: Control,
@@ -195,24 +248,27 @@ pub fn run(
 ) -> Result<Summary> {
     let mode = opts.pipeline.config.mode;
     let started = Instant::now();
+    opts.pipeline.config.validate()?;
+    outputs::check(
+        &opts.pipeline.source,
+        &outputs::Outputs {
+            log_csv: opts.log_csv.as_deref(),
+            log_jsonl: opts.log_jsonl.as_deref(),
+            annotate_dir: opts.annotate_dir.as_deref(),
+            overwrite: opts.overwrite,
+        },
+    )?;
+    // Locked against other runs from here on, but unchanged until the start has succeeded;
+    // dropped on a failed start, it removes only the files it created.
+    let files = LogFiles::claim(
+        opts.log_csv.as_deref(),
+        opts.log_jsonl.as_deref(),
+        opts.overwrite,
+    )?;
     let pipeline = Pipeline::start(opts.pipeline.clone(), control.clone())?;
-    let mut log = LogWriter::create(opts.log_csv.as_deref(), opts.log_jsonl.as_deref())?;
     if let Some(dir) = &opts.annotate_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let sidecar = Sidecar {
-        path: log.paths().first().map(|p| sidecar_path(p)),
-        start: serde_json::json!({
-            "facs_version": env!("CARGO_PKG_VERSION"),
-            "source": pipeline.source_info,
-            "models": pipeline.models,
-            "calibration": pipeline.default_baseline,
-            "detector": format!("{:?}", opts.pipeline.config.detect),
-            "columns": crate::log::columns(),
-        }),
-    };
-    sidecar.write(None)?;
-
     let mut window = None;
     if opts.show_window {
         let (w, h) = Canvas::size_for(
@@ -221,6 +277,20 @@ pub fn run(
         );
         window = Some(Window::open("facs", w, h)?);
     }
+    let sidecar = Sidecar {
+        path: files.paths().first().map(|p| sidecar_path(p)),
+        start: serde_json::json!({
+            "facs_version": env!("CARGO_PKG_VERSION"),
+            "source": pipeline.source_info,
+            "models": pipeline.models,
+            "calibration": pipeline.default_baseline,
+            "detector": opts.pipeline.config.detect,
+            "tracker": opts.pipeline.config.track,
+            "columns": crate::log::columns(),
+        }),
+    };
+    sidecar.write(Status::Running, None, None)?;
+    let mut log = LogWriter::start(files).inspect_err(|e| sidecar.fail(e, None))?;
 
     let mut latency = Latency::default();
     let mut fps = FpsMeter::new(30);
@@ -327,8 +397,10 @@ pub fn run(
     let models = pipeline.models.clone();
     let default_baseline = pipeline.default_baseline.clone();
     let finish = pipeline.finish();
-    result?;
-    finish?;
+    if let Err(e) = result.and(finish) {
+        sidecar.fail(&e, None);
+        return Err(e);
+    }
     // Read after the stages have joined: the capture stage records whether it saw the end.
     let stopped_early = counters.stopped_early.load(Ordering::SeqCst);
 
@@ -375,7 +447,38 @@ pub fn run(
         logs: log.paths(),
         annotate_dir: opts.annotate_dir.clone(),
         completed: !stopped_early,
+        // A signal that came after the input had ended stopped nothing.
+        interrupted: stopped_early && control.interrupted(),
     };
-    sidecar.write(Some(&summary))?;
+    if summary.completed && !summary.interrupted && summary.frames_analysed == 0 {
+        let e = nothing_readable(&summary);
+        sidecar.fail(&e, Some(&summary));
+        return Err(e);
+    }
+    let status = if summary.interrupted {
+        Status::Interrupted
+    } else {
+        Status::Complete
+    };
+    sidecar.write(status, Some(&summary), None)?;
     Ok(summary)
+}
+
+/// The error of a run that reached the end of its input without one readable frame.
+fn nothing_readable(summary: &Summary) -> Error {
+    let mut reason = match summary.frames_skipped {
+        0 => "no frame could be read".to_string(),
+        1 => "nothing readable: its one frame was skipped as unreadable".to_string(),
+        n => format!("nothing readable: all {n} frames were skipped as unreadable"),
+    };
+    if let Some(first) = summary.skipped.first() {
+        reason.push_str(&format!(" (the first: {first})"));
+    }
+    for w in &summary.warnings {
+        reason.push_str(&format!("; {w}"));
+    }
+    Error::Source {
+        source_name: summary.source.name.clone(),
+        reason,
+    }
 }
