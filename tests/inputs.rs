@@ -64,6 +64,18 @@ fn run_to_end(cmd: &mut Command, dir: &Path, tag: &str) -> (Option<i32>, String,
 /// `facs run --input <input> --log <dir>/<tag>.csv` plus `extra`; must succeed.
 /// Returns the CSV path and stdout.
 fn facs_run(input: &Path, dir: &Path, tag: &str, extra: &[&str]) -> (PathBuf, String) {
+    facs_run_ending(input, dir, tag, extra, 0)
+}
+
+/// As [`facs_run`], for a run that must end with exit code `expected` (3: completed on
+/// damaged input, see README "Exit codes").
+fn facs_run_ending(
+    input: &Path,
+    dir: &Path,
+    tag: &str,
+    extra: &[&str],
+    expected: i32,
+) -> (PathBuf, String) {
     let csv = dir.join(format!("{tag}.csv"));
     let mut cmd = Command::new(BIN);
     cmd.current_dir(root())
@@ -75,8 +87,8 @@ fn facs_run(input: &Path, dir: &Path, tag: &str, extra: &[&str]) -> (PathBuf, St
     let (code, stdout, stderr) = run_to_end(&mut cmd, dir, tag);
     assert_eq!(
         code,
-        Some(0),
-        "facs run on {} failed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        Some(expected),
+        "facs run on {} ended otherwise\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         input.display()
     );
     (csv, stdout)
@@ -458,7 +470,8 @@ fn truncated_video_logs_what_decodes_and_says_it_is_short() {
     let whole = std::fs::read(fixture("single_face_30f.mp4")).unwrap();
     let cut = tmp.path().join("cut.mp4");
     std::fs::write(&cut, &whole[..12_000]).unwrap();
-    let (csv, stdout) = facs_run(&cut, tmp.path(), "cut", &[]);
+    // A video that ends early is damaged input: the run completes with exit code 3.
+    let (csv, stdout) = facs_run_ending(&cut, tmp.path(), "cut", &[], 3);
     let times = frame_times(&read_rows(&csv));
     assert!(
         (1..30).contains(&times.len()),
@@ -502,7 +515,8 @@ fn truncated_jpeg_is_skipped_named_and_counted() {
     let whole = std::fs::read(fixture("single_face").join("000002.jpg")).unwrap();
     std::fs::write(frames.join("000002.jpg"), &whole[..whole.len() / 3]).unwrap();
 
-    let (csv, stdout) = facs_run(&frames, tmp.path(), "truncated", &["--fps", "30"]);
+    // A skipped frame is damaged input: the run completes with exit code 3.
+    let (csv, stdout) = facs_run_ending(&frames, tmp.path(), "truncated", &["--fps", "30"], 3);
     assert!(
         stdout.contains("000002.jpg"),
         "the cut-off file is not named in the summary\n{stdout}"

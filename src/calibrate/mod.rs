@@ -281,6 +281,36 @@ mod tests {
     }
 
     #[test]
+    fn damaged_calibration_files_never_panic_and_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob.json");
+        CalibrationFile::new(&feats(0.5), 30, "clip.mp4 face 0".into())
+            .save(&path)
+            .unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let mut rng = crate::util::rng::SplitMix64::new(5);
+        for round in 0..2000 {
+            let mut bytes = good.clone();
+            if round % 2 == 0 {
+                bytes.truncate(rng.below(bytes.len()));
+            } else {
+                for _ in 0..1 + rng.below(6) {
+                    let i = rng.below(bytes.len());
+                    bytes[i] = rng.below(256) as u8;
+                }
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            match CalibrationFile::load(&path) {
+                // A change that still reads as a valid file must give usable values.
+                Ok((_, f)) => assert!(f.values.iter().all(|v| v.is_finite())),
+                Err(e) => assert!(e.to_string().contains("bob.json"), "{e}"),
+            }
+        }
+        // Loading writes nothing beside the file.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
     fn first_seconds_become_the_baseline_per_face() {
         let mut b = Baselines::new(&CalibrationOptions {
             file: None,

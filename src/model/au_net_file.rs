@@ -211,4 +211,71 @@ mod tests {
             assert!(validate_target_precision(p).is_err(), "{p}");
         }
     }
+
+    /// A model folder with freshly initialised weights and its model.json text.
+    fn model_folder(dir: &Path) -> String {
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        AuNet::new(vb, AuNetConfig::small()).unwrap();
+        vm.save(dir.join(WEIGHTS)).unwrap();
+        let info = serde_json::json!({
+            "format": FORMAT, "facs_version": "0.1.0", "config": TrainConfig::default(),
+            "au_labels": [], "emotion_labels": [], "input": "48x48 RGB",
+            "best_epoch": 1, "history": [], "synthetic_training_data": true
+        });
+        let text = serde_json::to_string_pretty(&info).unwrap();
+        std::fs::write(dir.join(INFO), &text).unwrap();
+        text
+    }
+
+    #[test]
+    fn damaged_model_files_are_refused_in_one_line_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let good = model_folder(tmp.path());
+        load_with_sha256(tmp.path()).unwrap();
+        // Shapes the weights do not fit: one line naming the weights file, no backtrace.
+        for (from, to) in [
+            ("\"width\": 8", "\"width\": 0"),
+            ("\"width\": 8", "\"width\": 9000"),
+        ] {
+            assert!(good.contains(from), "{good}");
+            std::fs::write(tmp.path().join(INFO), good.replace(from, to)).unwrap();
+            let err = load_with_sha256(tmp.path()).err().unwrap().to_string();
+            assert!(err.contains(WEIGHTS) && !err.contains('\n'), "{err}");
+        }
+        // Seeded mutations of model.json (cut short, bytes changed, fields dropped): never a
+        // panic; an error names model.json or the weights, and nothing is written.
+        let mut rng = crate::util::rng::SplitMix64::new(11);
+        for round in 0..300 {
+            let mut bytes = good.clone().into_bytes();
+            match round % 3 {
+                0 => bytes.truncate(rng.below(bytes.len())),
+                1 => {
+                    for _ in 0..1 + rng.below(4) {
+                        let i = rng.below(bytes.len());
+                        bytes[i] = rng.below(256) as u8;
+                    }
+                }
+                _ => {
+                    let text = String::from_utf8_lossy(&bytes).to_string();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let drop = rng.below(lines.len());
+                    let kept: Vec<&str> = lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != drop)
+                        .map(|(_, l)| *l)
+                        .collect();
+                    bytes = kept.join("\n").into_bytes();
+                }
+            }
+            std::fs::write(tmp.path().join(INFO), &bytes).unwrap();
+            if let Err(e) = load_with_sha256(tmp.path()) {
+                let msg = e.to_string();
+                assert!(msg.contains(INFO) || msg.contains(WEIGHTS), "{msg}");
+            }
+            let files = std::fs::read_dir(tmp.path()).unwrap().count();
+            assert_eq!(files, 2, "round {round} wrote a file");
+        }
+    }
 }

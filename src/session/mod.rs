@@ -28,6 +28,7 @@ use crate::pipeline::{Control, Pipeline, PipelineSpec};
 use crate::source::SourceInfo;
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
 use crate::util::json::write_json_atomic;
+use crate::util::png::save_rgb_png;
 use crate::util::progress::{report, Progress, ProgressFn};
 use crate::window::{Command, Window};
 
@@ -220,17 +221,7 @@ impl Sidecar {
 
 fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
     let path = dir.join(outputs::frame_png_name(index));
-    image::save_buffer(
-        &path,
-        &canvas.to_rgb(),
-        canvas.width,
-        canvas.height,
-        image::ColorType::Rgb8,
-    )
-    .map_err(|e| Error::Image {
-        path,
-        reason: e.to_string(),
-    })
+    save_rgb_png(&path, canvas.width, canvas.height, &canvas.to_rgb())
 }
 
 /// Runs a whole session, reporting the frames analysed to `progress` about once a second.

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, Landmarks, NUM_AUS};
 use crate::model::landmarks::LandmarkNet;
 use crate::source::load_rgb;
+use crate::util::png::save_rgb_png;
 use crate::weights::{sha256_hex, FACEAPI_LANDMARKS};
 
 /// Crops and labels ready for the network.
@@ -175,17 +176,7 @@ fn prepare_one(
                         .map_err(|e| Error::io(c, e))?;
                 }
                 // The crop last: its presence marks the entry complete.
-                image::save_buffer(
-                    c.with_extension("png"),
-                    rgb,
-                    side,
-                    side,
-                    image::ColorType::Rgb8,
-                )
-                .map_err(|e| Error::Image {
-                    path: c.with_extension("png"),
-                    reason: e.to_string(),
-                })?
+                save_rgb_png(&c.with_extension("png"), side, side, rgb)?
             }
             None => std::fs::write(c.with_extension("noface"), b"").map_err(|e| Error::io(c, e))?,
         }

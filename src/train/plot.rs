@@ -16,6 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::train::metrics::PrCurve;
+use crate::util::png::save_rgb_png;
 
 /// Eleven colours that tell apart on white, one per AU; series `i` may use
 /// `PALETTE[i % PALETTE.len()]`.
@@ -615,14 +616,7 @@ fn draw_matrix(
 /// [`Error::Io`] if the folder cannot be created, [`Error::Image`] if the file cannot be
 /// encoded or written.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| Error::Image {
-            path: path.into(),
-            reason: e.to_string(),
-        })
+    save_rgb_png(path, img.width(), img.height(), img.as_raw())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! [`crate::error`].
 
 pub mod json;
+pub mod png;
 pub mod progress;
 pub mod rng;
 pub mod worker;

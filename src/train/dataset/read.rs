@@ -184,8 +184,8 @@ fn parse_header(names: &[&str], csv: &Path, allow_missing_columns: bool) -> Resu
         return Err(csv_error(
             csv,
             format!(
-                "missing AU column(s) {} (headers AU1 or AU01 style, any case); allow missing \
-                 columns to treat them as unknown",
+                "missing AU column(s) {} (headers AU1 or AU01 style, any case); add them, with \
+                 empty cells or 999 where an AU was not coded, to mark it unknown",
                 missing.join(", ")
             ),
         ));

@@ -33,12 +33,32 @@ pub struct DatasetSummary {
     pub first_bad_rows: Vec<(usize, String)>,
     /// The first few missing images, for the report.
     pub first_missing_images: Vec<(usize, PathBuf)>,
+    /// Usable rows whose image an earlier row already names (kept: each counts in training).
+    pub duplicates: usize,
+    /// The first few as (line, earlier line, image).
+    pub first_duplicates: Vec<(usize, usize, PathBuf)>,
 }
 
 /// How many bad rows and missing images the summary quotes.
 const QUOTED_PROBLEMS: usize = 5;
 
 impl Dataset {
+    /// Usable rows whose image an earlier row already names: (line, earlier line, image).
+    pub fn duplicates(&self) -> Vec<(usize, usize, PathBuf)> {
+        let mut first: std::collections::HashMap<&std::path::Path, usize> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for s in &self.samples {
+            match first.get(s.path.as_path()) {
+                Some(&earlier) => out.push((s.line, earlier, s.path.clone())),
+                None => {
+                    first.insert(&s.path, s.line);
+                }
+            }
+        }
+        out
+    }
+
     /// Counts rows, problems, labels per AU and emotions.
     pub fn summary(&self) -> DatasetSummary {
         let mut s = DatasetSummary {
@@ -60,6 +80,9 @@ impl Dataset {
                 .collect(),
             ..Default::default()
         };
+        let duplicates = self.duplicates();
+        s.duplicates = duplicates.len();
+        s.first_duplicates = duplicates.into_iter().take(QUOTED_PROBLEMS).collect();
         for sample in &self.samples {
             for (count, label) in s.aus.iter_mut().zip(sample.aus) {
                 match label {
@@ -90,8 +113,8 @@ impl fmt::Display for DatasetSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} rows: {} usable, {} bad, {} with a missing image",
-            self.rows, self.samples, self.bad_rows, self.missing_images
+            "{} rows: {} usable, {} bad, {} with a missing image, {} duplicates",
+            self.rows, self.samples, self.bad_rows, self.missing_images, self.duplicates
         )?;
         for (line, reason) in &self.first_bad_rows {
             writeln!(f, "  bad row, line {line}: {reason}")?;
@@ -113,6 +136,20 @@ impl fmt::Display for DatasetSummary {
                 self.missing_images - self.first_missing_images.len()
             )?;
         }
+        for (line, earlier, path) in &self.first_duplicates {
+            writeln!(
+                f,
+                "  duplicate, line {line} repeats line {earlier}: {}",
+                path.display()
+            )?;
+        }
+        if self.duplicates > self.first_duplicates.len() {
+            writeln!(
+                f,
+                "  ... and {} more duplicate rows",
+                self.duplicates - self.first_duplicates.len()
+            )?;
+        }
         writeln!(f, "AU     positive            negative            unknown")?;
         for (au, c) in AU_NUMBERS.iter().zip(&self.aus) {
             writeln!(
@@ -131,5 +168,37 @@ impl fmt::Display for DatasetSummary {
             write!(f, " {name} {n},")?;
         }
         writeln!(f, " unlabelled {}", self.emotion_unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::dataset::Sample;
+
+    #[test]
+    fn duplicate_images_are_counted_and_named_with_both_lines() {
+        let row = |line: usize, name: &str| Sample {
+            path: PathBuf::from(name),
+            line,
+            aus: [Some(false); NUM_AUS],
+            emotion: None,
+        };
+        let ds = Dataset {
+            samples: vec![
+                row(2, "a.jpg"),
+                row(3, "b.jpg"),
+                row(4, "a.jpg"),
+                row(5, "a.jpg"),
+            ],
+            ..Default::default()
+        };
+        let s = ds.summary();
+        assert_eq!(s.duplicates, 2);
+        assert_eq!(s.first_duplicates[0], (4, 2, PathBuf::from("a.jpg")));
+        let text = s.to_string();
+        assert!(text.contains("2 duplicates"), "{text}");
+        assert!(text.contains("line 5 repeats line 2: a.jpg"), "{text}");
+        assert_eq!(Dataset::default().summary().duplicates, 0);
     }
 }
