@@ -374,11 +374,9 @@ fn rerun_into_an_existing_log_needs_overwrite() {
     assert!(!jsonl.exists());
 }
 
-#[test]
-fn a_second_run_on_a_log_being_written_fails_at_once_naming_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("busy.csv");
-    let first = spawn(
+/// A paced run on an endless synthetic source, logging to `log`, left running.
+fn spawn_long_run(log: &Path) -> Running {
+    spawn(
         facs()
             .args([
                 "run",
@@ -387,8 +385,15 @@ fn a_second_run_on_a_log_being_written_fails_at_once_naming_it() {
                 "--realtime",
                 "--log",
             ])
-            .arg(&log),
-    );
+            .arg(log),
+    )
+}
+
+#[test]
+fn a_second_run_on_a_log_being_written_fails_at_once_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("busy.csv");
+    let first = spawn_long_run(&log);
     wait_for("the first run's rows", || csv_data_lines(&log) >= 5);
     // --overwrite, so that only the other run's lock stands in the way.
     let started = Instant::now();
@@ -473,17 +478,7 @@ fn a_folder_with_nothing_readable_fails_naming_it() {
 fn sigterm_ends_with_143_and_an_interrupted_sidecar() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("terminated.csv");
-    let running = spawn(
-        facs()
-            .args([
-                "run",
-                "--input",
-                "synthetic:faces=1,frames=100000,size=320x240,fps=30",
-                "--realtime",
-                "--log",
-            ])
-            .arg(&log),
-    );
+    let running = spawn_long_run(&log);
     wait_for("the first rows", || csv_data_lines(&log) >= 5);
     running.signal(15);
     let out = running.wait(Duration::from_secs(30));
