@@ -167,15 +167,24 @@ fn upright_dimensions(path: &Path) -> Option<(u32, u32)> {
 /// not decode or is cut short.
 pub fn load_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_rgb(&bytes, path)
+}
+
+/// [`load_rgb`] for a file already read: `bytes` are its contents, `path` names it in
+/// errors.
+///
+/// # Errors
+/// [`Error::Image`] naming `path` if the bytes do not decode or are cut short.
+pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<(u32, u32, Vec<u8>)> {
     let bad = |reason: String| Error::Image {
         path: path.to_path_buf(),
         reason,
     };
-    let reader = ImageReader::new(Cursor::new(&bytes))
+    let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
     if reader.format() == Some(ImageFormat::Jpeg) {
-        check_jpeg_complete(&bytes).map_err(bad)?;
+        check_jpeg_complete(bytes).map_err(bad)?;
     }
     let mut decoder = reader.into_decoder().map_err(|e| bad(e.to_string()))?;
     // An unreadable EXIF block costs the frame nothing: the picture is used as stored.

@@ -7,7 +7,7 @@ mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
-pub use images::{image_extensions, load_rgb, ImageFolder};
+pub use images::{decode_rgb, image_extensions, load_rgb, ImageFolder};
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
 

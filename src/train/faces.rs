@@ -16,7 +16,7 @@ use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, Landmarks, NUM_AUS};
 use crate::model::landmarks::LandmarkNet;
-use crate::source::load_rgb;
+use crate::source::{decode_rgb, load_rgb};
 use crate::util::png::save_rgb_png;
 use crate::weights::{sha256_hex, FACEAPI_LANDMARKS};
 
@@ -132,13 +132,12 @@ fn prepare_one(
     side: u32,
     cache: Option<&Path>,
 ) -> Result<Outcome> {
-    let cached = match cache {
-        Some(d) => match std::fs::read(&s.path) {
-            Ok(bytes) => Some(d.join(cache_name(&bytes, side))),
-            Err(e) => return Ok(Outcome::Unreadable(Error::io(&s.path, e).to_string())),
-        },
-        None => None,
+    // The image is read once: its bytes name the cache entry and, on a miss, are decoded.
+    let bytes = match std::fs::read(&s.path) {
+        Ok(b) => b,
+        Err(e) => return Ok(Outcome::Unreadable(Error::io(&s.path, e).to_string())),
     };
+    let cached = cache.map(|d| d.join(cache_name(&bytes, side)));
     if let Some(c) = &cached {
         if c.with_extension("png").is_file() {
             return Ok(match load_rgb(&c.with_extension("png")) {
@@ -154,7 +153,7 @@ fn prepare_one(
             return Ok(Outcome::NoFace);
         }
     }
-    let (w, h, rgb) = match load_rgb(&s.path) {
+    let (w, h, rgb) = match decode_rgb(&bytes, &s.path) {
         Ok(v) => v,
         Err(e) => return Ok(Outcome::Unreadable(e.to_string())),
     };
