@@ -77,10 +77,11 @@ pub(crate) enum Cmd {
         after_help = "Example:\n  facs cam --model models/my-au-net --csv subset/val.csv --images img/ --out cam/"
     )]
     Cam(CamArgs),
-    /// Evaluate a trained network on an EmotioNet-style CSV (e.g. frames of your own
-    /// footage, labelled): per-AU precision, recall, F1, ROC-AUC, confusion matrices.
+    /// Score AUs and emotions against labels: a trained network on an EmotioNet-style CSV
+    /// of images, or any facs log (or a run on footage) against labelled frame numbers.
+    /// Per-AU precision, recall, F1, ROC-AUC, confusion matrices and plots.
     #[command(
-        after_help = "Example:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/"
+        after_help = "Examples:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/\n  facs eval --labels lab_labels.csv --log session.csv --report report/\n  facs eval --labels lab_labels.csv --video session.mp4 --model models/my-au-net --report report/\n\nLabels of frames: a CSV with a `frame` column (1-based, as in facs logs), AU columns\n(AU12 or AU01: 1 present, 0 absent, 999 or empty unknown), and optionally `face_id` and\n`emotion`. See the README, \"Checking facs on your own footage\"."
     )]
     Eval(EvalArgs),
     /// List the bundled weights and verify their sha256.
@@ -360,13 +361,30 @@ pub(crate) struct CamArgs {
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
-    /// Folder written by `facs train`.
-    #[arg(long)]
-    pub(crate) model: PathBuf,
-    #[arg(long)]
-    pub(crate) csv: PathBuf,
-    #[arg(long)]
-    pub(crate) images: PathBuf,
+    /// Folder written by `facs train` (with --csv and --images, or with --video; without it
+    /// --video is scored with the geometric AU estimator).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) model: Option<PathBuf>,
+    /// EmotioNet-style CSV of labelled images (with --images and --model).
+    #[arg(long, value_name = "FILE.csv", requires_all = ["images", "model"], conflicts_with = "labels")]
+    pub(crate) csv: Option<PathBuf>,
+    /// Folder the --csv image paths are relative to.
+    #[arg(long, value_name = "DIR", requires = "csv")]
+    pub(crate) images: Option<PathBuf>,
+    /// Labels of frames: `frame` (1-based), AU columns, optional `face_id` and `emotion`
+    /// (with --log or --video).
+    #[arg(long, value_name = "FILE.csv")]
+    pub(crate) labels: Option<PathBuf>,
+    /// A facs log (CSV or JSONL) to score against --labels.
+    #[arg(long, value_name = "FILE", requires = "labels", conflicts_with_all = ["video", "model"])]
+    pub(crate) log: Option<PathBuf>,
+    /// Footage (video file or frame folder) to run and score against --labels; its log is
+    /// kept as run.csv in the report folder.
+    #[arg(long, value_name = "PATH", requires = "labels")]
+    pub(crate) video: Option<String>,
+    /// Frame rate of a frame folder given to --video.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) fps: f64,
     /// Folder for report.md, report.json and the PNG plots.
     #[arg(long)]
     pub(crate) report: PathBuf,

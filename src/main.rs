@@ -137,6 +137,90 @@ fn run_session(
     Ok(Ending::Complete)
 }
 
+fn print_eval_result(report: &facs::train::metrics::EvalReport, dir: &Path) {
+    let macro_f1 = report.macro_f1.map_or_else(
+        || "n/a (no AU with a positive)".into(),
+        |f| format!("{f:.3}"),
+    );
+    println!(
+        "macro-F1 {macro_f1}, micro-F1 {:.3}; report in {}",
+        report.micro_f1,
+        dir.display()
+    );
+}
+
+/// `facs eval --labels`: scores a log (given, or written by a run on `--video` into the
+/// report folder) against labelled frames.
+fn eval_frames(
+    args: &cli::EvalArgs,
+    labels_path: &Path,
+    models_dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Ending> {
+    use facs::train::lab;
+    // The labels are read first: a mistake in them is found before a long run.
+    let labels = lab::load_labels(labels_path)?;
+    let log_path = match (&args.log, &args.video) {
+        (Some(log), _) => log.clone(),
+        (None, Some(video)) => {
+            std::fs::create_dir_all(&args.report)
+                .with_context(|| format!("creating {}", args.report.display()))?;
+            let log = args.report.join("run.csv");
+            let opts = SessionOptions {
+                pipeline: PipelineSpec {
+                    config: PipelineConfig::offline(),
+                    source: SourceSpec::from_input(video, args.fps)?,
+                    models_dir,
+                    classifier: ClassifierOptions {
+                        au_model: args.model.clone(),
+                        ..ClassifierOptions::default()
+                    },
+                    realtime: false,
+                },
+                log_csv: Some(log.clone()),
+                log_jsonl: None,
+                annotate_dir: None,
+                show_window: false,
+                show_landmarks: false,
+                // run.csv belongs to this report folder, as report.md does.
+                overwrite: true,
+            };
+            let summary = session::run(opts, Control::with_interrupt(stop), None)?;
+            print!("{}", summary.render());
+            if summary.interrupted {
+                return Ok(Ending::Interrupted);
+            }
+            log
+        }
+        (None, None) => bail!("--labels needs the results to score: --log FILE or --video PATH"),
+    };
+    let log = lab::load_log(&log_path)?;
+    let scores = lab::score(&labels, &log, &log_path)?;
+    for note in scores.matching.notes() {
+        eprintln!("facs: {note}");
+    }
+    if !labels.ignored_aus.is_empty() {
+        eprintln!(
+            "facs: not scored (facs does not estimate them): {}",
+            labels.ignored_aus.join(", ")
+        );
+    }
+    let preamble = format!(
+        "# Scores on labelled frames\n\n{}",
+        scores.matching.to_markdown(labels_path, &log_path)
+    );
+    let report = facs::train::report::write_scores_report(
+        &args.report,
+        &preamble,
+        &scores.samples,
+        &scores.thresholds,
+    )?;
+    let matching = args.report.join("matching.json");
+    facs::util::json::write_json_atomic(&matching, &serde_json::to_value(&scores.matching)?)?;
+    print_eval_result(&report, &args.report);
+    Ok(Ending::Complete)
+}
+
 /// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
 /// `cache`), printing the dataset summary and what could not be used.
 /// The folder in models/ where a user's trained AU network is picked up without
@@ -527,27 +611,29 @@ fn real_main() -> anyhow::Result<Ending> {
         }
         Cmd::Eval(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let (net, info, sha256) = facs::train::trainer::load_with_sha256(&args.model)?;
+            if let Some(labels) = &args.labels {
+                return eval_frames(&args, labels, models, stop);
+            }
+            let (Some(model), Some(csv), Some(images)) = (&args.model, &args.csv, &args.images)
+            else {
+                bail!(
+                    "give --model DIR --csv FILE --images DIR (labelled images), or --labels FILE \
+                     with --log FILE or --video PATH (labelled frames)"
+                );
+            };
+            let (net, info, sha256) = facs::train::trainer::load_with_sha256(model)?;
             let data = load_faces(
-                &args.csv,
-                &args.images,
+                csv,
+                images,
                 &models,
                 info.config.net.input,
-                &args.model.join("crops"),
+                &model.join("crops"),
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
-            let thresholds = facs::calibrate::thresholds::load_thresholds(&args.model, &sha256)?;
+            let thresholds = facs::calibrate::thresholds::load_thresholds(model, &sha256)?;
             let report =
                 facs::train::report::write_eval_report(&args.report, &info, &samples, &thresholds)?;
-            let macro_f1 = report.macro_f1.map_or_else(
-                || "n/a (no AU with a positive)".into(),
-                |f| format!("{f:.3}"),
-            );
-            println!(
-                "macro-F1 {macro_f1}, micro-F1 {:.3}; report in {}",
-                report.micro_f1,
-                args.report.display()
-            );
+            print_eval_result(&report, &args.report);
             Ok(Ending::Complete)
         }
         Cmd::Models(args) => {

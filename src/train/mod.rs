@@ -5,6 +5,7 @@
 pub mod cam;
 pub mod dataset;
 pub mod faces;
+pub mod lab;
 pub mod loss;
 pub mod metrics;
 pub mod optim;

@@ -28,19 +28,7 @@ pub fn write_eval_report(
     samples: &[EvalSample],
     thresholds: &[f32; NUM_AUS],
 ) -> Result<EvalReport> {
-    let report = evaluate(samples, thresholds);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let md = dir.join("report.md");
-    std::fs::write(&md, report.to_markdown()).map_err(|e| Error::io(&md, e))?;
-    report.save_json(&dir.join("report.json"))?;
-    save_png(
-        &pr_curves("PR CURVES", &au_pr_curves(samples))?,
-        &dir.join("pr_curves.png"),
-    )?;
-    if let Some(e) = &report.emotion {
-        let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts)?;
-        save_png(&img, &dir.join("emotion_confusion.png"))?;
-    }
+    let report = write_scores_report(dir, "", samples, thresholds)?;
     let loss: Vec<(f32, f32)> = info
         .history
         .iter()
@@ -59,6 +47,35 @@ pub fn write_eval_report(
         &line_plot("TRAINING", "EPOCH", "VALUE", &curves, false)?,
         &dir.join("training.png"),
     )?;
+    Ok(report)
+}
+
+/// Scores `samples` at `thresholds` and writes `report.md` (`preamble`, Markdown, first),
+/// `report.json`, `pr_curves.png` and `emotion_confusion.png` (when the data has emotion
+/// labels) into `dir`: the part of a report that needs no trained model.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_scores_report(
+    dir: &Path,
+    preamble: &str,
+    samples: &[EvalSample],
+    thresholds: &[f32; NUM_AUS],
+) -> Result<EvalReport> {
+    let report = evaluate(samples, thresholds);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let md = dir.join("report.md");
+    std::fs::write(&md, format!("{preamble}{}", report.to_markdown()))
+        .map_err(|e| Error::io(&md, e))?;
+    report.save_json(&dir.join("report.json"))?;
+    save_png(
+        &pr_curves("PR CURVES", &au_pr_curves(samples))?,
+        &dir.join("pr_curves.png"),
+    )?;
+    if let Some(e) = &report.emotion {
+        let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts)?;
+        save_png(&img, &dir.join("emotion_confusion.png"))?;
+    }
     Ok(report)
 }
 

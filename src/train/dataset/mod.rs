@@ -60,7 +60,7 @@ pub struct Dataset {
 }
 
 /// The AU number in a header like `AU1`, `au01` or ` AU12 `; `None` for anything else.
-fn au_number(header: &str) -> Option<u32> {
+pub(crate) fn au_number(header: &str) -> Option<u32> {
     let name = header.trim();
     let digits = name.get(..2).filter(|p| p.eq_ignore_ascii_case("au"))?;
     let digits = &name[digits.len()..];
@@ -71,7 +71,7 @@ fn au_number(header: &str) -> Option<u32> {
 }
 
 /// The position of `au` in [`AU_NUMBERS`].
-fn au_index(au: u32) -> Option<usize> {
+pub(crate) fn au_index(au: u32) -> Option<usize> {
     AU_NUMBERS.iter().position(|&n| u32::from(n) == au)
 }
 
