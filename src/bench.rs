@@ -25,7 +25,6 @@ pub struct Scenario {
 /// The default scenarios: the bundled clip, and a synthetic 640x480 source with 1 and 5
 /// faces delivered at 60 fps.
 pub fn default_scenarios(frames: u64) -> Vec<Scenario> {
-    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face");
     let synthetic = |faces: u32| SyntheticSpec {
         faces,
         frames,
@@ -37,9 +36,9 @@ pub fn default_scenarios(frames: u64) -> Vec<Scenario> {
     vec![
         Scenario {
             name: "bundled clip 640x360, 1 face (72 JPEG frames, decode included)".into(),
-            source: SourceSpec::Images {
-                dir: clip,
+            source: SourceSpec::Demo {
                 fps: 30.0,
+                looping: false,
             },
         },
         Scenario {

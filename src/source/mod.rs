@@ -2,11 +2,13 @@
 //! capture stage does not care whether it reads a camera, a video, images or a test pattern.
 
 mod camera;
+mod embedded;
 mod images;
 mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
+pub use embedded::{DemoClip, DEMO_FPS, DEMO_NAME};
 pub use images::{decode_rgb, image_extensions, load_rgb, ImageFolder};
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
@@ -97,6 +99,8 @@ pub enum SourceSpec {
     Image(PathBuf),
     Video(PathBuf),
     Synthetic(SyntheticSpec),
+    /// The demo clip built into the binary; `looping` plays it until the run is stopped.
+    Demo { fps: f64, looping: bool },
 }
 
 impl SourceSpec {
@@ -141,6 +145,7 @@ impl SourceSpec {
             SourceSpec::Image(path) => Box::new(ImageFolder::single(path)?),
             SourceSpec::Video(path) => Box::new(VideoSource::open(path)?),
             SourceSpec::Synthetic(spec) => Box::new(SyntheticSource::new(spec.clone())),
+            SourceSpec::Demo { fps, looping } => Box::new(DemoClip::new(*fps, *looping)),
         })
     }
 
@@ -151,6 +156,7 @@ impl SourceSpec {
             SourceSpec::Images { dir, .. } => dir.display().to_string(),
             SourceSpec::Image(p) | SourceSpec::Video(p) => p.display().to_string(),
             SourceSpec::Synthetic(s) => s.to_string(),
+            SourceSpec::Demo { .. } => DEMO_NAME.to_string(),
         }
     }
 }
