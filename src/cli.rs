@@ -84,6 +84,10 @@ pub(crate) enum Cmd {
         after_help = "Examples:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/\n  facs eval --labels lab_labels.csv --log session.csv --report report/\n  facs eval --labels lab_labels.csv --video session.mp4 --model models/my-au-net --report report/\n\nLabels of frames: a CSV with a `frame` column (1-based, as in facs logs), AU columns\n(AU12 or AU01: 1 present, 0 absent, 999 or empty unknown), and optionally `face_id` and\n`emotion`. See the README, \"Checking facs on your own footage\"."
     )]
     Eval(EvalArgs),
+    /// Draw a recording's AUs over time from its log: one lane per AU (present shaded,
+    /// threshold dashed), happy and the top emotion.
+    #[command(after_help = "Example:\n  facs plot session.csv --out session_aus.png")]
+    Plot(PlotArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -391,6 +395,19 @@ pub(crate) struct EvalArgs {
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct PlotArgs {
+    /// A CSV log written by `facs run --log` (or demo, live).
+    #[arg(value_name = "LOG.csv")]
+    pub(crate) log: PathBuf,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE.png")]
+    pub(crate) out: PathBuf,
+    /// The face id to plot (default: the face in most frames).
+    #[arg(long, value_name = "ID")]
+    pub(crate) face: Option<u64>,
 }
 
 #[derive(Args)]

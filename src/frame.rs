@@ -17,6 +17,25 @@ pub fn au_names() -> Vec<String> {
     AU_NUMBERS.iter().map(|&a| au_name(a)).collect()
 }
 
+/// The FACS name of AU number `au` (Ekman, Friesen and Hager's FACS manual), e.g.
+/// "lip corner puller" for 12; empty for an AU facs does not estimate.
+pub fn au_description(au: u8) -> &'static str {
+    match au {
+        1 => "inner brow raiser",
+        2 => "outer brow raiser",
+        4 => "brow lowerer",
+        5 => "upper lid raiser",
+        6 => "cheek raiser",
+        9 => "nose wrinkler",
+        12 => "lip corner puller",
+        17 => "chin raiser",
+        20 => "lip stretcher",
+        25 => "lips part",
+        26 => "jaw drop",
+        _ => "",
+    }
+}
+
 /// `"AU01"`-style name of AU number `au`.
 pub fn au_name(au: u8) -> String {
     format!("AU{au:02}")

@@ -631,6 +631,24 @@ fn real_main() -> anyhow::Result<Ending> {
             print_eval_result(&report, &args.report);
             Ok(Ending::Complete)
         }
+        Cmd::Plot(args) => {
+            let s = facs::train::timeline::plot_log(&args.log, &args.out, args.face)?;
+            if let Some((line, why)) = s.bad_rows.first() {
+                eprintln!(
+                    "facs: {} unreadable row(s) of {} skipped (first: line {line}: {why})",
+                    s.bad_rows.len(),
+                    args.log.display()
+                );
+            }
+            println!(
+                "face {} ({} of {} frames) drawn in {}",
+                s.face_id,
+                s.frames_with_face,
+                s.frames,
+                s.out.display()
+            );
+            Ok(Ending::Complete)
+        }
         Cmd::Models(args) => {
             let dir = args.models.unwrap_or_else(default_models_dir);
             println!(

@@ -180,3 +180,38 @@ fn labels_that_do_not_fit_the_log_are_refused_with_the_reason() {
     let out = facs(&["eval", "--labels", "x.csv", "--report", &s(&d.join("r"))]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_log_is_drawn_as_lanes_over_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let log = d.join("run.csv");
+    ok(&facs(&[
+        "run",
+        "--input",
+        "tests/fixtures/wolfgang",
+        "--fps",
+        "23.976",
+        "--log",
+        &s(&log),
+    ]));
+    let png = d.join("fig.png");
+    let out = facs(&["plot", &s(&log), "--out", &s(&png)]);
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("face 0 (22 of 22 frames)"), "{stdout}");
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(img.width(), 1400);
+    // 11 AU lanes, happy and the top emotion, 46 px each, under the title band.
+    assert!(img.height() > 13 * 46, "{}", img.height());
+    // Not a blank canvas: well over a tenth of the pixels are drawn on.
+    let drawn = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(drawn * 10 > (img.width() * img.height()) as usize, "{drawn}");
+    // A face that is not in the log is refused, and no figure is left behind.
+    let other = d.join("other.png");
+    let out = facs(&["plot", &s(&log), "--out", &s(&other), "--face", "3"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("face 3 is in no frame"));
+    assert!(!other.exists());
+}

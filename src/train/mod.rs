@@ -13,4 +13,5 @@ pub mod plot;
 pub mod report;
 pub mod sampler;
 pub mod synth;
+pub mod timeline;
 pub mod trainer;

@@ -610,6 +610,154 @@ fn draw_matrix(
     say(note, (PAD, l.y0 + bar_h + GAP), style)
 }
 
+/// One lane of a [`timeline`]: a score in [0, 1] over time.
+#[derive(Clone, Debug, Default)]
+pub struct Lane {
+    pub name: String,
+    pub colour: u32,
+    /// (seconds, score) in time order; a NaN score breaks the line (no face in that frame).
+    pub points: Vec<(f32, f32)>,
+    /// (from, to) seconds where the lane's class is marked present: shaded.
+    pub present: Vec<(f32, f32)>,
+    /// The decision threshold, drawn as a dashed line when known.
+    pub threshold: Option<f32>,
+}
+
+/// The last lane of a [`timeline`]: which class wins over time (the top emotion).
+#[derive(Clone, Debug, Default)]
+pub struct ClassLane {
+    pub name: String,
+    /// Class names and colours, for the legend.
+    pub classes: Vec<(String, u32)>,
+    /// (from, to, class index) spans in seconds.
+    pub spans: Vec<(f32, f32, usize)>,
+}
+
+/// Width of a [`timeline`] image.
+pub const TIMELINE_WIDTH: u32 = 1400;
+/// Height of one lane of a [`timeline`].
+pub const TIMELINE_LANE: i32 = 46;
+/// Width of the lane names' column of a [`timeline`].
+pub const TIMELINE_NAMES: i32 = 230;
+
+/// A recording at a glance: one lane per score over a shared time axis, each with its
+/// present spans shaded, its line and its threshold, then a lane of the winning class
+/// with a legend. `subtitle` (model, data, date) goes under the title.
+///
+/// # Errors
+/// Drawing failed (only possible if the bundled font could not be read).
+pub fn timeline(
+    title: &str,
+    subtitle: &str,
+    lanes: &[Lane],
+    classes: Option<&ClassLane>,
+) -> Result<RgbImage> {
+    let n_lanes = lanes.len() as i32 + i32::from(classes.is_some());
+    let top = TITLE_BAND + 26;
+    let axis_h = 46;
+    let legend_h = if classes.is_some() { 30 } else { 0 };
+    let height = (top + n_lanes * TIMELINE_LANE + axis_h + legend_h + PAD) as u32;
+    let all_t = lanes
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0 as f64))
+        .chain(classes.iter().flat_map(|c| {
+            c.spans
+                .iter()
+                .flat_map(|s| [s.0 as f64, s.1 as f64])
+        }));
+    let (t0, t1) = all_t
+        .filter(|t| t.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| (a.min(t), b.max(t)));
+    let (t0, t1) = if t0 < t1 { (t0, t1) } else { (0.0, 1.0) };
+    let x0 = TIMELINE_NAMES;
+    let x1 = TIMELINE_WIDTH as i32 - PAD - 10;
+    let x_of = move |t: f32| x0 + ((t as f64 - t0) / (t1 - t0) * (x1 - x0) as f64).round() as i32;
+    let (img, ()) = render(TIMELINE_WIDTH, height, |root| {
+        draw_title(root, title)?;
+        let centre = (TIMELINE_WIDTH as i32 / 2, TITLE_BAND + 8);
+        put(root, subtitle, centre, text(SMALL_PX, MUTED, HPos::Center, VPos::Center))?;
+        let name_style = text(LABEL_PX, INK, HPos::Left, VPos::Center);
+        for (i, lane) in lanes.iter().enumerate() {
+            let y0 = top + i as i32 * TIMELINE_LANE;
+            let (ya, yb) = (y0 + 4, y0 + TIMELINE_LANE - 4);
+            let y_of = |v: f32| yb - ((v.clamp(0.0, 1.0) * (yb - ya) as f32).round() as i32);
+            let band = if i % 2 == 0 { GRID_LIGHT } else { WHITE };
+            root.draw(&Rectangle::new([(x0, y0), (x1, y0 + TIMELINE_LANE)], band.filled()))?;
+            let shade = rgb(lane.colour).mix(0.25);
+            for &(a, b) in &lane.present {
+                let (xa, xb) = (x_of(a), x_of(b).max(x_of(a) + 1));
+                root.draw(&Rectangle::new([(xa, ya), (xb, yb)], shade.filled()))?;
+            }
+            if let Some(t) = lane.threshold {
+                let y = y_of(t);
+                let mut x = x0;
+                while x < x1 {
+                    let seg = vec![(x, y), ((x + 6).min(x1), y)];
+                    root.draw(&PathElement::new(seg, MUTED.stroke_width(1)))?;
+                    x += 12;
+                }
+            }
+            // The line, broken where there is no score.
+            let mut run: Vec<(i32, i32)> = Vec::new();
+            let style = rgb(lane.colour).stroke_width(2);
+            for &(t, v) in lane.points.iter().chain(std::iter::once(&(f32::NAN, f32::NAN))) {
+                if v.is_finite() && t.is_finite() {
+                    run.push((x_of(t), y_of(v)));
+                } else if !run.is_empty() {
+                    if run.len() == 1 {
+                        root.draw(&Circle::new(run[0], 2, style.filled()))?;
+                    } else {
+                        root.draw(&PathElement::new(std::mem::take(&mut run), style))?;
+                    }
+                    run.clear();
+                }
+            }
+            let label = truncate(&lane.name, 30);
+            put(root, &label, (PAD, y0 + TIMELINE_LANE / 2), name_style.clone())?;
+        }
+        let mut y_end = top + lanes.len() as i32 * TIMELINE_LANE;
+        if let Some(c) = classes {
+            let (ya, yb) = (y_end + 6, y_end + TIMELINE_LANE - 6);
+            for &(a, b, k) in &c.spans {
+                let colour = c.classes.get(k).map_or(MUTED, |cl| rgb(cl.1));
+                let (xa, xb) = (x_of(a), x_of(b).max(x_of(a) + 1));
+                root.draw(&Rectangle::new([(xa, ya), (xb, yb)], colour.filled()))?;
+            }
+            put(root, &truncate(&c.name, 30), (PAD, y_end + TIMELINE_LANE / 2), name_style)?;
+            y_end += TIMELINE_LANE;
+        }
+        // The time axis.
+        root.draw(&PathElement::new(vec![(x0, y_end), (x1, y_end)], AXIS.stroke_width(1)))?;
+        let span = t1 - t0;
+        let step = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0]
+            .into_iter()
+            .find(|s| span / s <= 12.0)
+            .unwrap_or(1200.0);
+        let mut t = (t0 / step).ceil() * step;
+        let tick_style = text(TICK_PX, AXIS, HPos::Center, VPos::Top);
+        while t <= t1 + 1e-9 {
+            let x = x_of(t as f32);
+            root.draw(&PathElement::new(vec![(x, y_end), (x, y_end + 5)], AXIS.stroke_width(1)))?;
+            put(root, &tick_label(&t), (x, y_end + 8), tick_style.clone())?;
+            t += step;
+        }
+        let label_style = text(LABEL_PX, INK, HPos::Center, VPos::Top);
+        put(root, "time (s)", ((x0 + x1) / 2, y_end + 26), label_style)?;
+        if let Some(c) = classes {
+            let mut x = x0;
+            let y = y_end + axis_h + 12;
+            for (name, colour) in &c.classes {
+                root.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], rgb(*colour).filled()))?;
+                let style = text(SMALL_PX, INK, HPos::Left, VPos::Center);
+                put(root, name, (x + 20, y), style)?;
+                x += 40 + text_width(name, SMALL_PX);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(img)
+}
+
 /// Writes `img` as a PNG at `path`, creating its folder if needed.
 ///
 /// # Errors
