@@ -88,6 +88,12 @@ pub(crate) enum Cmd {
     /// threshold dashed), happy and the top emotion.
     #[command(after_help = "Example:\n  facs plot session.csv --out session_aus.png")]
     Plot(PlotArgs),
+    /// Log every recording of a folder (video files, folders of frames): one log and
+    /// sidecar each; a rerun skips those already complete.
+    #[command(
+        after_help = "Examples:\n  facs batch --input study/ --out logs/\n  facs batch --input study/ --list > manifest.txt\n  facs batch --input study/ --out logs/ --task $SLURM_ARRAY_TASK_ID"
+    )]
+    Batch(BatchArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -395,6 +401,30 @@ pub(crate) struct EvalArgs {
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     pub(crate) models: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct BatchArgs {
+    /// Folder of recordings: video files, folders of frames (and images, as one recording).
+    #[arg(long, short, value_name = "DIR")]
+    pub(crate) input: PathBuf,
+    /// Folder for each recording's <name>.csv and <name>.meta.json.
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub(crate) out: Option<PathBuf>,
+    /// Frame rate for timestamps of folders of frames.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) fps: f64,
+    /// Also write each recording's rows as <name>.jsonl.
+    #[arg(long)]
+    pub(crate) with_jsonl: bool,
+    /// Print the recordings' names in batch order, one per line (a manifest), and stop.
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// Run only the Kth recording of that order, counted from 1 (a cluster array task).
+    #[arg(long, value_name = "K")]
+    pub(crate) task: Option<usize>,
+    #[command(flatten)]
+    pub(crate) analysis: AnalysisOptions,
 }
 
 #[derive(Args)]

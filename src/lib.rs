@@ -44,6 +44,7 @@ pub mod overlay;
 pub mod window;
 
 // Whole runs: a session, the benchmark, a neutral-face measurement.
+pub mod batch;
 pub mod bench;
 pub mod neutral;
 pub mod session;

@@ -132,6 +132,82 @@ fn run_session(
     Ok(Ending::Complete)
 }
 
+/// `facs batch`: every recording of a folder, one after the other.
+fn run_batch(args: cli::BatchArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Ending> {
+    let a = &args.analysis;
+    if a.log.is_some() || a.jsonl.is_some() || a.annotate.is_some() {
+        bail!(
+            "facs batch names its logs itself (<out>/<recording>.csv, and .jsonl with \
+             --with-jsonl); --log, --jsonl and --annotate are for facs run"
+        );
+    }
+    let mut recordings = facs::batch::find_recordings(&args.input, args.fps)?;
+    if args.list {
+        for r in &recordings {
+            println!("{}", r.name);
+        }
+        return Ok(Ending::Complete);
+    }
+    let Some(out_dir) = args.out.clone() else {
+        bail!("give --out DIR for the logs");
+    };
+    if let Some(k) = args.task {
+        if k == 0 || k > recordings.len() {
+            bail!(
+                "--task {k}: {} holds {} recordings, numbered 1 to {} (facs batch --list shows them)",
+                args.input.display(),
+                recordings.len(),
+                recordings.len()
+            );
+        }
+        recordings = vec![recordings.swap_remove(k - 1)];
+    }
+    let config = apply(PipelineConfig::offline(), a);
+    // The source is replaced by each recording's.
+    let placeholder = SourceSpec::Images {
+        dir: args.input.clone(),
+        fps: args.fps,
+    };
+    let opts = facs::batch::BatchOptions {
+        out_dir,
+        template: spec(config, placeholder, a, false)?,
+        jsonl: args.with_jsonl,
+        redo: a.overwrite,
+    };
+    let n = recordings.len();
+    let mut i = 0;
+    let results = facs::batch::run(&recordings, &opts, &stop, &mut |r| {
+        i += 1;
+        let why = r.error.as_deref().map_or_else(String::new, |e| format!(": {e}"));
+        println!("[{i}/{n}] {}: {}{why}", r.name, r.status.as_str());
+    })?;
+    print!("\n{}", facs::batch::render_table(&results));
+    use facs::batch::Status;
+    if results.iter().any(|r| r.status == Status::Interrupted) {
+        return Ok(Ending::Interrupted);
+    }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} recordings failed: {} (their errors are above; rerun to retry them)",
+            failed.len(),
+            results.len(),
+            failed.join(", ")
+        );
+    }
+    if results.iter().any(|r| r.status == Status::Damaged) {
+        eprintln!(
+            "facs: warning: some recordings had unreadable frames (see their sidecars): exit code {EXIT_INPUT_DAMAGED}"
+        );
+        return Ok(Ending::InputDamaged);
+    }
+    Ok(Ending::Complete)
+}
+
 fn print_eval_result(report: &facs::train::metrics::EvalReport, dir: &Path) {
     let macro_f1 = report.macro_f1.map_or_else(
         || "n/a (no AU with a positive)".into(),
@@ -460,6 +536,48 @@ fn real_main() -> anyhow::Result<Ending> {
                 }
             };
             let splits = facs::train::dataset::subset(&ds, &spec, args.seed)?;
+            let empty: Vec<&str> = [
+                ("train", &splits.train),
+                ("val", &splits.val),
+                ("test", &splits.test),
+            ]
+            .iter()
+            .filter(|(_, part)| part.is_empty())
+            .map(|(name, _)| *name)
+            .collect();
+            if !empty.is_empty() {
+                let why = match (ds.samples.is_empty(), ds.missing_images.first()) {
+                    (true, Some((line, path))) => format!(
+                        "no row of {} names an image that exists under {} ({} missing; first, \
+                         line {line}: {}). The image column holds file paths relative to \
+                         --images: download the images first (README, \"Your own labels and \
+                         EmotioNet\")",
+                        args.csv.display(),
+                        args.images.display(),
+                        ds.missing_images.len(),
+                        path.display()
+                    ),
+                    (true, None) => format!("{} has no usable row", args.csv.display()),
+                    (false, _) => format!(
+                        "{} usable rows are too few for the classes and --per-class asked for",
+                        ds.samples.len()
+                    ),
+                };
+                let url = ds
+                    .missing_images
+                    .first()
+                    .is_some_and(|(_, p)| p.to_string_lossy().contains("://"));
+                let why = if url && ds.samples.is_empty() {
+                    format!("{why}; the image column holds URLs, not files")
+                } else {
+                    why
+                };
+                let splits_word = if empty.len() > 1 { "splits would be" } else { "split would be" };
+                bail!(
+                    "nothing written: the {} {splits_word} empty: {why}",
+                    empty.join(", ")
+                );
+            }
             for (name, part) in [
                 ("train", &splits.train),
                 ("val", &splits.val),
@@ -631,6 +749,7 @@ fn real_main() -> anyhow::Result<Ending> {
             print_eval_result(&report, &args.report);
             Ok(Ending::Complete)
         }
+        Cmd::Batch(args) => run_batch(args, stop),
         Cmd::Plot(args) => {
             let s = facs::train::timeline::plot_log(&args.log, &args.out, args.face)?;
             if let Some((line, why)) = s.bad_rows.first() {

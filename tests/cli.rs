@@ -1178,7 +1178,7 @@ fn live_without_a_camera_says_what_to_do() {
 fn model_lines(stdout: &str) -> Vec<(String, String)> {
     stdout
         .lines()
-        .skip_while(|l| !l.starts_with("models in "))
+        .skip_while(|l| !l.starts_with("models: "))
         .skip(1)
         .take_while(|l| !l.starts_with("cameras:"))
         .map(|l| {
@@ -1274,4 +1274,37 @@ fn demo_runs_headless_and_logs() {
         SINGLE_FACE_FRAMES as u64,
         "analysed + dropped != read\n{s:#}"
     );
+}
+
+#[test]
+fn subset_of_rows_whose_images_are_urls_writes_nothing_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("emotionet.csv");
+    // EmotioNet's lists name images by URL; until they are downloaded, no row is usable.
+    let mut text = String::from("image,AU1,AU2,AU4,AU5,AU6,AU9,AU12,AU17,AU20,AU25,AU26\n");
+    for i in 0..20 {
+        text.push_str(&format!(
+            "http://example.org/img{i}.jpg,0,0,0,0,0,0,{},0,0,0,0\n",
+            i % 2
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out_dir = tmp.path().join("subset");
+    let out = run(facs(["subset", "--classes", "AU12", "--per-class", "5", "--csv"])
+        .arg(&csv)
+        .arg("--images")
+        .arg(tmp.path())
+        .arg("--out")
+        .arg(&out_dir));
+    out.assert_error();
+    for needle in [
+        "splits would be empty",
+        "download the images first",
+        "line 2",
+        "20 missing",
+        "holds URLs",
+    ] {
+        assert!(out.stderr.contains(needle), "lacks {needle:?}\n{}", out.describe());
+    }
+    assert!(!out_dir.join("train.csv").exists(), "{}", out.describe());
 }

@@ -39,6 +39,7 @@ const ORDER: &[&str] = &[
     "window",
     // whole runs
     "session",
+    "batch",
     "bench",
     "neutral",
     // training and evaluation
