@@ -14,6 +14,7 @@ use crate::log::sidecar_path;
 use crate::pipeline::{Control, PipelineSpec};
 use crate::session::{self, SessionOptions, Summary};
 use crate::source::{is_image, SourceSpec};
+use crate::util::progress::ProgressFn;
 
 /// File extensions taken as videos (any case).
 const VIDEO_EXTENSIONS: [&str; 11] = [
@@ -183,6 +184,7 @@ pub fn run(
     recordings: &[Recording],
     opts: &BatchOptions,
     interrupt: &Arc<AtomicBool>,
+    progress: Option<&ProgressFn>,
     done: &mut dyn FnMut(&RecordingResult),
 ) -> Result<Vec<RecordingResult>> {
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
@@ -219,7 +221,7 @@ pub fn run(
                 // A log without a complete sidecar is a run that did not finish: redone.
                 overwrite: true,
             };
-            match session::run(session, Control::with_interrupt(interrupt.clone()), None) {
+            match session::run(session, Control::with_interrupt(interrupt.clone()), progress) {
                 Ok(summary) => from_summary(rec, log, &summary),
                 Err(e) => RecordingResult {
                     name: rec.name.clone(),

@@ -14,6 +14,9 @@ use clap::{Args, Parser, Subcommand};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Cmd,
+    /// No progress bars (they are drawn only on a terminal anyway).
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Subcommand)]

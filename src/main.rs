@@ -20,9 +20,10 @@ use facs::session::{self, SessionOptions};
 use facs::source::{list_cameras, CameraSpec, SourceSpec};
 use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
-use facs::util::progress::Progress;
+use facs::util::progress::ProgressFn;
 use facs::window::display_available;
 
+mod bars;
 mod cli;
 mod signals;
 
@@ -100,6 +101,7 @@ fn run_session(
     analysis: &AnalysisOptions,
     show: bool,
     interrupt: Arc<AtomicBool>,
+    progress: &ProgressFn,
 ) -> anyhow::Result<Ending> {
     let opts = SessionOptions {
         pipeline,
@@ -110,7 +112,7 @@ fn run_session(
         show_landmarks: analysis.draw_landmarks,
         overwrite: analysis.overwrite,
     };
-    let summary = session::run(opts, Control::with_interrupt(interrupt), None)?;
+    let summary = session::run(opts, Control::with_interrupt(interrupt), Some(progress))?;
     print!("{}", summary.render());
     if summary.interrupted {
         return Ok(Ending::Interrupted);
@@ -133,7 +135,11 @@ fn run_session(
 }
 
 /// `facs batch`: every recording of a folder, one after the other.
-fn run_batch(args: cli::BatchArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Ending> {
+fn run_batch(
+    args: cli::BatchArgs,
+    stop: Arc<AtomicBool>,
+    progress: &ProgressFn,
+) -> anyhow::Result<Ending> {
     let a = &args.analysis;
     if a.log.is_some() || a.jsonl.is_some() || a.annotate.is_some() {
         bail!(
@@ -176,7 +182,7 @@ fn run_batch(args: cli::BatchArgs, stop: Arc<AtomicBool>) -> anyhow::Result<Endi
     };
     let n = recordings.len();
     let mut i = 0;
-    let results = facs::batch::run(&recordings, &opts, &stop, &mut |r| {
+    let results = facs::batch::run(&recordings, &opts, &stop, Some(progress), &mut |r| {
         i += 1;
         let why = r.error.as_deref().map_or_else(String::new, |e| format!(": {e}"));
         println!("[{i}/{n}] {}: {}{why}", r.name, r.status.as_str());
@@ -227,6 +233,7 @@ fn eval_frames(
     labels_path: &Path,
     models_dir: PathBuf,
     stop: Arc<AtomicBool>,
+    progress: &ProgressFn,
 ) -> anyhow::Result<Ending> {
     use facs::train::lab;
     // The labels are read first: a mistake in them is found before a long run.
@@ -256,7 +263,7 @@ fn eval_frames(
                 // run.csv belongs to this report folder, as report.md does.
                 overwrite: true,
             };
-            let summary = session::run(opts, Control::with_interrupt(stop), None)?;
+            let summary = session::run(opts, Control::with_interrupt(stop), Some(progress))?;
             print!("{}", summary.render());
             if summary.interrupted {
                 return Ok(Ending::Interrupted);
@@ -332,23 +339,6 @@ fn use_one_thread_per_network() {
     }
 }
 
-/// Draws a library call's [`Progress`] on stderr: one line rewritten in place, notes kept.
-fn render_progress(p: Progress) {
-    match p {
-        Progress::Step {
-            task,
-            done,
-            total,
-            detail,
-        } => {
-            let of = total.map_or_else(String::new, |t| format!("/{t}"));
-            eprint!("\r{task} {done}{of}  {detail}      ");
-        }
-        Progress::Note(line) => eprintln!("\r{line}                    "),
-        Progress::Done { .. } => eprintln!(),
-    }
-}
-
 fn main() -> ExitCode {
     // Piped into `head` and friends, end quietly when the reader goes, as other command-line
     // tools do, instead of panicking on a failed print.
@@ -396,6 +386,8 @@ fn real_main() -> anyhow::Result<Ending> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     signals::install(stop.clone()).context("installing the Ctrl-C and SIGTERM handlers")?;
+    let bars = Arc::new(bars::Bars::new(cli.quiet));
+    let progress = move |p| bars.show(p);
     match cli.command {
         Cmd::Demo(args) => {
             let config = apply(PipelineConfig::live(), &args.analysis);
@@ -413,6 +405,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.analysis,
                 show,
                 stop,
+                &progress,
             )
         }
         Cmd::Live(args) => {
@@ -433,6 +426,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.analysis,
                 show,
                 stop,
+                &progress,
             )
         }
         Cmd::Run(args) => {
@@ -443,6 +437,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.analysis,
                 args.show,
                 stop,
+                &progress,
             )
         }
         Cmd::Calibrate(args) => {
@@ -621,7 +616,6 @@ fn real_main() -> anyhow::Result<Ending> {
                 Some(v) => load(v)?,
                 None => facs::train::faces::Prepared::default(),
             };
-            let progress = render_progress;
             let run = facs::train::trainer::RunControl {
                 progress: Some(&progress),
                 resume: args.resume,
@@ -725,7 +719,7 @@ fn real_main() -> anyhow::Result<Ending> {
         Cmd::Eval(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             if let Some(labels) = &args.labels {
-                return eval_frames(&args, labels, models, stop);
+                return eval_frames(&args, labels, models, stop, &progress);
             }
             let (Some(model), Some(csv), Some(images)) = (&args.model, &args.csv, &args.images)
             else {
@@ -749,7 +743,7 @@ fn real_main() -> anyhow::Result<Ending> {
             print_eval_result(&report, &args.report);
             Ok(Ending::Complete)
         }
-        Cmd::Batch(args) => run_batch(args, stop),
+        Cmd::Batch(args) => run_batch(args, stop, &progress),
         Cmd::Plot(args) => {
             let s = facs::train::timeline::plot_log(&args.log, &args.out, args.face)?;
             if let Some((line, why)) = s.bad_rows.first() {

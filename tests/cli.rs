@@ -1308,3 +1308,42 @@ fn subset_of_rows_whose_images_are_urls_writes_nothing_and_says_why() {
     }
     assert!(!out_dir.join("train.csv").exists(), "{}", out.describe());
 }
+
+#[test]
+fn progress_bars_are_drawn_on_a_terminal_only_and_quiet_turns_them_off() {
+    if !on_path("script") {
+        eprintln!("SKIPPED: script (util-linux) is not installed: no pseudo-terminal to test with");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_facs");
+    let clip = fixture("single_face_30f.mp4");
+    let cmd = |quiet: &str, log: &str| {
+        format!(
+            "{bin} {quiet} run --input {} --log {}",
+            clip.display(),
+            tmp.path().join(log).display()
+        )
+    };
+    // `script` runs the command on a pseudo-terminal and copies what it draws to stdout.
+    let on_tty = |c: String| {
+        let out = Command::new("script")
+            .args(["-qec", &c, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let drawn = on_tty(cmd("", "a.csv"));
+    assert!(drawn.contains("frames") && drawn.contains("/30"), "{drawn}");
+    let quiet = on_tty(cmd("--quiet", "b.csv"));
+    assert!(!quiet.contains("/30 "), "{quiet}");
+    assert!(quiet.contains("frames:"), "the summary still prints\n{quiet}");
+    // Not a terminal (a CI log, a pipe): no bar, however long the run.
+    let out = run(facs(["run", "--input"])
+        .arg(&clip)
+        .arg("--log")
+        .arg(tmp.path().join("c.csv")));
+    out.assert_success();
+    assert!(!out.stderr.contains("/30"), "{}", out.describe());
+}
