@@ -97,6 +97,9 @@ pub(crate) enum Cmd {
         after_help = "Examples:\n  facs batch --input study/ --out logs/\n  facs batch --input study/ --list > manifest.txt\n  facs batch --input study/ --out logs/ --task $SLURM_ARRAY_TASK_ID"
     )]
     Batch(BatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  facs completions bash > ~/.local/share/bash-completion/completions/facs")]
+    Completions(CompletionsArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]
     Models(ModelsArgs),
@@ -237,8 +240,10 @@ pub(crate) struct SynthArgs {
     /// Output folder: labels.csv and images/.
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Number of faces to draw.
     #[arg(long, default_value_t = 1000)]
     pub(crate) count: usize,
+    /// Random seed: the same seed and settings draw the same faces.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Image side in pixels.
@@ -267,8 +272,10 @@ pub(crate) struct SubsetArgs {
     /// AU6 and AU12 both present vs neither present.
     #[arg(long)]
     pub(crate) happy: bool,
+    /// Images per class in the subset (split 70/15/15 into train, val, test).
     #[arg(long, default_value_t = 200)]
     pub(crate) per_class: usize,
+    /// Random seed of the draw: the same seed and data give the same subset.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Folder for train.csv, val.csv and test.csv.
@@ -357,8 +364,10 @@ pub(crate) struct CamArgs {
     /// Folder written by `facs train`.
     #[arg(long)]
     pub(crate) model: PathBuf,
+    /// EmotioNet-style CSV of the faces to draw maps for.
     #[arg(long)]
     pub(crate) csv: PathBuf,
+    /// Folder the CSV's image paths are relative to.
     #[arg(long)]
     pub(crate) images: PathBuf,
     /// Folder for AU01.png ... AU26.png.
@@ -428,6 +437,13 @@ pub(crate) struct BatchArgs {
     pub(crate) task: Option<usize>,
     #[command(flatten)]
     pub(crate) analysis: AnalysisOptions,
+}
+
+#[derive(Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Args)]

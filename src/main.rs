@@ -744,6 +744,12 @@ fn real_main() -> anyhow::Result<Ending> {
             Ok(Ending::Complete)
         }
         Cmd::Batch(args) => run_batch(args, stop, &progress),
+        Cmd::Completions(args) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "facs", &mut std::io::stdout());
+            Ok(Ending::Complete)
+        }
         Cmd::Plot(args) => {
             let s = facs::train::timeline::plot_log(&args.log, &args.out, args.face)?;
             if let Some((line, why)) = s.bad_rows.first() {

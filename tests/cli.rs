@@ -1347,3 +1347,34 @@ fn progress_bars_are_drawn_on_a_terminal_only_and_quiet_turns_them_off() {
     out.assert_success();
     assert!(!out.stderr.contains("/30"), "{}", out.describe());
 }
+
+#[test]
+fn completion_scripts_name_every_command_and_load_in_bash() {
+    let out = run(facs(["completions", "bash"]));
+    out.assert_success();
+    for cmd in [
+        "demo", "live", "run", "batch", "calibrate", "bench", "synth", "subset", "train",
+        "lr-find", "eval", "cam", "plot", "models",
+    ] {
+        assert!(out.stdout.contains(cmd), "no {cmd} in the bash script");
+    }
+    if on_path("bash") {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = tmp.path().join("facs.bash");
+        std::fs::write(&script, &out.stdout).unwrap();
+        let loaded = Command::new("bash")
+            .arg("-c")
+            .arg(format!("source {} && complete -p facs", script.display()))
+            .output()
+            .unwrap();
+        assert!(
+            loaded.status.success() && String::from_utf8_lossy(&loaded.stdout).contains("facs"),
+            "{}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+    }
+    for shell in ["zsh", "fish"] {
+        run(facs(["completions", shell])).assert_success();
+    }
+    run(facs(["completions", "tcsh"])).assert_error();
+}
