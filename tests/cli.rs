@@ -1376,5 +1376,8 @@ fn completion_scripts_name_every_command_and_load_in_bash() {
     for shell in ["zsh", "fish"] {
         run(facs(["completions", shell])).assert_success();
     }
-    run(facs(["completions", "tcsh"])).assert_error();
+    // An unknown shell is a usage error (exit 2) that lists the known ones.
+    let bad = run(facs(["completions", "tcsh"]));
+    assert_eq!(bad.code, Some(2), "{}", bad.describe());
+    assert!(bad.stderr.contains("bash, elvish, fish, powershell, zsh"), "{}", bad.describe());
 }
