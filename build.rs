@@ -1,12 +1,37 @@
 //! Embeds the demo clip (the frames of tests/fixtures/single_face) in the binary, so that
-//! `facs demo` works wherever the binary is installed. The bundled weights are embedded
-//! directly in src/weights.rs.
+//! `facs demo` works wherever the binary is installed (the bundled weights are embedded
+//! directly in src/weights.rs), and records the git commit a clone was built from
+//! (`FACS_GIT_COMMIT`, for sidecars; absent outside a clone).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+/// The commit HEAD points at, when `root` is a git clone and git is installed.
+fn git_commit(root: &std::path::Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+    // Built again when HEAD moves (a commit, a checkout).
+    for path in ["HEAD", "logs/HEAD"] {
+        if let Some(p) = git(&["rev-parse", "--git-path", path]) {
+            println!("cargo:rerun-if-changed={}", root.join(p).display());
+        }
+    }
+    Some(commit)
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    if let Some(commit) = git_commit(&root) {
+        println!("cargo:rustc-env=FACS_GIT_COMMIT={commit}");
+    }
     let clip = root.join("tests/fixtures/single_face");
     println!("cargo:rerun-if-changed={}", clip.display());
     let mut names: Vec<String> = std::fs::read_dir(&clip)

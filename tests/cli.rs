@@ -1381,3 +1381,38 @@ fn completion_scripts_name_every_command_and_load_in_bash() {
     assert_eq!(bad.code, Some(2), "{}", bad.describe());
     assert!(bad.stderr.contains("bash, elvish, fish, powershell, zsh"), "{}", bad.describe());
 }
+
+#[test]
+fn the_sidecar_says_what_made_the_log_and_when() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("p.csv");
+    let out = run(facs(["run", "--input"])
+        .arg(fixture("multi_face.jpg"))
+        .arg("--log")
+        .arg(&csv));
+    out.assert_success();
+    let side = read_json(&sidecar_of(&csv));
+    let r = &side["run"];
+    let argv: Vec<&str> = r["command_line"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&argv[1..3], ["run", "--input"], "{r:#}");
+    assert!(argv.contains(&"--log"), "{r:#}");
+    let utc = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k}: {r:#}")).to_string();
+    let (started, ended) = (utc("started_utc"), utc("ended_utc"));
+    for t in [&started, &ended] {
+        // YYYY-MM-DDTHH:MM:SSZ
+        let b = t.as_bytes();
+        assert!(t.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z', "{t}");
+    }
+    assert!(started <= ended, "{started} .. {ended}");
+    assert_eq!(r["facs_version"], env!("CARGO_PKG_VERSION"));
+    // Built from a clone: the commit, 12 hex digits; built from a source archive: null.
+    match r["git_commit"].as_str() {
+        Some(c) => assert!(c.len() == 12 && c.bytes().all(|b| b.is_ascii_hexdigit()), "{c}"),
+        None => assert!(r["git_commit"].is_null()),
+    }
+}

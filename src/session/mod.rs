@@ -28,6 +28,7 @@ use crate::pipeline::{Control, Pipeline, PipelineSpec};
 use crate::source::SourceInfo;
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
 use crate::util::json::write_json_atomic;
+use crate::util::time::utc_rfc3339;
 use crate::util::png::save_rgb_png;
 use crate::util::progress::{report, Progress, ProgressFn};
 use crate::window::{Command, Window};
@@ -191,6 +192,20 @@ impl Status {
 struct Sidecar {
     path: Option<PathBuf>,
     start: serde_json::Value,
+    /// When the run started (UTC, RFC 3339).
+    started_utc: String,
+}
+
+/// What made a log: the command line as typed, when the run started and ended (UTC), the
+/// facs version and the git commit it was built from (absent outside a clone).
+fn provenance(started_utc: &str, ended: bool) -> serde_json::Value {
+    serde_json::json!({
+        "command_line": std::env::args().collect::<Vec<_>>(),
+        "started_utc": started_utc,
+        "ended_utc": ended.then(|| utc_rfc3339(std::time::SystemTime::now())),
+        "facs_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("FACS_GIT_COMMIT"),
+    })
 }
 
 impl Sidecar {
@@ -205,6 +220,7 @@ impl Sidecar {
         };
         let mut v = self.start.clone();
         v["status"] = status.as_str().into();
+        v["run"] = provenance(&self.started_utc, !matches!(status, Status::Running));
         v["summary"] = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
         if let Some(e) = error {
             v["error"] = e.to_string().into();
@@ -279,6 +295,7 @@ pub fn run(
             "tracker": opts.pipeline.config.track,
             "columns": crate::log::columns(),
         }),
+        started_utc: utc_rfc3339(std::time::SystemTime::now()),
     };
     sidecar.write(Status::Running, None, None)?;
     let mut log = LogWriter::start(files).inspect_err(|e| sidecar.fail(e, None))?;

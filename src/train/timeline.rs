@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::plot::{save_png, timeline, ClassLane, Lane, PALETTE};
 use crate::error::{Error, Result};
 use crate::frame::{au_description, au_name, AU_NUMBERS, EMOTIONS};
+use crate::util::time::utc_date;
 
 /// Colours of the emotions in the top-emotion lane, in [`EMOTIONS`] order.
 const EMOTION_COLOURS: [u32; 7] = [
@@ -41,21 +42,6 @@ fn bad(path: &Path, reason: String) -> Error {
         source_name: path.display().to_string(),
         reason,
     }
-}
-
-/// `YYYY-MM-DD` (UTC) of a time since the Unix epoch (the civil-from-days algorithm of
-/// H. Hinnant's date library).
-fn utc_date(secs: u64) -> String {
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The recording's name and the AU source from the log's sidecar, when it has one.
@@ -260,9 +246,7 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
     let recording = recording.unwrap_or_else(|| log.display().to_string());
     let date = std::fs::metadata(log)
         .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or_else(|| "date unknown".into(), |d| format!("logged {}", utc_date(d.as_secs())));
+        .map_or_else(|_| "date unknown".into(), |t| format!("logged {}", utc_date(t)));
     let subtitle = format!(
         "face {face_id} in {with_face} of {} frames · AUs: {} · log {} · {date} · shaded: present, dashed: threshold",
         series.len(),
@@ -288,14 +272,6 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_from_unix_time() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        // 2026-12-02 00:00:00 UTC.
-        assert_eq!(utc_date(1_796_169_600), "2026-12-02");
-        assert_eq!(utc_date(951_782_400), "2000-02-29");
-    }
 
     /// A log of `n` frames at 10 fps: face 0 smiles (AU12 0.9, present) in frames 10..20,
     /// is missing in frame 25, and a second face appears in frames 0..5 only.

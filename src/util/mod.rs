@@ -5,4 +5,5 @@ pub mod json;
 pub mod png;
 pub mod progress;
 pub mod rng;
+pub mod time;
 pub mod worker;
