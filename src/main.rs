@@ -214,6 +214,23 @@ fn run_batch(
     Ok(Ending::Complete)
 }
 
+/// The line under every figure and at the top of every report: what was scored on what,
+/// when, and whether the model saw only synthetic faces.
+fn figure_caption(model: &str, data: &str, synthetic_only: bool) -> String {
+    let date = facs::util::time::utc_date(std::time::SystemTime::now());
+    let warning = if synthetic_only {
+        " · TRAINED ON SYNTHETIC FACES ONLY"
+    } else {
+        ""
+    };
+    format!("{model} · {data} · {date}{warning}")
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 fn print_eval_result(report: &facs::train::metrics::EvalReport, dir: &Path) {
     let macro_f1 = report.macro_f1.map_or_else(
         || "n/a (no AU with a positive)".into(),
@@ -287,9 +304,19 @@ fn eval_frames(
         "# Scores on labelled frames\n\n{}",
         scores.matching.to_markdown(labels_path, &log_path)
     );
+    let caption = figure_caption(
+        &format!("log {}", log_path.display()),
+        &format!(
+            "labels {} ({} frames)",
+            labels_path.display(),
+            scores.samples.len()
+        ),
+        false,
+    );
     let report = facs::train::report::write_scores_report(
         &args.report,
         &preamble,
+        &caption,
         &scores.samples,
         &scores.thresholds,
     )?;
@@ -676,7 +703,12 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.out.join("crops"),
             )?;
             let r = facs::train::trainer::lr_find(&cfg, &data, args.min, args.max, args.steps)?;
-            let png = facs::train::report::write_lr_find(&args.out, &r)?;
+            let caption = figure_caption(
+                "range test of a new network",
+                &format!("data {} ({} faces)", args.csv.display(), data.len()),
+                false,
+            );
+            let png = facs::train::report::write_lr_find(&args.out, &r, &caption)?;
             match r.suggested {
                 Some(lr) => println!(
                     "suggested learning rate {lr:.2e} (steepest fall of the loss); plot in {}",
@@ -738,8 +770,18 @@ fn real_main() -> anyhow::Result<Ending> {
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let thresholds = facs::calibrate::thresholds::load_thresholds(model, &sha256)?;
-            let report =
-                facs::train::report::write_eval_report(&args.report, &info, &samples, &thresholds)?;
+            let caption = figure_caption(
+                &format!("model {} ({})", folder_name(model), &sha256[..sha256.len().min(12)]),
+                &format!("data {} ({} faces)", csv.display(), data.len()),
+                info.synthetic_training_data,
+            );
+            let report = facs::train::report::write_eval_report(
+                &args.report,
+                &info,
+                &samples,
+                &thresholds,
+                &caption,
+            )?;
             print_eval_result(&report, &args.report);
             Ok(Ending::Complete)
         }

@@ -758,6 +758,33 @@ pub fn timeline(
     Ok(img)
 }
 
+/// Height of the band [`with_caption`] adds.
+pub const CAPTION_BAND: u32 = 24;
+
+/// `img` with a line of small grey text under it: what a figure shows (model, data, date),
+/// so that it still says so when it is pasted into slides on its own.
+///
+/// # Errors
+/// Drawing failed (only possible if the bundled font could not be read).
+pub fn with_caption(img: &RgbImage, caption: &str) -> Result<RgbImage> {
+    let (w, h) = img.dimensions();
+    let (mut out, ()) = render(w, h + CAPTION_BAND, |root| {
+        let style = text(SMALL_PX, MUTED, HPos::Left, VPos::Center);
+        put(root, caption, (PAD, (h + CAPTION_BAND / 2) as i32), style)
+    })?;
+    image::imageops::replace(&mut out, img, 0, 0);
+    Ok(out)
+}
+
+/// `top` above `bottom` (the wider sets the width; white fills the rest).
+pub fn stack(top: &RgbImage, bottom: &RgbImage) -> RgbImage {
+    let w = top.width().max(bottom.width());
+    let mut out = RgbImage::from_pixel(w, top.height() + bottom.height(), image::Rgb([255; 3]));
+    image::imageops::replace(&mut out, top, 0, 0);
+    image::imageops::replace(&mut out, bottom, 0, i64::from(top.height()));
+    out
+}
+
 /// Writes `img` as a PNG at `path`, creating its folder if needed.
 ///
 /// # Errors
@@ -1027,5 +1054,27 @@ mod tests {
         // A folder where the file should go.
         let err = save_png(&img, dir.path()).unwrap_err();
         assert!(matches!(err, Error::Image { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_caption_goes_under_the_figure_and_leaves_it_as_it_was() {
+        let fig = line_plot("T", "X", "Y", &[("A", 0x1f77b4, vec![(0.0, 0.0), (1.0, 1.0)])], false)
+            .unwrap();
+        let with = with_caption(&fig, "model m (0123abcd) · data d.csv (9 faces) · 2026-12-02").unwrap();
+        assert_eq!(with.width(), fig.width());
+        assert_eq!(with.height(), fig.height() + CAPTION_BAND);
+        for (x, y, p) in fig.enumerate_pixels() {
+            assert_eq!(with.get_pixel(x, y), p);
+        }
+        let band = count(
+            &with,
+            0..fig.width() as i32,
+            fig.height() as i32..with.height() as i32,
+            |c| c != 0xFFFFFF,
+        );
+        assert!(band > 200, "caption pixels {band}");
+        let both = stack(&fig, &with);
+        assert_eq!(both.height(), fig.height() * 2 + CAPTION_BAND);
+        assert_eq!(both.get_pixel(5, fig.height() + 5), with.get_pixel(5, 5));
     }
 }
