@@ -240,7 +240,7 @@ fn a_calibration_file_for_another_model_is_refused_clearly() {
     let text = std::fs::read_to_string(&cal).unwrap();
     std::fs::write(
         &cal,
-        text.replace("facs-geometric-au-v1", "facs-geometric-au-v0"),
+        text.replace("facs-geometric-au-v2", "facs-geometric-au-v0"),
     )
     .unwrap();
     let out = facs(&[
