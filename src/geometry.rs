@@ -332,6 +332,9 @@ mod tests {
         ]) {
             put(i, x, -240.0);
         }
+        // The jaw line's top ends, beside the eyes' outer corners.
+        put(0, -290.0, -130.0);
+        put(16, 290.0, -130.0);
         put(27, 0.0, -170.0);
         put(33, 0.0, 30.0);
         put(51, 0.0, 110.0);
