@@ -120,8 +120,9 @@ pub const POPULATION_NEUTRAL: Features = Features {
 };
 
 /// How far each feature moves, in IOD units, for a full-intensity AU (score 1). Set from
-/// the bundled clips: a broad smile widens the mouth by ~0.26 IOD; open-mouth laughter
-/// parts the lips by ~0.2 and lowers the chin by ~0.15.
+/// the bundled clips: a broad smile widens the mouth by ~0.26 IOD and lifts the corners by
+/// ~0.14 over the mouth centre; open-mouth laughter parts the lips by ~0.2 and lowers the
+/// chin by ~0.15. The last feature, head pitch, scores no AU of its own.
 const FULL: [f32; NUM_FEATURES] = [
     0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0,
 ];
