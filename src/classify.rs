@@ -3,6 +3,7 @@
 //! passes through with empty scores.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -67,6 +68,67 @@ impl ClassifierOptions {
     }
 }
 
+/// Where a run's AU columns come from: the landmark geometry, or a network trained by
+/// `facs train`. Recorded in the sidecar, on every JSONL row and in the overlay, so that an
+/// estimate is never mistaken for a trained model's output, nor the reverse.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AuSource {
+    /// `"geometric"` or `"trained"`.
+    pub kind: &'static str,
+    /// `"geometric"`, or the trained network's folder name.
+    pub name: String,
+    /// sha256 of the trained network's weights.
+    pub sha256: Option<String>,
+    /// The trained network saw synthetic faces only (its model.json says so).
+    pub synthetic_only: bool,
+}
+
+/// Characters of the sha256 shown in [`AuSource::label`].
+const SHA_PREFIX: usize = 12;
+
+impl AuSource {
+    /// The landmark-geometry estimator.
+    pub fn geometric() -> Self {
+        AuSource {
+            kind: "geometric",
+            name: "geometric".into(),
+            sha256: None,
+            synthetic_only: false,
+        }
+    }
+
+    /// Short text for the log rows: `geometric`, or `NAME sha256:PREFIX`.
+    pub fn label(&self) -> String {
+        match &self.sha256 {
+            Some(sha) => format!(
+                "{} sha256:{}",
+                self.name,
+                sha.get(..SHA_PREFIX).unwrap_or(sha)
+            ),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Text for the overlay.
+    pub fn overlay_text(&self) -> String {
+        match self.kind {
+            "geometric" => "AUs: geometric estimate".into(),
+            _ => format!("AUs: {}", self.name),
+        }
+    }
+
+    /// The warning a run with this source carries, if any.
+    pub fn warning(&self) -> Option<String> {
+        self.synthetic_only.then(|| {
+            format!(
+                "the AU network {} was trained on synthetic faces only: its AU columns are not \
+                 measurements of real faces",
+                self.name
+            )
+        })
+    }
+}
+
 /// A model taking part in a run, for the log's sidecar.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ModelUse {
@@ -123,6 +185,9 @@ struct TrainedAus {
     net: AuNet,
     thresholds: [f32; NUM_AUS],
     crops: Vec<u8>,
+    source: AuSource,
+    /// [`AuSource::label`], shared by every face's scores.
+    label: Arc<str>,
 }
 
 impl TrainedAus {
@@ -141,12 +206,17 @@ impl TrainedAus {
         if info.synthetic_training_data {
             role.push_str("; trained on synthetic faces only: not a model for real footage");
         }
+        let folder = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let source = AuSource {
+            kind: "trained",
+            name: folder.clone(),
+            sha256: Some(sha256.clone()),
+            synthetic_only: info.synthetic_training_data,
+        };
         let usage = ModelUse {
-            name: format!(
-                "facs-au-net {}",
-                dir.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            ),
+            name: format!("facs-au-net {folder}"),
             file: weights.display().to_string(),
             sha256,
             role,
@@ -156,6 +226,8 @@ impl TrainedAus {
                 net,
                 thresholds,
                 crops: Vec::new(),
+                label: source.label().into(),
+                source,
             },
             usage,
         ))
@@ -213,6 +285,8 @@ pub struct Classifier {
     landmarks: Option<(LandmarkNet, Baselines)>,
     trained: Option<TrainedAus>,
     crops: Vec<u8>,
+    /// [`AuSource::label`] of the geometric estimator, shared by every face's scores.
+    geometric_label: Arc<str>,
 }
 
 impl Classifier {
@@ -264,7 +338,18 @@ impl Classifier {
             landmarks,
             trained,
             crops: Vec::new(),
+            geometric_label: AuSource::geometric().label().into(),
         })
+    }
+
+    /// Where the AU columns come from: the trained network when one is loaded, else the
+    /// geometric estimator when landmarks run; None when nothing fills them.
+    pub fn au_source(&self) -> Option<AuSource> {
+        match (&self.trained, &self.landmarks) {
+            (Some(t), _) => Some(t.source.clone()),
+            (None, Some(_)) => Some(AuSource::geometric()),
+            (None, None) => None,
+        }
     }
 
     /// The baseline faces get until they have their own (None without landmarks).
@@ -314,6 +399,7 @@ impl Classifier {
                     let au = geometric_au_scores(feat, &neutral);
                     s.au_present = Some(au.map(|p| p >= GEOMETRIC_PRESENT));
                     s.au_prob = Some(au);
+                    s.au_source = Some(self.geometric_label.clone());
                     s.baseline = Some(source);
                 }
                 s.landmarks = Some(pts);
@@ -324,6 +410,7 @@ impl Classifier {
             for (s, p) in scores.iter_mut().zip(probs) {
                 s.au_present = Some(std::array::from_fn(|k| p[k] >= t.thresholds[k]));
                 s.au_prob = Some(p);
+                s.au_source = Some(t.label.clone());
             }
         }
         let probs = match &mut self.expression {

@@ -142,11 +142,14 @@ pub struct TrackedFace {
 /// 36-47, mouth 48-67), in frame pixels unless said otherwise.
 pub type Landmarks = [(f32, f32); 68];
 
+/// Number of geometric measures in [`Features`].
+pub const NUM_FEATURES: usize = 11;
+
 /// Geometric measures of one face, in inter-ocular distance units (named and computed in
 /// [`crate::geometry`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Features {
-    pub values: [f32; 10],
+    pub values: [f32; NUM_FEATURES],
 }
 
 /// Head pose in radians: Rx pitch (positive: chin up, face tilted back), Ry yaw (positive:
@@ -202,6 +205,9 @@ pub struct Scores {
     pub au_prob: Option<[f32; NUM_AUS]>,
     /// Presence per AU after calibration thresholds.
     pub au_present: Option<[bool; NUM_AUS]>,
+    /// What produced `au_prob` and `au_present` (`classify::AuSource::label`): "geometric"
+    /// or a trained network's name and sha256 prefix. Shared, not copied, per face.
+    pub au_source: Option<Arc<str>>,
     /// Probability that the face is happy.
     pub happy: Option<f32>,
     /// Emotion probabilities in [`EMOTIONS`] order; they sum to 1.

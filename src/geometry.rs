@@ -6,21 +6,29 @@
 //! along the eye line (so head roll is removed), y perpendicular to it and pointing down,
 //! unit = inter-ocular distance (IOD, between eye centres).
 
-use crate::frame::{Features, HeadPose, Landmarks, NUM_AUS};
+use crate::frame::{Features, HeadPose, Landmarks, NUM_AUS, NUM_FEATURES};
 
 /// Names of the features, in [`Features::values`] order.
-pub const FEATURE_NAMES: [&str; 10] = [
+pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
     "inner_brow_height",
     "outer_brow_height",
     "brow_gap",
     "eye_opening",
     "nose_to_lip",
-    "lip_corner_elevation",
+    "lip_corner_rise",
     "mouth_width",
     "lip_gap",
     "nose_to_chin",
     "lip_to_chin",
+    "jaw_ends_below_nose_tip",
 ];
+
+/// Where the mouth centre sits on the inner lip line, from the lower lip (0) to the upper
+/// lip (1). The lower lip follows the jaw and the upper lip rises in a broad laugh (teeth
+/// shown), so the midpoint would read a laugh's open mouth as corners pulled down; this
+/// weighting keeps the corners of a laugh above the centre and those of an open-mouthed
+/// surprise (lips apart, no smile) near it (bundled photos and clips, BENCHMARKS.md).
+const MOUTH_CENTRE_UPPER_WEIGHT: f32 = 0.3;
 
 fn mean(pts: &Landmarks, idx: std::ops::Range<usize>) -> (f32, f32) {
     let n = idx.len() as f32;
@@ -59,6 +67,7 @@ impl Features {
         let y = |i: usize| p[i].1;
         let x = |i: usize| p[i].0;
         let avg = |a: f32, b: f32| (a + b) / 2.0;
+        let w = MOUTH_CENTRE_UPPER_WEIGHT;
         let values = [
             // Brows sit above the eye line (negative y): heights are positive upwards.
             -avg(y(21), y(22)),
@@ -69,11 +78,15 @@ impl Features {
                 avg(y(47) - y(43), y(46) - y(44)),
             ),
             y(51) - y(33),
-            avg(y(62), y(66)) - avg(y(48), y(54)),
+            // Positive when the corners sit above the mouth centre on the inner lip line.
+            (1.0 - w) * y(66) + w * y(62) - avg(y(48), y(54)),
             x(54) - x(48),
             (y(66) - y(62)).max(0.0),
             y(8) - y(33),
             y(8) - y(57),
+            // The jaw line's top ends (near the ears, far behind the nose tip) drop against
+            // the nose tip as the head tilts back: a pitch measure free of the mouth.
+            avg(y(0), y(16)) - y(30),
         ];
         values
             .iter()
@@ -86,7 +99,7 @@ impl Features {
         if samples.is_empty() {
             return None;
         }
-        let mut values = [0f32; 10];
+        let mut values = [0f32; NUM_FEATURES];
         for (k, v) in values.iter_mut().enumerate() {
             let mut col: Vec<f32> = samples.iter().map(|s| s.values[k]).collect();
             col.sort_by(f32::total_cmp);
@@ -102,61 +115,82 @@ impl Features {
 /// starting point until a face is calibrated, and the log's sidecar says when it is in use.
 pub const POPULATION_NEUTRAL: Features = Features {
     values: [
-        0.379, 0.418, 0.627, 0.129, 0.238, -0.016, 0.728, 0.025, 1.043, 0.546,
+        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614,
     ],
 };
 
 /// How far each feature moves, in IOD units, for a full-intensity AU (score 1). Set from
 /// the bundled clips: a broad smile widens the mouth by ~0.26 IOD and lifts the corners by
-/// ~0.11; open-mouth laughter parts the lips by ~0.2 and lowers the chin by ~0.15.
-const FULL: [f32; 10] = [0.10, 0.10, 0.10, 0.06, 0.06, 0.10, 0.20, 0.15, 0.20, 0.08];
+/// ~0.14 over the mouth centre; open-mouth laughter parts the lips by ~0.2 and lowers the
+/// chin by ~0.15. The last feature, head pitch, scores no AU of its own.
+const FULL: [f32; NUM_FEATURES] = [
+    0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0,
+];
 /// Eye narrowing (IOD units) for a full AU6.
 const FULL_EYE_NARROWING: f32 = 0.05;
-/// Brow lowering (IOD units) for a full AU4.
-const FULL_BROW_LOWERING: f32 = 0.08;
+/// Brows drawn together (IOD units) for a full "together" half of AU4.
+const FULL_BROWS_TOGETHER: f32 = 0.16;
+/// Inner brows lowered (IOD units) for a full "down" half of AU4.
+const FULL_BROW_LOWERING: f32 = 0.12;
 /// Mouth widening (IOD units) for a full AU20.
 const FULL_STRETCH: f32 = 0.15;
+/// Corner rise (IOD units) below which AU12 scores 0: landmark jitter on a still face and the
+/// small lift of a pressed, crying mouth stay under it.
+const CORNER_RISE_DEAD_ZONE: f32 = 0.04;
+/// Corner rise credited per unit of head tilt back ([`FEATURE_NAMES`] 10): tilting back
+/// lifts the mouth centre (nearer the camera) above the corners in the image, tilting forward
+/// lowers it, about 0.2 of the jaw ends' movement against the nose tip.
+const PITCH_TO_CORNER_RISE: f32 = 0.2;
 
 fn unit(v: f32) -> f32 {
     v.clamp(0.0, 1.0)
 }
 
 /// Per-AU scores in [0, 1], in [`crate::frame::AU_NUMBERS`] order, from the change of each
-/// feature against `neutral`:
-///
-/// | AU | measure |
-/// |---|---|
-/// | 1 inner brow raiser | inner brow height up |
-/// | 2 outer brow raiser | outer brow height up |
-/// | 4 brow lowerer | mean of (brows closer together, inner brow height down) |
-/// | 5 upper lid raiser | eye opening up |
-/// | 6 cheek raiser | eye opening down (narrowed eyes; a blink also narrows them) |
-/// | 9 nose wrinkler | nose-to-upper-lip distance down, minus mouth widening (a smile also lifts the upper lip) |
-/// | 12 lip corner puller | mean of (corners up against the lip midline, mouth wider) |
-/// | 17 chin raiser | nose-to-chin distance down, only while the lips are closed |
-/// | 20 lip stretcher | mouth wider, minus twice any corner raise |
-/// | 25 lips part | inner lip gap above 0.03 IOD over neutral |
-/// | 26 jaw drop | nose-to-chin distance up |
-///
-/// Each change is divided by the feature's full-intensity change and clamped to [0, 1].
+/// feature against `neutral`. Each change is divided by the feature's full-intensity change
+/// and clamped to [0, 1]; the comments give what each AU measures and which look-alike
+/// movement it is kept from reading.
 pub fn geometric_au_scores(f: &Features, neutral: &Features) -> [f32; NUM_AUS] {
     let d = |k: usize| (f.values[k] - neutral.values[k]) / FULL[k];
     let change = |k: usize| f.values[k] - neutral.values[k];
-    let corner_up = unit(d(5));
-    let wider = unit(d(6));
+    // AU25 lips part: the inner lip gap above 0.03 IOD over neutral (a closed mouth's gap
+    // moves by about that with landmark jitter).
     let lips_part = unit((change(7) - 0.03) / 0.10);
+    // AU12 lip corner puller: the corners rise toward the eyes against the mouth centre
+    // (MOUTH_CENTRE_UPPER_WEIGHT), corrected for head pitch, past a dead zone. Mouth width
+    // does not count: a crying mouth is stretched as wide as a smile.
+    let corner_rise = change(5) + PITCH_TO_CORNER_RISE * change(10);
+    let au12 = unit((corner_rise - CORNER_RISE_DEAD_ZONE) / FULL[5]);
+    // AU4 brow lowerer: brows drawn together and down, as the mean of the two. Either alone
+    // is weak (a laugh's raised cheeks lower the brows a little; faces differ in brow gap).
+    let together = unit(-change(2) / FULL_BROWS_TOGETHER);
+    let down = unit(-change(0) / FULL_BROW_LOWERING);
+    let au4 = unit((together + down) / 2.0);
     [
+        // AU1 inner brow raiser: inner brow height up against the eye line.
         unit(d(0)),
+        // AU2 outer brow raiser: outer brow height up against the eye line.
         unit(d(1)),
-        unit((unit(-d(2)) + unit(-change(0) / FULL_BROW_LOWERING)) / 2.0),
+        au4,
+        // AU5 upper lid raiser: the eyes open wider.
         unit(d(3)),
+        // AU6 cheek raiser: the eyes narrow (raised cheeks push the lower lids up; a blink
+        // or closed, crying eyes narrow them too).
         unit(-change(3) / FULL_EYE_NARROWING),
-        unit(-d(4) - wider),
-        unit((corner_up + wider) / 2.0),
+        // AU9 nose wrinkler: the upper lip nears the nose, minus mouth widening (a smile
+        // lifts the upper lip too).
+        unit(-d(4) - unit(d(6))),
+        au12,
+        // AU17 chin raiser: the chin nears the nose while the lips stay closed (an open jaw
+        // moves the chin the other way).
         unit(-change(8) / 0.08) * (1.0 - lips_part),
-        unit(change(6) / FULL_STRETCH - 2.0 * corner_up),
+        // AU20 lip stretcher: the mouth widens without the corners rising; a smile widens
+        // it too, so AU12 takes the widening away (none left at AU12 >= 2/3).
+        unit(change(6) / FULL_STRETCH) * unit(1.0 - 1.5 * au12),
         lips_part,
-        unit(d(8)),
+        // AU26 jaw drop: the chin moves away from the nose, with the lips apart (a longer
+        // face or a turned head moves the chin too, with the lips closed).
+        unit(d(8)) * unit(2.0 * lips_part),
     ]
 }
 
@@ -299,6 +333,9 @@ mod tests {
         ]) {
             put(i, x, -240.0);
         }
+        // The jaw line's top ends, beside the eyes' outer corners.
+        put(0, -290.0, -130.0);
+        put(16, 290.0, -130.0);
         put(27, 0.0, -170.0);
         put(33, 0.0, 30.0);
         put(51, 0.0, 110.0);
@@ -361,8 +398,80 @@ mod tests {
     }
 
     #[test]
+    fn a_smile_a_stretched_mouth_and_a_jaw_drop_read_as_different_aus() {
+        // At scale 0.5 the eyes are 150 px apart: 15 px is 0.1 IOD.
+        let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
+        let score = |pts: &Landmarks| {
+            geometric_au_scores(&Features::from_landmarks(pts).unwrap(), &neutral)
+        };
+        let (au12, au20, au25, au26) = (6, 8, 9, 10);
+        // Corners up 0.2 IOD: AU12 = (0.2 - dead zone 0.04) / 0.16 = 1; the mouth is no
+        // wider, so no AU20.
+        let mut smile = neutral_pts;
+        smile[48].1 -= 30.0;
+        smile[54].1 -= 30.0;
+        let s = score(&smile);
+        assert!((s[au12] - 1.0).abs() < 1e-3, "{s:?}");
+        assert_eq!(s[au20], 0.0);
+        // Corners out 0.075 IOD each (0.15 wider) at the same height: a full AU20, no AU12.
+        let mut stretch = neutral_pts;
+        stretch[48].0 -= 11.25;
+        stretch[54].0 += 11.25;
+        let s = score(&stretch);
+        assert!((s[au20] - 1.0).abs() < 1e-3, "{s:?}");
+        assert_eq!(s[au12], 0.0);
+        // Both: the rise takes the stretch away (AU20 = 1 * (1 - 1.5 * 1) clamped to 0).
+        let mut broad = smile;
+        broad[48].0 -= 11.25;
+        broad[54].0 += 11.25;
+        let s = score(&broad);
+        assert!((s[au12] - 1.0).abs() < 1e-3 && s[au20] == 0.0, "{s:?}");
+        // Jaw drop: lower lip and chin down 0.2 IOD, the corners following 0.4 of the lower
+        // lip (0.08): the corners end 0.7 * 0.2 - 0.08 = 0.06 above the mouth centre, AU12
+        // (0.06 - 0.04) / 0.16 = 0.125, under the 0.5 presence threshold; lips apart and
+        // jaw dropped in full.
+        let mut jaw = neutral_pts;
+        for i in [8, 57, 66] {
+            jaw[i].1 += 30.0;
+        }
+        jaw[48].1 += 12.0;
+        jaw[54].1 += 12.0;
+        let s = score(&jaw);
+        assert!((s[au12] - 0.125).abs() < 1e-3, "{s:?}");
+        assert!(s[au25] == 1.0 && s[au26] == 1.0, "{s:?}");
+        // The same chin drop with the lips closed (a longer face than the baseline's) is no
+        // jaw drop.
+        let mut long = neutral_pts;
+        long[8].1 += 30.0;
+        let s = score(&long);
+        assert_eq!(s[au26], 0.0, "{s:?}");
+    }
+
+    #[test]
+    fn brows_lowered_and_drawn_together_read_as_au4_either_alone_as_half() {
+        let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
+        let score = |pts: &Landmarks| {
+            geometric_au_scores(&Features::from_landmarks(pts).unwrap(), &neutral)[2]
+        };
+        // Inner brows down 0.12 IOD (18 px): the "down" half in full, AU4 = 0.5.
+        let mut down = neutral_pts;
+        down[21].1 += 18.0;
+        down[22].1 += 18.0;
+        assert!((score(&down) - 0.5).abs() < 1e-3);
+        // And 0.16 IOD closer together (12 px each): AU4 = 1.
+        let mut both = down;
+        both[21].0 += 12.0;
+        both[22].0 -= 12.0;
+        assert!((score(&both) - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
     fn median_is_per_feature() {
-        let f = |v: f32| Features { values: [v; 10] };
+        let f = |v: f32| Features {
+            values: [v; NUM_FEATURES],
+        };
         assert_eq!(Features::median(&[f(3.0), f(1.0), f(2.0)]).unwrap(), f(2.0));
         assert!(Features::median(&[]).is_none());
     }

@@ -380,13 +380,26 @@ impl LogWriter {
         }
         if let Some((path, w)) = &mut self.jsonl {
             self.buf.clear();
-            for row in &rows {
-                let obj: serde_json::Map<String, serde_json::Value> = self
+            // The rows' AU source, in row order (a frame without a face has one row, no AUs).
+            let sources = a.faces.iter().map(|f| f.scores.au_source.as_deref());
+            let sources: Vec<Option<&str>> = if a.faces.is_empty() {
+                vec![None]
+            } else {
+                sources.collect()
+            };
+            for (row, source) in rows.iter().zip(sources) {
+                let mut obj: serde_json::Map<String, serde_json::Value> = self
                     .names
                     .iter()
                     .zip(row)
                     .map(|(k, v)| (k.clone(), v.json()))
                     .collect();
+                // JSONL only: the CSV keeps OpenFace's numeric columns; its sidecar says the
+                // run's source.
+                obj.insert(
+                    "au_source".into(),
+                    source.map_or(serde_json::Value::Null, |s| s.into()),
+                );
                 self.buf
                     .push_str(&serde_json::Value::Object(obj).to_string());
                 self.buf.push('\n');
@@ -469,6 +482,9 @@ mod tests {
             },
         };
         let scores = Scores {
+            au_prob: Some([0.25; 11]),
+            au_present: Some([false; 11]),
+            au_source: Some("geometric".into()),
             happy: Some(0.91234),
             emotions: Some([0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.1]),
             ..Default::default()
@@ -492,7 +508,7 @@ mod tests {
             ["5", "2", "0.133", "0.750", "1", "1.0", "2.0", "30.0", "40.5"]
         );
         assert_eq!(face_row[9], ""); // no landmarks: no pose
-        assert_eq!(face_row[12], ""); // no AU model: empty
+        assert_eq!(face_row[12], "0.2500");
         assert_eq!(face_row[34], "0.9123");
         assert_eq!(face_row[38], "0.9000");
         assert_eq!(face_row[177], "");
@@ -503,8 +519,13 @@ mod tests {
             .collect();
         assert_eq!(json[0]["success"], 0);
         assert!(json[0]["face_id"].is_null());
+        // Every row says where its AUs come from: nowhere for a frame without a face.
+        assert!(json[0]["au_source"].is_null());
+        assert_eq!(json[1]["au_source"], "geometric");
         assert_eq!(json[1]["happy"], 0.9123);
-        assert!(json[1]["AU12_p"].is_null());
+        assert_eq!(json[1]["AU12_p"], 0.25);
+        // The CSV has no such column.
+        assert!(!lines[0].contains("au_source"));
     }
 
     #[test]

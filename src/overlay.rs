@@ -1,5 +1,6 @@
 //! Drawing one analysed frame as a picture: the frame with face boxes and ids, and a side
-//! panel with a bar per AU, a happy meter, the top emotion, fps and per-stage latency.
+//! panel with a bar per AU, where the AUs come from, a happy meter, the top emotion, fps and
+//! per-stage latency, and a warning banner across the frame when the run carries one.
 //! Pure drawing on a 0RGB [`Canvas`], shared by the window and `--annotate` PNGs.
 
 use crate::font::CELL_H;
@@ -14,6 +15,10 @@ const BAR: u32 = 0x33_99_FF;
 const BAR_ON: u32 = 0xFF_66_33;
 const HAPPY: u32 = 0xFF_CC_00;
 const LANDMARK: u32 = 0x00_E5_FF;
+/// The warning banner's background.
+pub const WARNING_BG: u32 = 0xB0_10_10;
+/// Height of the warning banner at the bottom of the frame area.
+pub const WARNING_H: u32 = 14;
 /// Width of the side panel in pixels.
 pub const PANEL_W: u32 = 230;
 const MIN_H: u32 = 300;
@@ -30,6 +35,10 @@ pub struct Hud {
     pub paused: bool,
     /// Draw the 68 landmarks (key l).
     pub show_landmarks: bool,
+    /// Where the AU bars come from, e.g. "AUs: geometric estimate".
+    pub au_source: Option<String>,
+    /// A warning drawn as a banner across the bottom of the frame.
+    pub warning: Option<String>,
 }
 
 /// A drawn picture: 0RGB pixels, row-major (the crate's one canvas).
@@ -88,7 +97,20 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
             }
         }
     }
+    if let Some(w) = &hud.warning {
+        draw_banner(canvas, f.width, f.height, w);
+    }
     draw_panel(a, hud, canvas, f.width as i32);
+}
+
+/// A red banner across the bottom of the frame area, `text` cut to fit it.
+fn draw_banner(c: &mut Canvas, frame_w: u32, frame_h: u32, text: &str) {
+    let h = WARNING_H.min(frame_h) as i32;
+    let y = frame_h as i32 - h;
+    c.fill_rect(0, y, frame_w as i32, h, WARNING_BG);
+    let fits = (frame_w.saturating_sub(8) / crate::font::CELL_W) as usize;
+    let shown: String = format!("WARNING: {text}").chars().take(fits).collect();
+    c.text(4, y + (h - 7) / 2, &shown, TEXT);
 }
 
 fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
@@ -159,6 +181,12 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32) {
         }
         y += line;
     }
+    if let Some(src) = &hud.au_source {
+        let fits = ((PANEL_W - 16) / crate::font::CELL_W) as usize;
+        let shown: String = src.chars().take(fits).collect();
+        c.text(x, y, &shown, DIM);
+        y += line;
+    }
     y += 4;
     c.text(x, y, "HAPPY", TEXT);
     c.fill_rect(bar_x, y, bar_w, 7, 0x30_30_3C);
@@ -222,5 +250,77 @@ mod tests {
             .filter(|&(x, y)| at(x, y) == BOX_COLOUR)
             .count();
         assert_eq!(green_in_panel, 0);
+    }
+
+    /// Pixels of `c` in rows `y0..y1`, columns `x0..x1`, that differ between two canvases.
+    fn changed(a: &Canvas, b: &Canvas, (x0, x1): (u32, u32), (y0, y1): (u32, u32)) -> usize {
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let i = (y * a.width + x) as usize;
+                a.pixels[i] != b.pixels[i]
+            })
+            .count()
+    }
+
+    #[test]
+    fn the_au_source_is_written_under_the_bars_and_a_warning_is_a_banner() {
+        let frame = Frame::new(0, 0.0, 320, 240, vec![50; 320 * 240 * 3]).unwrap();
+        let face = TrackedFace {
+            id: 0,
+            bbox: FaceBox {
+                x: 100.0,
+                y: 60.0,
+                w: 100.0,
+                h: 100.0,
+                confidence: 0.9,
+            },
+        };
+        let a = Analysed {
+            frame,
+            faces: vec![FaceResult {
+                face,
+                scores: Scores {
+                    au_prob: Some([0.0; 11]),
+                    au_present: Some([false; 11]),
+                    ..Default::default()
+                },
+            }],
+            times: StageTimes::default(),
+        };
+        let (mut plain, mut with_source, mut warned) =
+            (Canvas::default(), Canvas::default(), Canvas::default());
+        draw(&a, &Hud::default(), &mut plain);
+        let hud = Hud {
+            au_source: Some("AUs: geometric estimate".into()),
+            ..Hud::default()
+        };
+        draw(&a, &hud, &mut with_source);
+        // The source line sits in the panel, right under the 11 AU bars: a 6 px margin, four
+        // header lines of 10 px, the pause line and its 4 px gap (14), the face line and its
+        // 2 px gap (12) and 11 bar lines (110) put it at y = 182, 7 px high.
+        let panel = (320, 320 + PANEL_W);
+        let text_px = changed(&plain, &with_source, panel, (182, 189));
+        // 23 characters of a 5x7 font light well over 100 pixels (measured 129); nothing
+        // else in the picture moves except the rows below, pushed down one line.
+        assert!(text_px > 100, "{text_px} pixels changed for the source line");
+        assert_eq!(changed(&plain, &with_source, (0, 320), (0, 240)), 0);
+
+        let hud = Hud {
+            warning: Some("AU MODEL TRAINED ON SYNTHETIC FACES ONLY".into()),
+            ..hud
+        };
+        draw(&a, &hud, &mut warned);
+        let at = |x: u32, y: u32| warned.pixels[(y * warned.width + x) as usize];
+        // The banner spans the bottom WARNING_H rows of the frame, white text on red.
+        assert_eq!(at(0, 239), WARNING_BG);
+        assert_eq!(at(319, 240 - WARNING_H), WARNING_BG);
+        let white = (0..320)
+            .flat_map(|x| (240 - WARNING_H..240).map(move |y| (x, y)))
+            .filter(|&(x, y)| at(x, y) == TEXT)
+            .count();
+        assert!(white > 100, "{white} text pixels in the banner");
+        // Above the banner the frame is untouched.
+        assert_eq!(changed(&with_source, &warned, (0, 320), (0, 240 - WARNING_H)), 0);
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::classify::{Classifier, ClassifierOptions, ModelUse};
+use crate::classify::{AuSource, Classifier, ClassifierOptions, ModelUse};
 use crate::config::{DetectConfig, Mode, PipelineConfig};
 use crate::detect::Detector;
 use crate::error::{Error, Result};
@@ -147,6 +147,8 @@ pub struct Pipeline {
     pub models: Vec<ModelUse>,
     /// The geometric AUs' default baseline (None without landmarks).
     pub default_baseline: Option<BaselineSource>,
+    /// What fills the AU columns (None when nothing does).
+    pub au_source: Option<AuSource>,
 }
 
 fn spawn_stage<F>(
@@ -187,7 +189,8 @@ impl Pipeline {
         let (to_sink, results) = Link::<Analysed>::new(cfg.mode, cfg.queue_len, &counters);
         let (ready_tx, ready_rx) = bounded::<Result<()>>(3);
         let (info_tx, info_rx) = bounded::<SourceInfo>(1);
-        let (models_tx, models_rx) = bounded::<(Vec<ModelUse>, Option<BaselineSource>)>(1);
+        type Loaded = (Vec<ModelUse>, Option<BaselineSource>, Option<AuSource>);
+        let (models_tx, models_rx) = bounded::<Loaded>(1);
 
         let hints = Arc::new(LandmarkHints::default());
         let mut handles = Vec::new();
@@ -247,8 +250,11 @@ impl Pipeline {
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {
                     Ok(c) => {
-                        let _ =
-                            models_tx.send((c.models().to_vec(), c.default_baseline().cloned()));
+                        let _ = models_tx.send((
+                            c.models().to_vec(),
+                            c.default_baseline().cloned(),
+                            c.au_source(),
+                        ));
                         let _ = ready.send(Ok(()));
                         c
                     }
@@ -278,6 +284,7 @@ impl Pipeline {
             },
             models: Vec::new(),
             default_baseline: None,
+            au_source: None,
         };
         for _ in 0..3 {
             match ready_rx.recv() {
@@ -300,9 +307,10 @@ impl Pipeline {
         if let Ok(info) = info_rx.recv() {
             pipeline.source_info = info;
         }
-        if let Ok((models, baseline)) = models_rx.recv() {
+        if let Ok((models, baseline, au_source)) = models_rx.recv() {
             pipeline.models = models;
             pipeline.default_baseline = baseline;
+            pipeline.au_source = au_source;
         }
         Ok(pipeline)
     }

@@ -1,9 +1,10 @@
-//! Landmark-based AUs on real footage, through the command line, with frame ranges labelled
-//! by eye:
+//! Landmark-based AUs on real footage, through the command line, against frames labelled by
+//! eye in tests/fixtures/au_labels.csv (tests/fixtures/README.md says how):
 //! - tests/fixtures/single_face/: frames 0..=15 neutral, 25..=69 smiling (log frames are
 //!   1-based: 1..=16 and 26..=70);
 //! - tests/fixtures/wolfgang/: files 000256..000464 show open-mouth laughing, files
-//!   000000..000056 crying with the mouth mostly closed.
+//!   000000..000056 crying with the mouth closed, lips pressed and stretched;
+//! - tests/fixtures/posed/: four posed photos (surprise, happiness, anger, disgust).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -89,17 +90,16 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
     // (Re-scoring the neutral frames against their own baseline is the next test.)
     let au12_smile = mean(&smiling, "AU12_p");
     let au12_neutral = mean(&neutral, "AU12_p");
-    // Measured (AMD EPYC, AVX-512): mean AU12 0.996 on the 45 smiling frames (lowest single
-    // frame 0.906) and 0.015 on the 16 neutral ones (highest 0.062): 0.20 and 0.13 inside
-    // the bounds.
-    assert!(au12_smile > 0.8, "AU12 while smiling: {au12_smile}");
+    // Measured (AMD EPYC, AVX-512): mean AU12 0.627 on the 45 smiling frames (lowest single
+    // frame 0.446) and 0.000 on the 16 neutral ones (highest 0.000): 0.13 and 0.15 inside
+    // the bounds. (The corner rise has a 0.04 IOD dead zone, so a still face scores 0.)
+    assert!(au12_smile > 0.5, "AU12 while smiling: {au12_smile}");
     assert!(
         au12_neutral < 0.15,
         "AU12 on the neutral frames: {au12_neutral}"
     );
     let present = smiling.iter().filter(|r| r["AU12_c"] == "1").count();
-    // Measured: present on 45 of 45 (the bound needs 41); the lowest AU12_p there, 0.906, is
-    // 0.41 above the 0.5 presence threshold.
+    // Measured: present on 44 of 45 (the bound needs 41).
     assert!(
         present * 10 >= smiling.len() * 9,
         "AU12_c on {present} of {} smiling frames",
@@ -176,14 +176,205 @@ fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
     );
 }
 
+/// One row of tests/fixtures/au_labels.csv: per AU, Some(true/false) where the face was
+/// judged clearly to show it or not, None where unsure.
+struct Label {
+    clip: String,
+    frame: u32,
+    state: String,
+    aus: HashMap<String, Option<bool>>,
+}
+
+fn labels() -> Vec<Label> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/au_labels.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..3], ["clip", "frame", "state"]);
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            assert_eq!(cells.len(), header.len(), "{l}");
+            Label {
+                clip: cells[0].into(),
+                frame: cells[1].parse().unwrap(),
+                state: cells[2].into(),
+                aus: header[3..]
+                    .iter()
+                    .zip(&cells[3..])
+                    .map(|(h, c)| {
+                        let v = match *c {
+                            "1" => Some(true),
+                            "0" => Some(false),
+                            "" => None,
+                            other => panic!("{h} = {other:?} in {l}"),
+                        };
+                        (h.to_string(), v)
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Runs facs on a fixture folder of NNNNNN.jpg frames and returns each file number's row
+/// (the log numbers frames by their position in the sorted folder).
+fn run_folder(clip: &str, extra: &[&str]) -> (HashMap<u32, HashMap<String, String>>, PathBuf) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let log = dir.join(format!("{clip}.csv"));
+    let jsonl = dir.join(format!("{clip}.jsonl"));
+    let folder = format!("tests/fixtures/{clip}");
+    let mut args = vec![
+        "run",
+        "--input",
+        &folder,
+        "--log",
+        log.to_str().unwrap(),
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = facs(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<String> = std::fs::read_dir(root().join(&folder))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    files.sort();
+    let rows = read_log(&log);
+    assert_eq!(rows.len(), files.len(), "one face per frame in {folder}");
+    let by_file = rows
+        .into_iter()
+        .map(|r| {
+            let pos: usize = r["frame"].parse().unwrap();
+            let n: u32 = files[pos - 1].trim_end_matches(".jpg").parse().unwrap();
+            (n, r)
+        })
+        .collect();
+    (by_file, dir)
+}
+
+/// Of the labelled frames of `clip` in `state`, how many show `au` present, and how many
+/// there are.
+fn present_on(
+    rows: &HashMap<u32, HashMap<String, String>>,
+    labels: &[Label],
+    clip: &str,
+    state: &str,
+    au: &str,
+) -> (usize, usize) {
+    let frames: Vec<&HashMap<String, String>> = labels
+        .iter()
+        .filter(|l| l.clip == clip && l.state == state)
+        .filter_map(|l| rows.get(&l.frame))
+        .collect();
+    let on = frames
+        .iter()
+        .filter(|r| r[&format!("{au}_c")] == "1")
+        .count();
+    (on, frames.len())
+}
+
 #[test]
-fn au25_is_present_while_she_laughs_with_her_mouth_open() {
+fn a_cry_is_no_smile_and_a_laugh_no_frown() {
+    let labels = labels();
+    // Nobody calibrated: the population default baseline (one man's neutral face), as a
+    // user gets on a first run.
+    let (rows, dir) = run_folder("wolfgang", &[]);
+    let (cry12, n_cry) = present_on(&rows, &labels, "wolfgang", "crying", "AU12");
+    let (laugh12, n_laugh) = present_on(&rows, &labels, "wolfgang", "laughing", "AU12");
+    let (laugh04, _) = present_on(&rows, &labels, "wolfgang", "laughing", "AU04");
+    let (laugh20, _) = present_on(&rows, &labels, "wolfgang", "laughing", "AU20");
+    assert_eq!((n_cry, n_laugh), (15, 14));
+    // Measured (AMD EPYC, AVX-512). Before this estimator: AU12 present on 14 of the 15
+    // crying frames, AU04 on 11 and AU20 on 12 of the 14 laughing ones. Now: AU12 on 0 of 15
+    // crying frames (highest AU12_p 0.47, frame 32) and 14 of 14 laughing ones (lowest 0.64,
+    // frame 272); AU04 on 1 laughing frame (464, head bowed, 0.75), AU20 on none (highest
+    // 0.04). The bounds are the targets: at most 10%, at least 90%.
+    assert!(
+        cry12 * 10 <= n_cry,
+        "AU12 present on {cry12} of {n_cry} crying frames"
+    );
+    assert!(
+        laugh12 * 10 >= n_laugh * 9,
+        "AU12 present on {laugh12} of {n_laugh} laughing frames"
+    );
+    assert!(
+        laugh04 * 10 <= n_laugh,
+        "AU04 present on {laugh04} of {n_laugh} laughing frames"
+    );
+    assert!(
+        laugh20 * 10 <= n_laugh,
+        "AU20 present on {laugh20} of {n_laugh} laughing frames"
+    );
+    // Lips: apart while she laughs, pressed while she cries. Measured: AU25_p 1.00 on every
+    // laughing frame, at most 0.26 on the crying ones (frame 36), against the 0.5 threshold.
+    let (laugh25, _) = present_on(&rows, &labels, "wolfgang", "laughing", "AU25");
+    let (cry25, _) = present_on(&rows, &labels, "wolfgang", "crying", "AU25");
+    assert_eq!((laugh25, cry25), (n_laugh, 0));
+    // Head pose is logged and plausible (radians, well under 90 degrees).
+    // Measured: largest |angle| over the 29 frames 0.449 rad (AMD EPYC, AVX-512).
+    for r in rows.values() {
+        for c in ["pose_Rx", "pose_Ry", "pose_Rz"] {
+            assert!(num(r, c).abs() < 1.2, "{c} = {}", r[c]);
+        }
+    }
+    // Where the AUs come from: the sidecar, the summary and every JSONL row say so.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wolfgang.meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["au_source"]["kind"], "geometric", "{meta}");
+    assert_eq!(meta["summary"]["au_source"]["name"], "geometric", "{meta}");
+    assert_eq!(meta["warnings"], serde_json::json!([]), "{meta}");
+    let jsonl = std::fs::read_to_string(dir.join("wolfgang.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 29);
+    for line in jsonl.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(row["au_source"], "geometric", "{line}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_smile_still_reads_uncalibrated_and_the_labels_agree_with_the_log() {
+    let labels = labels();
+    let (rows, dir) = run_folder("single_face", &[]);
+    let (smile12, n_smile) = present_on(&rows, &labels, "single_face", "smiling", "AU12");
+    let (neutral12, n_neutral) = present_on(&rows, &labels, "single_face", "neutral", "AU12");
+    assert_eq!((n_smile, n_neutral), (45, 16));
+    // Measured: 44 of 45 smiling frames (the bound needs 41), 0 of 16 neutral ones.
+    assert!(smile12 * 10 >= n_smile * 9, "{smile12} of {n_smile}");
+    assert_eq!(neutral12, 0);
+    // Every clear label of this clip (AU04, AU12, AU20, AU25 on neutral and smiling
+    // frames) against the log.
+    let mut agree = 0;
+    let mut total = 0;
+    for l in labels.iter().filter(|l| l.clip == "single_face") {
+        let Some(r) = rows.get(&l.frame) else { continue };
+        for (au, v) in &l.aus {
+            if let Some(v) = v {
+                total += 1;
+                agree += usize::from((r[&format!("{au}_c")] == "1") == *v);
+            }
+        }
+    }
+    // Measured 243 of 244 (the one smiling frame at AU12_p 0.45); 95% is the bound.
+    assert!(agree * 20 >= total * 19, "{agree} of {total} labels agree");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn posed_photos_show_their_expressions_aus() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("w.csv");
+    let log = dir.path().join("posed.csv");
     let out = facs(&[
         "run",
         "--input",
-        "tests/fixtures/wolfgang",
+        "tests/fixtures/posed",
         "--log",
         log.to_str().unwrap(),
     ]);
@@ -193,34 +384,16 @@ fn au25_is_present_while_she_laughs_with_her_mouth_open() {
         String::from_utf8_lossy(&out.stderr)
     );
     let rows = read_log(&log);
-    // The folder holds 8 crying frames (000000..000056) then 14 laughing ones, sorted by name.
-    assert_eq!(rows.len(), 22);
-    let (crying, laughing) = rows.split_at(8);
-    let on = laughing.iter().filter(|r| r["AU25_c"] == "1").count();
-    // Measured (AMD EPYC, AVX-512): AU25 present on 14 of 14 laughing frames (the bound
-    // needs 12), AU25_p 1.0 on every one; mean 0.016 on the crying frames (highest 0.083),
-    // so the gap, 0.98, is 3x the 0.3 asked for below.
-    assert!(
-        on * 10 >= laughing.len() * 8,
-        "AU25 present on {on} of {} laughing frames",
-        laughing.len()
-    );
-    let mean = |rs: &[HashMap<String, String>]| {
-        rs.iter().map(|r| num(r, "AU25_p")).sum::<f32>() / rs.len() as f32
-    };
-    assert!(
-        mean(laughing) > mean(crying) + 0.3,
-        "AU25 laughing {} vs crying {}",
-        mean(laughing),
-        mean(crying)
-    );
-    // Head pose is logged and plausible (radians, well under 90 degrees).
-    // Measured: largest |angle| over the 22 frames 0.449 rad (AMD EPYC, AVX-512).
-    for r in &rows {
-        for c in ["pose_Rx", "pose_Ry", "pose_Rz"] {
-            assert!(num(r, c).abs() < 1.2, "{c} = {}", r[c]);
-        }
-    }
+    // Sorted by name: surprise, happiness, anger, disgust (turned 45 degrees).
+    assert_eq!(rows.len(), 4);
+    let on = |i: usize, au: &str| rows[i][&format!("AU{au}_c")] == "1";
+    // Measured AUxx_p (AMD EPYC, AVX-512), against the population default:
+    // surprise: AU12 0.38, AU25 1.00, AU26 0.94; happiness: AU12 0.74, AU04 0.39, AU25 1.00;
+    // anger: AU04 0.71, AU17 0.97, AU12 0.00; disgust: AU26 0.03 (1.00 before the jaw drop
+    // needed parted lips), AU12 0.00.
+    assert!(on(1, "12") && !on(0, "12") && !on(2, "12") && !on(3, "12"));
+    assert!(on(0, "25") && on(0, "26") && !on(3, "26"));
+    assert!(on(2, "04") && !on(1, "04") && on(2, "17"));
 }
 
 #[test]
@@ -240,7 +413,7 @@ fn a_calibration_file_for_another_model_is_refused_clearly() {
     let text = std::fs::read_to_string(&cal).unwrap();
     std::fs::write(
         &cal,
-        text.replace("facs-geometric-au-v1", "facs-geometric-au-v0"),
+        text.replace("facs-geometric-au-v2", "facs-geometric-au-v0"),
     )
     .unwrap();
     let out = facs(&[

@@ -344,8 +344,21 @@ fn read_jsonl(path: &Path) -> Vec<Row> {
             let v: Value =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1));
             let obj = v.as_object().expect("a JSON object per line");
+            // The CSV's columns, and where the row's AUs come from (JSONL only).
+            let au_source = "au_source".to_string();
             let keys: BTreeSet<&String> = obj.keys().collect();
-            assert_eq!(keys, cols.iter().collect(), "line {}: keys", i + 1);
+            assert_eq!(
+                keys,
+                cols.iter().chain([&au_source]).collect(),
+                "line {}: keys",
+                i + 1
+            );
+            assert!(
+                obj["au_source"].is_null() || obj["au_source"].is_string(),
+                "line {}: au_source {}",
+                i + 1,
+                obj["au_source"]
+            );
             // Render each value as the CSV would, then parse with the CSV's rules.
             let fields: Vec<String> = cols
                 .iter()

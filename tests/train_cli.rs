@@ -287,8 +287,16 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
         &format!("{d}/m1"),
         "--log",
         log.to_str().unwrap(),
+        "--jsonl",
+        log.with_extension("jsonl").to_str().unwrap(),
     ]));
     assert!(text.contains("frames: 8 analysed"), "{text}");
+    // The printed summary names the AU source and warns that it saw synthetic faces only.
+    assert!(text.contains("AUs from: m1 sha256:"), "{text}");
+    assert!(
+        text.contains("warning: the AU network m1 was trained on synthetic faces only"),
+        "{text}"
+    );
     let csv = std::fs::read_to_string(&log).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -344,6 +352,34 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
         "{role}"
     );
     assert_eq!(au_net["sha256"].as_str().unwrap().len(), 64);
+    // The sidecar says where the AU columns come from, and warns, at the top and in the
+    // summary.
+    let sha = au_net["sha256"].as_str().unwrap();
+    for src in [&side["au_source"], &side["summary"]["au_source"]] {
+        assert_eq!(src["kind"], "trained", "{side}");
+        assert_eq!(src["name"], "m1", "{side}");
+        assert_eq!(src["sha256"], sha, "{side}");
+        assert_eq!(src["synthetic_only"], true, "{side}");
+    }
+    let warnings = side["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("synthetic faces only")),
+        "{side}"
+    );
+    // Every JSONL row with a face carries the network's name and sha256 prefix.
+    let label = format!("m1 sha256:{}", &sha[..12]);
+    let jsonl = std::fs::read_to_string(log.with_extension("jsonl")).unwrap();
+    let mut rows = 0;
+    for line in jsonl.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        if row["success"] == 1 {
+            assert_eq!(row["au_source"], label.as_str(), "{line}");
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, faces);
     // A folder that is not a trained model is refused, naming the file.
     let out = facs(&[
         "run",

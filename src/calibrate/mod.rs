@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::frame::{BaselineSource, Features};
+use crate::frame::{BaselineSource, Features, NUM_FEATURES};
 use crate::geometry::{FEATURE_NAMES, POPULATION_NEUTRAL};
 use crate::util::json::write_serialized;
 use crate::weights::FACEAPI_LANDMARKS;
@@ -21,7 +21,7 @@ use crate::weights::FACEAPI_LANDMARKS;
 pub mod thresholds;
 
 /// The AU estimator a baseline belongs to. Bump when the features change meaning.
-pub const GEOMETRY_MODEL: &str = "facs-geometric-au-v1";
+pub const GEOMETRY_MODEL: &str = "facs-geometric-au-v2";
 /// File format tag.
 const FORMAT: &str = "facs-calibration";
 
@@ -104,7 +104,7 @@ impl CalibrationFile {
                 "its features differ from this facs's: recalibrate with `facs calibrate`".into(),
             ));
         }
-        let mut values = [0f32; 10];
+        let mut values = [0f32; NUM_FEATURES];
         if file.neutral.len() != values.len() || file.neutral.iter().any(|v| !v.is_finite()) {
             return Err(bad(format!(
                 "expected {} finite neutral values",
@@ -240,7 +240,9 @@ mod tests {
     use super::*;
 
     fn feats(v: f32) -> Features {
-        Features { values: [v; 10] }
+        Features {
+            values: [v; NUM_FEATURES],
+        }
     }
 
     #[test]
@@ -254,12 +256,12 @@ mod tests {
         assert_eq!(neutral, feats(0.5));
 
         let mut other = f.clone();
-        other.model = "facs-geometric-au-v0".into();
+        other.model = "facs-geometric-au-v1".into();
         other.facs_version = "0.0.1".into();
         other.save(&path).unwrap();
         let err = CalibrationFile::load(&path).unwrap_err().to_string();
         assert!(
-            err.contains("facs-geometric-au-v0")
+            err.contains("facs-geometric-au-v1")
                 && err.contains("0.0.1")
                 && err.contains("recalibrate"),
             "{err}"

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::classify::ModelUse;
+use crate::classify::{AuSource, ModelUse};
 use crate::config::Mode;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource};
@@ -55,6 +55,11 @@ pub struct Summary {
     pub mode: &'static str,
     pub source: SourceInfo,
     pub models: Vec<ModelUse>,
+    /// What filled the AU columns (None when nothing did).
+    pub au_source: Option<AuSource>,
+    /// Warnings about the models' fitness for this input (an AU network trained on
+    /// synthetic faces only); unlike `warnings`, they say nothing about the input.
+    pub model_warnings: Vec<String>,
     /// Neutral baselines of the geometric AU scores: the default, and each face's last one.
     /// None when no landmarks were computed.
     pub calibration: Option<CalibrationSummary>,
@@ -122,7 +127,10 @@ impl Summary {
             let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
             s.push_str(&format!("models: {}\n", names.join(", ")));
         }
-        for w in &self.warnings {
+        if let Some(a) = &self.au_source {
+            s.push_str(&format!("AUs from: {}\n", a.label()));
+        }
+        for w in self.model_warnings.iter().chain(&self.warnings) {
             s.push_str(&format!("warning: {w}\n"));
         }
         for w in self.skipped.iter().take(5) {
@@ -221,6 +229,11 @@ impl Sidecar {
         let mut v = self.start.clone();
         v["status"] = status.as_str().into();
         v["run"] = provenance(&self.started_utc, !matches!(status, Status::Running));
+        // The run's warnings, the models' first: the input's join them at the end.
+        if let Some(s) = summary {
+            let all: Vec<&String> = s.model_warnings.iter().chain(&s.warnings).collect();
+            v["warnings"] = serde_json::json!(all);
+        }
         v["summary"] = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
         if let Some(e) = error {
             v["error"] = e.to_string().into();
@@ -284,12 +297,16 @@ pub fn run(
         );
         window = Some(Window::open("facs", w, h)?);
     }
+    let au_source = pipeline.au_source.clone();
+    let model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
     let sidecar = Sidecar {
         path: files.paths().first().map(|p| sidecar_path(p)),
         start: serde_json::json!({
             "facs_version": env!("CARGO_PKG_VERSION"),
             "source": pipeline.source_info,
             "models": pipeline.models,
+            "au_source": au_source,
+            "warnings": model_warnings,
             "calibration": pipeline.default_baseline,
             "detector": opts.pipeline.config.detect,
             "tracker": opts.pipeline.config.track,
@@ -343,6 +360,11 @@ pub fn run(
                     dropped: pipeline.counters.dropped(),
                     paused: control.paused(),
                     show_landmarks,
+                    au_source: au_source.as_ref().map(AuSource::overlay_text),
+                    warning: au_source.as_ref().and_then(|s| {
+                        s.synthetic_only
+                            .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
+                    }),
                 };
                 overlay::draw(&a, &hud, &mut canvas);
                 if let Some(dir) = &opts.annotate_dir {
@@ -427,6 +449,8 @@ pub fn run(
         },
         source,
         models,
+        au_source: au_source.clone(),
+        model_warnings: model_warnings.clone(),
         calibration: default_baseline.map(|default| CalibrationSummary {
             default,
             faces: baselines,
