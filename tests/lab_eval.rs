@@ -1,6 +1,7 @@
 //! `facs eval --labels`: scoring a log, or a run on footage, against frames labelled by eye.
-//! tests/fixtures/wolfgang/ holds 8 crying frames (mouth closed) then 14 laughing ones
-//! (mouth open), sorted by name: log frames 1..=8 and 9..=22.
+//! tests/fixtures/wolfgang/ holds 15 crying frames (mouth closed, files 000000..000056) then
+//! 14 laughing ones (mouth open, 000256..000464), sorted by name: log frames 1..=15 and
+//! 16..=29.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -32,13 +33,17 @@ fn ok(out: &Output) {
     );
 }
 
+/// Frames in tests/fixtures/wolfgang/, and how many of them (the first) show crying.
+const FRAMES: usize = 29;
+const CRYING: usize = 15;
+
 /// Lips apart (AU25) on the laughing frames only; the emotion as seen.
 fn write_labels(path: &Path) {
     let mut text = String::from("frame,AU25,AU15,emotion,note\n");
-    for f in 1..=8 {
+    for f in 1..=CRYING {
         text.push_str(&format!("{f},0,,sadness,crying\n"));
     }
-    for f in 9..=22 {
+    for f in CRYING + 1..=FRAMES {
         text.push_str(&format!("{f},1,,happiness,laughing\n"));
     }
     std::fs::write(path, text).unwrap();
@@ -88,13 +93,13 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not scored") && stderr.contains("AU15"), "{stderr}");
     let r = report_json(&from_log);
-    assert_eq!(r["samples"], 22);
+    assert_eq!(r["samples"], FRAMES);
     let a = au25(&r);
     // Measured (AMD EPYC, AVX-512), geometric AUs: AU25 present on 14 of 14 laughing frames
-    // and on none of the 8 crying ones (tests/au_geometry.rs has the same frames), so
+    // and on none of the 15 crying ones (tests/au_geometry.rs has the same frames), so
     // precision = recall = 1; the bounds allow 2 misses and 1 false alarm.
-    assert_eq!(a["support"], 14);
-    assert_eq!(a["known"], 22);
+    assert_eq!(a["support"], FRAMES - CRYING);
+    assert_eq!(a["known"], FRAMES);
     assert!(a["recall"].as_f64().unwrap() >= 12.0 / 14.0, "{a}");
     assert!(a["precision"].as_f64().unwrap() >= 12.0 / 13.0, "{a}");
     // Only AU25 was labelled: the macro average is over it alone.
@@ -107,7 +112,7 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
         .iter()
         .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
         .sum();
-    assert_eq!(total, 22);
+    assert_eq!(total, FRAMES as u64);
     let md = std::fs::read_to_string(from_log.join("report.md")).unwrap();
     assert!(md.starts_with("# Scores on labelled frames"), "{md}");
     for f in ["pr_curves.png", "emotion_confusion.png", "matching.json"] {
@@ -116,7 +121,7 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
     let matching: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(from_log.join("matching.json")).unwrap())
             .unwrap();
-    assert_eq!(matching["with_face"], 22);
+    assert_eq!(matching["with_face"], FRAMES);
 
     // The same footage run by eval itself: the same offline run, so the same scores.
     let from_video = d.join("from_video");
@@ -200,7 +205,7 @@ fn a_log_is_drawn_as_lanes_over_time() {
     let out = facs(&["plot", &s(&log), "--out", &s(&png)]);
     ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("face 0 (22 of 22 frames)"), "{stdout}");
+    assert!(stdout.contains("face 0 (29 of 29 frames)"), "{stdout}");
     let img = image::open(&png).unwrap().to_rgb8();
     assert_eq!(img.width(), 1400);
     // 11 AU lanes, happy and the top emotion, 46 px each, under the title band.
