@@ -53,6 +53,7 @@ fn training(c: &mut Criterion) {
         AuNetConfig {
             input: 64,
             width: 16,
+            ..AuNetConfig::small()
         },
     ] {
         let d = data(n, net.input);
