@@ -570,7 +570,6 @@ pub fn eval(net: &AuNet, data: &Prepared, thresholds: &[f32; NUM_AUS]) -> Result
 mod tests {
     use super::*;
     use crate::model::au_net::AuNetConfig;
-    use std::path::PathBuf;
     #[test]
     fn one_cycle_warms_up_then_anneals() {
         assert!((one_cycle(0, 100, 1.0) - 0.04).abs() < 1e-9);
@@ -595,6 +594,88 @@ mod tests {
             synthetic: 0,
             landmarks: vec![None; n],
         }
+    }
+
+    /// Every tensor of a model folder's weights.
+    fn weights_of(d: &Path) -> std::collections::HashMap<String, Tensor> {
+        candle_core::safetensors::load(d.join(WEIGHTS), &Device::Cpu).unwrap()
+    }
+
+    fn same(a: &Tensor, b: &Tensor) -> bool {
+        a.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            == b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn a_backbone_run_resumed_in_phase_two_matches_an_uninterrupted_one() {
+        let cfg = TrainConfig {
+            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
+            frozen_epochs: 2,
+            epochs: 2,
+            batch: 6,
+            ..Default::default()
+        };
+        let data = noise(12, 112, 3);
+        let none = Prepared::default();
+        let straight = tempfile::tempdir().unwrap();
+        let a = train(&cfg, &data, &none, straight.path(), &RunControl::default()).unwrap();
+        assert_eq!(a.info.history.len(), 4);
+        let bundled = crate::weights::FACEAPI_EXPRESSION;
+        assert_eq!(a.info.backbone_sha256.as_deref(), Some(bundled.sha256));
+        assert_eq!(a.info.config.net.backbone, Backbone::FaceapiExpression);
+        // The features of phase 1 were cached beside the run.
+        assert!(std::fs::read_dir(straight.path().join(FEATURE_CACHE))
+            .unwrap()
+            .next()
+            .is_some());
+
+        // Stopped after the first unfrozen epoch, then resumed.
+        let split = tempfile::tempdir().unwrap();
+        let first = RunControl {
+            max_epochs: Some(3),
+            ..Default::default()
+        };
+        assert!(train(&cfg, &data, &none, split.path(), &first).unwrap().interrupted);
+        let resume = RunControl {
+            resume: true,
+            ..Default::default()
+        };
+        let c = train(&cfg, &data, &none, split.path(), &resume).unwrap();
+        assert!(!c.interrupted);
+        for (x, y) in a.info.history.iter().zip(&c.info.history) {
+            assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
+        }
+        let (wa, wc) = (weights_of(straight.path()), weights_of(split.path()));
+        assert_eq!(wa.len(), wc.len());
+        for (name, t) in &wa {
+            assert!(same(t, &wc[name]), "{name} differs after resuming");
+        }
+
+        // Phase 1 leaves the backbone as bundled; phase 2 moves it (at a tenth of the rate).
+        let pretrained = candle_core::safetensors::load(
+            crate::weights::default_models_dir().join(bundled.file),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let key = "dense3.conv3.pointwise_filter";
+        let tuned = &wa[&format!("{}.{key}", Backbone::PREFIX)];
+        assert!(!same(tuned, &pretrained[key]));
+        let frozen_only = TrainConfig {
+            epochs: 0,
+            ..cfg.clone()
+        };
+        let f = tempfile::tempdir().unwrap();
+        train(&frozen_only, &data, &none, f.path(), &RunControl::default()).unwrap();
+        let wf = weights_of(f.path());
+        for (name, t) in &pretrained {
+            if let Some(u) = wf.get(&format!("{}.{name}", Backbone::PREFIX)) {
+                assert!(same(t, u), "{name} moved while frozen");
+            }
+        }
+        // The model folder loads as a network on that backbone.
+        let (net, info) = load(f.path()).unwrap();
+        assert_eq!(net.config.cam_side(), 7);
+        assert_eq!(info.backbone_sha256.as_deref(), Some(bundled.sha256));
     }
 
     #[test]
