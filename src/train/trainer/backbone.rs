@@ -90,6 +90,17 @@ fn cache_file(dir: &Path, data: &Prepared, backbone_sha256: &str) -> std::path::
     dir.join(format!("{}.safetensors", &digest[..32]))
 }
 
+/// The network of `vm` with its weights detached from the variables: its forward pass builds
+/// no graph for gradients (and takes the inference paths of the kernels).
+fn detached(vm: &VarMap, net: &AuNet) -> Result<AuNet> {
+    let tensors = variables(vm)?
+        .into_iter()
+        .map(|(k, v)| (k, v.as_tensor().detach()))
+        .collect();
+    let vb = candle_nn::VarBuilder::from_tensors(tensors, candle_core::DType::F32, &Device::Cpu);
+    Ok(AuNet::new(vb, net.config.clone())?)
+}
+
 /// The frozen backbone's pooled features of every face of `data`: read from `cache_dir`
 /// when an entry for these crops and weights is there, else computed one face at a time
 /// (faster per face on the CPU than batches) and written there.
@@ -97,6 +108,7 @@ fn cache_file(dir: &Path, data: &Prepared, backbone_sha256: &str) -> std::path::
 /// # Errors
 /// A tensor operation failed or the cache could not be written.
 pub(super) fn pooled_features(
+    vm: &VarMap,
     net: &AuNet,
     data: &Prepared,
     backbone_sha256: &str,
@@ -115,6 +127,7 @@ pub(super) fn pooled_features(
             return Ok(Pooled { channels, values });
         }
     }
+    let net = detached(vm, net)?;
     let side = data.side as usize;
     let mut values = Vec::with_capacity(data.len() * channels);
     for i in 0..data.len() {

@@ -272,7 +272,7 @@ impl Session {
         progress: Option<&ProgressFn>,
     ) -> Result<Pooled> {
         let sha = self.backbone_sha256.as_deref().unwrap_or("");
-        pooled_features(&self.net, data, sha, cache_dir, progress)
+        pooled_features(&self.vm, &self.net, data, sha, cache_dir, progress)
     }
 }
 
