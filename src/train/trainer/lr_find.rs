@@ -142,6 +142,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn both_phases_sweep_on_a_backbone_and_phase_one_needs_one() {
+        use crate::model::au_net::AuNetConfig;
+        use crate::util::rng::SplitMix64;
+        let mut rng = SplitMix64::new(5);
+        let n = 12;
+        let data = Prepared {
+            side: 112,
+            crops: (0..n * 112 * 112 * 3).map(|_| rng.below(256) as u8).collect(),
+            labels: (0..n)
+                .map(|_| std::array::from_fn(|_| Some(rng.chance(0.3))))
+                .collect(),
+            emotions: vec![None; n],
+            paths: vec![Default::default(); n],
+            skipped: Default::default(),
+            synthetic: 0,
+            landmarks: vec![None; n],
+        };
+        let cfg = TrainConfig {
+            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
+            frozen_epochs: 1,
+            batch: 6,
+            ..Default::default()
+        };
+        let models = crate::weights::default_models_dir();
+        let out = tempfile::tempdir().unwrap();
+        for phase in [Phase::Frozen, Phase::Unfrozen] {
+            let r = lr_find(&cfg, &data, 1e-4, 1e-1, 5, phase, &models, out.path()).unwrap();
+            // Noise labels: the loss may not fall, but the first rates are always kept (a
+            // blow-up needs 4x the best loss).
+            assert!(r.points.len() >= 2, "{phase:?}: {:?}", r.points);
+            assert!((r.points[0].0 - 1e-4).abs() < 1e-12);
+        }
+        // The features were cached once, under the output folder.
+        assert_eq!(
+            std::fs::read_dir(out.path().join(FEATURE_CACHE)).unwrap().count(),
+            1
+        );
+        let scratch = TrainConfig {
+            frozen_epochs: 0,
+            net: AuNetConfig {
+                input: 32,
+                width: 4,
+                ..AuNetConfig::small()
+            },
+            ..cfg
+        };
+        let e = lr_find(&scratch, &data, 1e-4, 1e-1, 5, Phase::Frozen, &models, out.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid phase"), "{e}");
+    }
+
+    #[test]
     fn steepest_descent_is_found() {
         // Loss flat, then falling fastest between 1e-3 and 1e-2, then rising.
         let pts = [
