@@ -116,6 +116,12 @@ pub(super) fn pooled_features(
     progress: Option<&ProgressFn>,
 ) -> Result<Pooled> {
     let channels = net.config.channels();
+    if data.is_empty() {
+        return Ok(Pooled {
+            channels,
+            values: Vec::new(),
+        });
+    }
     let file = cache_dir.map(|d| cache_file(d, data, backbone_sha256));
     if let Some(f) = file.as_ref().filter(|f| f.is_file()) {
         let read = candle_core::safetensors::load(f, &Device::Cpu)
@@ -130,19 +136,29 @@ pub(super) fn pooled_features(
     let net = detached(vm, net)?;
     let side = data.side as usize;
     let mut values = Vec::with_capacity(data.len() * channels);
-    for i in 0..data.len() {
-        let x = to_tensor(data.crop(i), 1, side, &Device::Cpu)?;
-        values.extend(net.pooled(&x)?.flatten_all()?.to_vec1::<f32>()?);
-        report(
-            progress,
-            Progress::Step {
-                task: "backbone features",
-                done: (i + 1) as u64,
-                total: Some(data.len() as u64),
-                detail: String::new(),
-            },
-        );
-    }
+    // One face at a time on one thread: candle's thread pool over a single 112 px face costs
+    // more in hand-offs than it saves (measured 7.5x slower on 2 busy cores, BENCHMARKS.md).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "backbone-features".into())
+        .build()
+        .map_err(|e| Error::Stage("train", format!("feature thread: {e}")))?;
+    pool.install(|| -> Result<()> {
+        for i in 0..data.len() {
+            let x = to_tensor(data.crop(i), 1, side, &Device::Cpu)?;
+            values.extend(net.pooled(&x)?.flatten_all()?.to_vec1::<f32>()?);
+            report(
+                progress,
+                Progress::Step {
+                    task: "backbone features",
+                    done: (i + 1) as u64,
+                    total: Some(data.len() as u64),
+                    detail: String::new(),
+                },
+            );
+        }
+        Ok(())
+    })?;
     if let (Some(f), Some(dir)) = (&file, cache_dir) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let t = Tensor::from_vec(values.clone(), (data.len(), channels), &Device::Cpu)?;
