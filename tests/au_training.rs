@@ -288,8 +288,8 @@ fn real_scores(model: &Path, work: &Path, cal: &Path) -> Vec<(&'static str, [(u6
 /// The users' problem in miniature: a network trained on synthetic faces only, run on real
 /// footage. On face-api's backbone (pretrained on real faces, frozen: phase 1 only, to fit
 /// CI) it reads the smiles of the bundled clips; from scratch, on the same faces with the same
-/// seed, it does not. 100 s of CPU time (4.5 minutes of wall time on 2 cores shared with
-/// other work; release build); the full-size comparison
+/// seed, it does not. About 100 s of CPU time: 1.9 minutes of wall time on 2 cores, 4.5
+/// when they were shared with other work (release build); the full-size comparison
 /// (1,173 training faces, both phases, every frame of the clips) is in BENCHMARKS.md,
 /// "Synthetic to real transfer".
 #[test]
