@@ -83,6 +83,7 @@ fn networks(c: &mut Criterion) {
         AuNetConfig {
             input: 64,
             width: 16,
+            ..AuNetConfig::small()
         },
     ] {
         let vm = candle_nn::VarMap::new();

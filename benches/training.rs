@@ -2,15 +2,18 @@
 //! of random pixels with EmotioNet-like labels: the cost of a step does not depend on what
 //! the pixels show. Run: cargo bench --bench training
 //!
-//! The target: one epoch of 25,000 images at the default input size in 5 minutes,
-//! i.e. 83 images per second.
+//! The target: one epoch of 25,000 images at the default input size in 5 minutes, i.e. 83
+//! images per second. On a face-api backbone (112 px): the feature cache of phase 1 (the
+//! frozen backbone once per face), an epoch of phase 1 (the heads on cached features) and an
+//! epoch of phase 2 (every layer); and the depthwise 3x3 kernel's forward + backward pass
+//! against the same computed by candle's own ops.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use facs::frame::NUM_AUS;
-use facs::model::au_net::AuNetConfig;
+use facs::model::au_net::{AuNetConfig, Backbone};
 use facs::train::faces::Prepared;
 use facs::train::synth::{EMOTIONET_IMAGES, EMOTIONET_POSITIVES};
 use facs::train::trainer::{predict, train, TrainConfig};
@@ -53,6 +56,7 @@ fn training(c: &mut Criterion) {
         AuNetConfig {
             input: 64,
             width: 16,
+            ..AuNetConfig::small()
         },
     ] {
         let d = data(n, net.input);
@@ -101,5 +105,64 @@ fn training(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, training);
+fn backbone(c: &mut Criterion) {
+    let n = 32;
+    let d = data(n, 112);
+    let net = AuNetConfig::faceapi(Backbone::FaceapiExpression);
+    let run = |frozen_epochs: usize, epochs: usize, dir: &std::path::Path| {
+        let cfg = TrainConfig {
+            net: net.clone(),
+            frozen_epochs,
+            epochs,
+            ..Default::default()
+        };
+        train(&cfg, &d, &Prepared::default(), dir, &Default::default()).expect("train")
+    };
+    let mut g = c.benchmark_group("backbone_32_faces");
+    g.sample_size(10).throughput(Throughput::Elements(n as u64));
+    // A fresh folder each time: the features are computed, not read from the cache.
+    g.bench_function("feature_cache", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temp dir"),
+            |dir| run(1, 0, dir.path()),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    // The same folder: the features come from the cache; what is left is an epoch of the
+    // heads (and the model and checkpoint files written).
+    let cached = tempfile::tempdir().expect("temp dir");
+    run(1, 0, cached.path());
+    g.bench_function("phase1_epoch_from_cache", |b| {
+        b.iter(|| run(1, 0, cached.path()))
+    });
+    let out = tempfile::tempdir().expect("temp dir");
+    g.bench_function("phase2_epoch", |b| b.iter(|| run(0, 1, out.path())));
+    g.finish();
+
+    // Depthwise 3x3 forward + backward at the size of the second dense block (64 channels,
+    // 28x28, batch 32): facs's kernels against candle's grouped conv2d.
+    use candle_core::{Device, Tensor, Var};
+    let dev = Device::Cpu;
+    let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (32, 64, 28, 28), &dev).expect("x"))
+        .expect("var");
+    let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 1, 3, 3), &dev).expect("w"))
+        .expect("var");
+    let mut g = c.benchmark_group("depthwise3x3_fwd_bwd_32x64x28x28");
+    g.sample_size(10);
+    g.bench_function("facs_kernels", |b| {
+        b.iter(|| {
+            let y = facs::model::ops::depthwise3x3(&x, &w, (1, 1, 1, 1), 1).expect("fwd");
+            y.sum_all().expect("sum").backward().expect("bwd")
+        })
+    });
+    g.bench_function("candle_conv2d_groups", |b| {
+        b.iter(|| {
+            let y = x.conv2d(&w, 1, 1, 1, 64).expect("fwd");
+            y.sum_all().expect("sum").backward().expect("bwd")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, training, backbone);
 criterion_main!(benches);

@@ -297,17 +297,32 @@ pub(crate) struct TrainArgs {
     /// Output folder: model.safetensors, model.json, crops cache.
     #[arg(long)]
     pub(crate) out: PathBuf,
-    #[arg(long, default_value_t = 20)]
-    pub(crate) epochs: usize,
+    /// The trunk: faceapi-expression or faceapi-landmarks (face-api's feature extractor,
+    /// pretrained on real faces, then fine-tuned) or scratch (facs's small CNN).
+    #[arg(long, default_value = "faceapi-expression", value_name = "NAME")]
+    pub(crate) backbone: String,
+    /// Epochs with every layer learning (on a backbone: after the frozen ones)
+    /// [default: 20 from scratch, 5 on a backbone].
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
+    /// On a backbone: epochs first with the backbone frozen (only the heads learn, on its
+    /// features computed once per face, without augmentation) [default: 10; 0 from scratch].
+    #[arg(long, value_name = "N")]
+    pub(crate) frozen_epochs: Option<usize>,
+    /// On a backbone, once unfrozen: its learning rate is the heads' divided by this.
+    #[arg(long, default_value_t = 10.0, value_name = "DIV")]
+    pub(crate) backbone_lr_div: f64,
     #[arg(long, default_value_t = 32)]
     pub(crate) batch: usize,
-    /// Peak learning rate (one-cycle schedule).
+    /// Peak learning rate of the heads (one-cycle schedule; on a backbone the frozen
+    /// phase's, half of it once unfrozen).
     #[arg(long, default_value_t = 3e-3)]
     pub(crate) lr: f64,
-    /// Network input side in pixels (a multiple of 8).
-    #[arg(long, default_value_t = 48)]
-    pub(crate) input: u32,
-    /// Channels of the first block.
+    /// Network input side in pixels (a multiple of 8) [default: 48 from scratch, 112 on a
+    /// backbone, the only size it takes].
+    #[arg(long)]
+    pub(crate) input: Option<u32>,
+    /// Channels of the first block (from scratch).
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
     /// Focal loss gamma for the AU head.
@@ -348,8 +363,24 @@ pub(crate) struct LrFindArgs {
     pub(crate) steps: usize,
     #[arg(long, default_value_t = 32)]
     pub(crate) batch: usize,
-    #[arg(long, default_value_t = 48)]
-    pub(crate) input: u32,
+    /// The trunk, as for `facs train`.
+    #[arg(long, default_value = "faceapi-expression", value_name = "NAME")]
+    pub(crate) backbone: String,
+    /// 1: the heads on the frozen backbone; 2: every layer (on a backbone after the frozen
+    /// epochs at --lr, as `facs train` runs them) [default: 1 on a backbone, 2 from scratch].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub(crate) phase: Option<u8>,
+    /// Phase 2 on a backbone: frozen epochs trained before the sweep.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) frozen_epochs: usize,
+    /// Phase 2 on a backbone: peak rate of those frozen epochs.
+    #[arg(long, default_value_t = 3e-3)]
+    pub(crate) lr: f64,
+    /// Phase 2 on a backbone: its rate is the swept rate divided by this.
+    #[arg(long, default_value_t = 10.0, value_name = "DIV")]
+    pub(crate) backbone_lr_div: f64,
+    #[arg(long)]
+    pub(crate) input: Option<u32>,
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
     #[arg(long, default_value_t = 0)]

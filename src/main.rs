@@ -13,6 +13,7 @@ use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
 use facs::model::emotion::EmotionModel;
+use facs::model::au_net::{AuNetConfig, Backbone};
 use facs::model::{default_models_dir, verify_all};
 use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
@@ -326,6 +327,18 @@ fn eval_frames(
     Ok(Ending::Complete)
 }
 
+/// The network's shape for `--backbone`, `--input` and `--width`: 48 px from scratch unless
+/// given, a backbone's own input size (validated later) otherwise.
+fn net_config(backbone: Backbone, input: Option<u32>, width: usize) -> AuNetConfig {
+    let mut net = match backbone {
+        Backbone::Scratch => AuNetConfig::small(),
+        b => AuNetConfig::faceapi(b),
+    };
+    net.input = input.unwrap_or(net.input);
+    net.width = width;
+    net
+}
+
 /// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
 /// `cache`), printing the dataset summary and what could not be used.
 /// The folder in models/ where a user's trained AU network is picked up without
@@ -616,12 +629,13 @@ fn real_main() -> anyhow::Result<Ending> {
             Ok(Ending::Complete)
         }
         Cmd::Train(args) => {
+            let backbone: Backbone = args.backbone.parse()?;
+            let scratch = backbone == Backbone::Scratch;
             let cfg = facs::train::trainer::TrainConfig {
-                net: facs::model::au_net::AuNetConfig {
-                    input: args.input,
-                    width: args.width,
-                },
-                epochs: args.epochs,
+                net: net_config(backbone, args.input, args.width),
+                epochs: args.epochs.unwrap_or(if scratch { 20 } else { 5 }),
+                frozen_epochs: args.frozen_epochs.unwrap_or(if scratch { 0 } else { 10 }),
+                backbone_lr_div: args.backbone_lr_div,
                 batch: args.batch,
                 lr: args.lr,
                 focal_gamma: args.focal,
@@ -637,7 +651,8 @@ fn real_main() -> anyhow::Result<Ending> {
             }
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let cache = args.out.join("crops");
-            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, args.input, &cache);
+            let input = cfg.net.input;
+            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, input, &cache);
             let train = load(&args.csv)?;
             let val = match &args.val {
                 Some(v) => load(v)?,
@@ -648,6 +663,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 resume: args.resume,
                 stop: Some(&stop),
                 max_epochs: None,
+                models: Some(models.clone()),
             };
             let outcome = facs::train::trainer::train(&cfg, &train, &val, &args.out, &run)?;
             if outcome.interrupted {
@@ -683,28 +699,47 @@ fn real_main() -> anyhow::Result<Ending> {
             Ok(Ending::Complete)
         }
         Cmd::LrFind(args) => {
+            let backbone: Backbone = args.backbone.parse()?;
+            let scratch = backbone == Backbone::Scratch;
             let cfg = facs::train::trainer::TrainConfig {
-                net: facs::model::au_net::AuNetConfig {
-                    input: args.input,
-                    width: args.width,
-                },
+                net: net_config(backbone, args.input, args.width),
+                frozen_epochs: if scratch { 0 } else { args.frozen_epochs },
+                backbone_lr_div: args.backbone_lr_div,
+                lr: args.lr,
                 batch: args.batch,
                 seed: args.seed,
                 ..Default::default()
             };
             cfg.validate()?;
+            let phase = match args.phase.unwrap_or(if scratch { 2 } else { 1 }) {
+                1 => facs::train::trainer::Phase::Frozen,
+                _ => facs::train::trainer::Phase::Unfrozen,
+            };
             facs::train::trainer::validate_lr_range(args.min, args.max, args.steps)?;
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let data = load_faces(
                 &args.csv,
                 &args.images,
                 &models,
-                args.input,
+                cfg.net.input,
                 &args.out.join("crops"),
             )?;
-            let r = facs::train::trainer::lr_find(&cfg, &data, args.min, args.max, args.steps)?;
+            let r = facs::train::trainer::lr_find(
+                &cfg,
+                &data,
+                args.min,
+                args.max,
+                args.steps,
+                phase,
+                &models,
+                &args.out,
+            )?;
             let caption = figure_caption(
-                "range test of a new network",
+                &format!(
+                    "range test, {} network, phase {}",
+                    cfg.net.backbone,
+                    if matches!(phase, facs::train::trainer::Phase::Frozen) { 1 } else { 2 }
+                ),
                 &format!("data {} ({} faces)", args.csv.display(), data.len()),
                 false,
             );

@@ -33,6 +33,14 @@ const AU_F1_FLOOR: f64 = 0.70;
 const BROWS_FLOOR: f64 = 0.50;
 const MOUTH_FLOOR: f64 = 0.35;
 const EPOCHS: &str = "16";
+/// Synthetic faces of the transfer check (CI-sized).
+const TRANSFER_FACES: &str = "400";
+/// Transfer bounds: AU12 right on the clearly smiling and neutral fixture frames (75 frames).
+/// Measured 2026-12-02 (AMD EPYC, 2 shared cores): on the backbone 1.000 (75/75), from
+/// scratch 0.213 (16/75: the neutral frames right, AU12 never seen on a real smile). The
+/// floor is the goal, 90%; the ceiling is a coin toss, far above what scratch scored.
+const BACKBONE_AU12_FLOOR: f64 = 0.90;
+const SCRATCH_AU12_CEILING: f64 = 0.50;
 
 fn facs(args: &[&str], calibration: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_facs"))
@@ -100,6 +108,8 @@ fn learns_every_au_from_imbalanced_synthetic_faces_and_its_maps_look_where_the_a
         p(d),
         "--out".into(),
         p(&model),
+        "--backbone".into(),
+        "scratch".into(),
         "--input".into(),
         "48".into(),
         "--width".into(),
@@ -193,4 +203,147 @@ fn learns_every_au_from_imbalanced_synthetic_faces_and_its_maps_look_where_the_a
         mouth12 >= MOUTH_FLOOR,
         "AU12 maps peak at the mouth for {mouth12:.2}"
     );
+}
+
+/// Frames of the bundled real clips in tests/fixtures, labelled by eye (tests/expression.rs
+/// and tests/au_geometry.rs use the same ranges): (group, files, AU6, AU12, AU25), 1 present,
+/// 0 absent, empty unknown. The crying frames' cheeks are left unknown (the eyes are squeezed
+/// shut, AU6 is hard to call).
+fn real_groups() -> Vec<(&'static str, Vec<String>, &'static str, &'static str, &'static str)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let files = |dir: &str, keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".jpg"))
+            .filter(|n| keep(n[..6].parse().unwrap()))
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
+        v.sort();
+        v
+    };
+    vec![
+        ("neutral", files("single_face", &|i| i <= 15), "0", "0", "0"),
+        (
+            "smiling",
+            files("single_face", &|i| (25..=69).contains(&i)),
+            "1",
+            "1",
+            "1",
+        ),
+        ("laughing", files("wolfgang", &|i| i >= 256), "1", "1", "1"),
+        ("crying", files("wolfgang", &|i| i <= 56), "", "0", "0"),
+    ]
+}
+
+/// Per group of [`real_groups`], how many frames `model` gets right for AU6, AU12 and AU25
+/// (at the model's thresholds; 0.5 without a thresholds file) and how many are labelled.
+fn real_scores(model: &Path, work: &Path, cal: &Path) -> Vec<(&'static str, [(u64, u64); 3])> {
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::create_dir_all(work).unwrap();
+    let mut out = Vec::new();
+    for (group, files, au6, au12, au25) in real_groups() {
+        let csv = work.join(format!("{group}.csv"));
+        // Every AU column, the others unknown.
+        let mut text = "image,AU01,AU02,AU04,AU05,AU06,AU09,AU12,AU17,AU20,AU25,AU26\n".to_string();
+        for f in &files {
+            text.push_str(&format!("{f},,,,,{au6},,{au12},,,{au25},\n"));
+        }
+        std::fs::write(&csv, text).unwrap();
+        let report = work.join(format!("report_{group}"));
+        facs(
+            &[
+                "eval",
+                "--model",
+                &p(model),
+                "--csv",
+                &p(&csv),
+                "--images",
+                &p(&fixtures),
+                "--report",
+                &p(&report),
+            ],
+            cal,
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+                .unwrap();
+        let right = |au: u64| {
+            let a = r["aus"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["au"].as_u64() == Some(au))
+                .unwrap();
+            let c = &a["counts"];
+            let n = |k: &str| c[k].as_u64().unwrap();
+            (n("tn") + n("tp"), n("tn") + n("tp") + n("fn") + n("fp"))
+        };
+        out.push((group, [right(6), right(12), right(25)]));
+    }
+    out
+}
+
+/// The users' problem in miniature: a network trained on synthetic faces only, run on real
+/// footage. On face-api's backbone (pretrained on real faces, frozen: phase 1 only, to fit
+/// CI) it reads the smiles of the bundled clips; from scratch, on the same faces with the same
+/// seed, it does not. About 100 s of CPU time: 1.9 minutes of wall time on 2 cores, 4.5
+/// when they were shared with other work (release build); the full-size comparison
+/// (1,173 training faces, both phases, every frame of the clips) is in BENCHMARKS.md,
+/// "Synthetic to real transfer".
+#[test]
+fn a_synthetic_only_model_transfers_to_real_smiles_on_the_backbone_and_not_from_scratch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cal = d.join("calibration");
+    // EmotioNet's AU frequencies, none under 5%, so 400 faces hold about 20 of each AU.
+    let rates: Vec<String> = EMOTIONET_POSITIVES
+        .iter()
+        .map(|&n| format!("{:.4}", (n as f32 / EMOTIONET_IMAGES as f32).max(0.05)))
+        .collect();
+    synth(d, "train", TRANSFER_FACES, "31", &rates.join(","), &cal);
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let train = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train".to_string(),
+            "--csv".into(),
+            p(&d.join("train.csv")),
+            "--images".into(),
+            p(d),
+            "--out".into(),
+            p(out),
+            "--seed".into(),
+            "1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        facs(&args, &cal);
+    };
+    let backbone = d.join("backbone");
+    train(&backbone, &["--frozen-epochs", "10", "--epochs", "0"]);
+    let scratch = d.join("scratch");
+    train(&scratch, &["--backbone", "scratch", "--epochs", "15"]);
+    let on_backbone = real_scores(&backbone, &d.join("eval_backbone"), &cal);
+    let from_scratch = real_scores(&scratch, &d.join("eval_scratch"), &cal);
+    for (name, scores) in [("backbone", &on_backbone), ("scratch", &from_scratch)] {
+        for (group, s) in scores.iter() {
+            eprintln!(
+                "{name:>8} {group:>8}: AU06 {}/{}, AU12 {}/{}, AU25 {}/{}",
+                s[0].0, s[0].1, s[1].0, s[1].1, s[2].0, s[2].1
+            );
+        }
+    }
+    // AU12 right on the clearly smiling and clearly neutral frames (crying left out).
+    let au12 = |scores: &[(&str, [(u64, u64); 3])]| {
+        let (right, all) = scores
+            .iter()
+            .filter(|(g, _)| *g != "crying")
+            .fold((0, 0), |(r, a), (_, s)| (r + s[1].0, a + s[1].1));
+        right as f64 / all as f64
+    };
+    let (b, s) = (au12(&on_backbone), au12(&from_scratch));
+    eprintln!("AU12 right on smiling + neutral frames: backbone {b:.3}, scratch {s:.3}");
+    assert!(b >= BACKBONE_AU12_FLOOR, "backbone AU12 {b:.3}");
+    assert!(s <= SCRATCH_AU12_CEILING, "scratch AU12 {s:.3}");
 }

@@ -1,25 +1,88 @@
-//! facs's own AU + emotion network: a small CNN trunk (3x3 convolutions with batch
-//! normalisation) and three linear heads on globally
-//! average-pooled features (11 AU logits, 7 emotion logits, 1 happy logit). With pooling
-//! directly before each linear head, the class activation map of a class is exactly the
-//! head's weights applied to the last feature map, so `facs cam` shows what the logit sees.
+//! facs's own AU + emotion network: a trunk, then three linear heads on globally
+//! average-pooled features (11 AU logits, 7 emotion logits, 1 happy logit). The trunk is
+//! either a small CNN trained from scratch (3x3 convolutions with batch normalisation) or a
+//! backbone pretrained on real faces, face-api's feature extractor ([`Backbone`]). With
+//! pooling directly before each linear head, the class activation map of a class is exactly
+//! the head's weights applied to the last feature map, so `facs cam` shows what the logit
+//! sees.
+
+use std::str::FromStr;
 
 use candle_core::Var;
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{linear, Init, Linear, VarBuilder};
 
+use super::faceapi::{self, Trunk};
 use super::ops::{batch_norm_train, conv3x3, max_pool2x2};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::NUM_AUS;
+use crate::weights::{BundledModel, FACEAPI_EXPRESSION, FACEAPI_LANDMARKS};
+
+/// Where the network's trunk comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backbone {
+    /// facs's small CNN, trained from scratch (the only kind before backbones existed, so
+    /// model files without the field are this).
+    #[default]
+    Scratch,
+    /// face-api's feature extractor as trained for its 7 expressions (real faces).
+    FaceapiExpression,
+    /// face-api's feature extractor as trained for its 68 landmarks (real faces).
+    FaceapiLandmarks,
+}
+
+impl FromStr for Backbone {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "scratch" => Ok(Backbone::Scratch),
+            "faceapi-expression" => Ok(Backbone::FaceapiExpression),
+            "faceapi-landmarks" => Ok(Backbone::FaceapiLandmarks),
+            _ => Err(crate::Error::config(
+                "backbone",
+                s,
+                "faceapi-expression, faceapi-landmarks or scratch",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backbone::Scratch => "scratch",
+            Backbone::FaceapiExpression => "faceapi-expression",
+            Backbone::FaceapiLandmarks => "faceapi-landmarks",
+        })
+    }
+}
+
+impl Backbone {
+    /// The bundled weight file a pretrained backbone starts from (None from scratch).
+    pub fn bundled(&self) -> Option<&'static BundledModel> {
+        match self {
+            Backbone::Scratch => None,
+            Backbone::FaceapiExpression => Some(&FACEAPI_EXPRESSION),
+            Backbone::FaceapiLandmarks => Some(&FACEAPI_LANDMARKS),
+        }
+    }
+
+    /// Prefix of the backbone's tensors in a model's weights (and its variables in training).
+    pub const PREFIX: &'static str = "backbone";
+}
 
 /// Shape of the network; stored in the JSON beside the weights so inference never guesses.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuNetConfig {
-    /// Side of the square RGB input in pixels (a multiple of 8).
+    /// Side of the square RGB input in pixels (a multiple of 8; 112 for a face-api backbone).
     pub input: u32,
-    /// Channels of the first block; blocks double it (w, 2w, 4w, 8w).
+    /// Channels of the first block; blocks double it (w, 2w, 4w, 8w). From scratch only.
     pub width: usize,
+    /// The trunk.
+    #[serde(default)]
+    pub backbone: Backbone,
 }
 
 impl Default for AuNetConfig {
@@ -29,18 +92,39 @@ impl Default for AuNetConfig {
 }
 
 impl AuNetConfig {
-    /// The default: 48 px input, width 8 (38,091 trained parameters). Its speed and its
-    /// accuracy on synthetic faces are in BENCHMARKS.md.
+    /// The network from scratch: 48 px input, width 8 (38,091 trained parameters). Its
+    /// speed and its accuracy on synthetic faces are in BENCHMARKS.md.
     pub fn small() -> Self {
         AuNetConfig {
             input: 48,
             width: 8,
+            backbone: Backbone::Scratch,
+        }
+    }
+
+    /// A face-api backbone at its own input size (112 px) with the heads on its 256 x 7 x 7
+    /// map.
+    pub fn faceapi(backbone: Backbone) -> Self {
+        AuNetConfig {
+            input: faceapi::INPUT,
+            width: 8,
+            backbone,
         }
     }
 
     /// # Errors
     /// Sizes the network cannot take.
     pub fn validate(&self) -> crate::Result<()> {
+        if self.backbone != Backbone::Scratch {
+            if self.input != faceapi::INPUT {
+                return Err(crate::Error::config(
+                    "input size",
+                    self.input,
+                    "112 on a face-api backbone",
+                ));
+            }
+            return Ok(());
+        }
         if self.input < 32 || self.input > 512 || self.input % 8 != 0 {
             return Err(crate::Error::config(
                 "input size",
@@ -56,7 +140,18 @@ impl AuNetConfig {
 
     /// Side of the last feature map (the CAM resolution).
     pub fn cam_side(&self) -> u32 {
-        self.input / 4
+        match self.backbone {
+            Backbone::Scratch => self.input / 4,
+            _ => self.input / 16,
+        }
+    }
+
+    /// Channels of the last feature map (the heads' inputs).
+    pub fn channels(&self) -> usize {
+        match self.backbone {
+            Backbone::Scratch => 8 * self.width,
+            _ => faceapi::TRUNK_CHANNELS,
+        }
     }
 }
 
@@ -152,10 +247,19 @@ impl Conv {
     }
 }
 
+/// The layers before the pooling.
+#[derive(Debug)]
+enum TrunkLayers {
+    Scratch(Vec<Conv>),
+    /// face-api's extractor and the per-channel affine map from this network's input
+    /// normalisation to face-api's (`(p - mean) / 255 = x / 4 + 0.5 - mean / 255`).
+    FaceApi { trunk: Trunk, offset: Tensor },
+}
+
 /// The network.
 #[derive(Debug)]
 pub struct AuNet {
-    convs: Vec<Conv>,
+    trunk: TrunkLayers,
     au: Linear,
     emotion: Linear,
     happy: Linear,
@@ -168,12 +272,35 @@ pub fn normalise(p: u8) -> f32 {
 }
 
 impl AuNet {
-    /// Builds (training: from a VarMap) or loads (from safetensors) the network.
+    /// Builds (training: from a VarMap) or loads (from safetensors) the network. A
+    /// backbone's tensors are under [`Backbone::PREFIX`].
     ///
     /// # Errors
     /// A tensor is missing or of the wrong shape (candle names it).
     pub fn new(vb: VarBuilder, config: AuNetConfig) -> Result<Self> {
-        let w = config.width;
+        let trunk = match config.backbone {
+            Backbone::Scratch => TrunkLayers::Scratch(Self::scratch_convs(&vb, config.width)?),
+            _ => {
+                let trunk = Trunk::load(&vb.pp(Backbone::PREFIX))
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                let offset: Vec<f32> = faceapi::MEAN_RGB.iter().map(|m| 0.5 - m / 255.0).collect();
+                TrunkLayers::FaceApi {
+                    trunk,
+                    offset: Tensor::from_vec(offset, (1, 3, 1, 1), vb.device())?,
+                }
+            }
+        };
+        let c = config.channels();
+        Ok(AuNet {
+            trunk,
+            au: linear(c, NUM_AUS, vb.pp("au_head"))?,
+            emotion: linear(c, 7, vb.pp("emotion_head"))?,
+            happy: linear(c, 1, vb.pp("happy_head"))?,
+            config,
+        })
+    }
+
+    fn scratch_convs(vb: &VarBuilder, w: usize) -> Result<Vec<Conv>> {
         // Three blocks of two convolutions (2x2 max-pools after the first two), then a last
         // convolution.
         let plan = [
@@ -193,34 +320,40 @@ impl AuNet {
                 bn: Norm::new(*cout, vb.pp("bn"))?,
             });
         }
-        let c = 8 * w;
-        Ok(AuNet {
-            convs,
-            au: linear(c, NUM_AUS, vb.pp("au_head"))?,
-            emotion: linear(c, 7, vb.pp("emotion_head"))?,
-            happy: linear(c, 1, vb.pp("happy_head"))?,
-            config,
-        })
+        Ok(convs)
     }
 
-    /// The last feature map, [n, 8w, input/4, input/4], for `x` [n, 3, input, input];
+    /// The last feature map for `x` [n, 3, input, input] (normalised by [`to_tensor`]):
+    /// [n, 8w, input/4, input/4] from scratch, [n, 256, 7, 7] on a face-api backbone;
     /// `train` normalises with the batch's statistics (and updates the running ones).
     pub fn features_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut x = x.clone();
-        for (i, conv) in self.convs.iter().enumerate() {
-            x = conv.forward(&x, train)?;
-            // Two poolings only: the last maps stay at a quarter of the input, so a class
-            // activation map tells a brow from an eye (4 input pixels per cell).
-            if i == 1 || i == 3 {
-                x = max_pool2x2(&x)?; // input/2, input/4
+        match &self.trunk {
+            TrunkLayers::Scratch(convs) => {
+                let mut x = x.clone();
+                for (i, conv) in convs.iter().enumerate() {
+                    x = conv.forward(&x, train)?;
+                    // Two poolings only: the last maps stay at a quarter of the input, so a
+                    // class activation map tells a brow from an eye (4 input pixels per cell).
+                    if i == 1 || i == 3 {
+                        x = max_pool2x2(&x)?; // input/2, input/4
+                    }
+                }
+                Ok(x)
+            }
+            TrunkLayers::FaceApi { trunk, offset } => {
+                trunk.forward(&(x * 0.25)?.broadcast_add(offset)?)
             }
         }
-        Ok(x)
     }
 
     /// The last feature map for inference.
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
         self.features_t(x, false)
+    }
+
+    /// The globally average-pooled features [n, channels] for inference: all the heads see.
+    pub fn pooled(&self, x: &Tensor) -> Result<Tensor> {
+        self.features(x)?.mean(D::Minus1)?.mean(D::Minus1)
     }
 
     /// All three heads for a batch, for inference.
@@ -231,11 +364,16 @@ impl AuNet {
     /// All three heads for a batch; `train` as in [`AuNet::features_t`].
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Outputs> {
         let f = self.features_t(x, train)?;
-        let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 8w]
+        let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?; // [n, channels]
+        self.heads(&pooled)
+    }
+
+    /// The three heads on pooled features [n, channels] (as [`AuNet::pooled`] gives).
+    pub fn heads(&self, pooled: &Tensor) -> Result<Outputs> {
         Ok(Outputs {
-            au: self.au.forward(&pooled)?,
-            emotion: self.emotion.forward(&pooled)?,
-            happy: self.happy.forward(&pooled)?.squeeze(1)?,
+            au: self.au.forward(pooled)?,
+            emotion: self.emotion.forward(pooled)?,
+            happy: self.happy.forward(pooled)?.squeeze(1)?,
         })
     }
 
@@ -307,6 +445,7 @@ mod tests {
         let cfg = AuNetConfig {
             input: 32,
             width: 4,
+            backbone: Backbone::Scratch,
         };
         let net = AuNet::new(vb, cfg).unwrap();
         let x = Tensor::randn(0f32, 1.0, (2, 3, 32, 32), &dev).unwrap();
@@ -395,17 +534,96 @@ mod tests {
     }
 
     #[test]
+    fn a_faceapi_backbone_sees_what_the_expression_net_sees_and_its_cam_is_exact() {
+        use crate::model::faceapi::FaceApiNet;
+        use crate::weights::{default_models_dir, read_verified};
+        let dev = Device::Cpu;
+        let bytes = read_verified(&default_models_dir(), &FACEAPI_EXPRESSION).unwrap();
+        let reference = FaceApiNet::from_bytes(bytes.clone(), 7, &dev).unwrap();
+        // The expression net's tensors under `backbone.`, its fc as the emotion head.
+        let mut tensors = candle_core::safetensors::load_buffer(&bytes, &dev).unwrap();
+        let fc_w = tensors.remove("fc.weights").unwrap();
+        let fc_b = tensors.remove("fc.bias").unwrap();
+        let mut named: std::collections::HashMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
+            .collect();
+        named.insert("emotion_head.weight".into(), fc_w);
+        named.insert("emotion_head.bias".into(), fc_b);
+        for (head, rows) in [("au_head", NUM_AUS), ("happy_head", 1)] {
+            named.insert(
+                format!("{head}.weight"),
+                Tensor::randn(0f32, 0.1, (rows, 256), &dev).unwrap(),
+            );
+            named.insert(
+                format!("{head}.bias"),
+                Tensor::zeros(rows, DType::F32, &dev).unwrap(),
+            );
+        }
+        let vb = VarBuilder::from_tensors(named, DType::F32, &dev);
+        let net = AuNet::new(vb, AuNetConfig::faceapi(Backbone::FaceapiExpression)).unwrap();
+        // Two crops of smooth, face-sized structure (not noise), as HWC bytes.
+        let crops: Vec<u8> = (0..2 * 112 * 112 * 3)
+            .map(|i| {
+                let (img, px, ch) = (i / (112 * 112 * 3), (i / 3) % (112 * 112), i % 3);
+                let (y, x) = ((px / 112) as f32, (px % 112) as f32);
+                (128.0 + 90.0 * ((x + 7.0 * img as f32) / 9.0).sin() * (y / 13.0).cos()
+                    - 20.0 * ch as f32) as u8
+            })
+            .collect();
+        let want = reference.forward(&crops, 2).unwrap();
+        let x = to_tensor(&crops, 2, 112, &dev).unwrap();
+        let out = net.forward(&x).unwrap();
+        let got = out.emotion.to_vec2::<f32>().unwrap();
+        for (a, b) in got.iter().zip(&want) {
+            for (u, v) in a.iter().zip(b) {
+                // The same products in the same order, but the input is normalised by another
+                // route ((p/255 - 0.5)/0.25 mapped back): measured up to 7.6e-6 over the 14
+                // logits (AMD EPYC, AVX-512); 1e-4 leaves 13x.
+                assert!((u - v).abs() < 1e-4, "{a:?} vs {b:?}");
+            }
+        }
+        // CAM on the 7x7 map: its mean plus the bias is the logit.
+        assert_eq!(net.config.cam_side(), 7);
+        let cam = net.cam(&x, Head::Au(6)).unwrap();
+        assert_eq!(cam.dims(), &[2, 7, 7]);
+        let from_cam = (cam.mean(D::Minus1).unwrap().mean(D::Minus1).unwrap()
+            + net.bias(Head::Au(6)).unwrap() as f64)
+            .unwrap();
+        let logits = out.au.narrow(1, 6, 1).unwrap().squeeze(1).unwrap();
+        // Measured 2.5e-7 (AMD EPYC, AVX-512): 49 positions x 256 channels summed in another
+        // order; 1e-4 leaves 400x.
+        assert!(crate::model::ops::close(&from_cam, &logits) < 1e-4);
+    }
+
+    #[test]
     fn config_validation() {
+        assert!(AuNetConfig::faceapi(Backbone::FaceapiLandmarks)
+            .validate()
+            .is_ok());
+        let mut wrong = AuNetConfig::faceapi(Backbone::FaceapiExpression);
+        wrong.input = 48;
+        assert!(wrong.validate().is_err());
+        assert_eq!(
+            "faceapi-landmarks".parse::<Backbone>().unwrap(),
+            Backbone::FaceapiLandmarks
+        );
+        assert!("resnet".parse::<Backbone>().is_err());
+        // Model files written before backbones existed are from scratch.
+        let old: AuNetConfig = serde_json::from_str(r#"{"input": 48, "width": 8}"#).unwrap();
+        assert_eq!(old, AuNetConfig::small());
         assert!(AuNetConfig::small().validate().is_ok());
         assert!(AuNetConfig {
             input: 60,
-            width: 16
+            width: 16,
+            backbone: Backbone::Scratch,
         }
         .validate()
         .is_err());
         assert!(AuNetConfig {
             input: 64,
-            width: 0
+            width: 0,
+            backbone: Backbone::Scratch,
         }
         .validate()
         .is_err());

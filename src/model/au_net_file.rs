@@ -9,14 +9,23 @@ use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use super::au_net::{AuNet, AuNetConfig};
+use super::au_net::{AuNet, AuNetConfig, Backbone};
 use crate::error::{first_line, Error, Result};
 
-/// Training settings.
+/// Training settings. With a pretrained backbone, training has two phases: `frozen_epochs`
+/// with the backbone frozen (only the heads learn, on features computed once), then
+/// `epochs` with everything learning, the backbone at `lr / backbone_lr_div`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub net: AuNetConfig,
+    /// Epochs with every layer learning (from scratch: all epochs; on a backbone: phase 2).
     pub epochs: usize,
+    /// Phase 1 on a backbone: epochs with the backbone frozen. 0 from scratch.
+    #[serde(default)]
+    pub frozen_epochs: usize,
+    /// Phase 2 on a backbone: the backbone's learning rate is the heads' divided by this.
+    #[serde(default = "default_backbone_lr_div")]
+    pub backbone_lr_div: f64,
     pub batch: usize,
     /// Peak learning rate of the one-cycle schedule.
     pub lr: f64,
@@ -29,11 +38,17 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
+fn default_backbone_lr_div() -> f64 {
+    10.0
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             net: AuNetConfig::small(),
             epochs: 20,
+            frozen_epochs: 0,
+            backbone_lr_div: default_backbone_lr_div(),
             batch: 32,
             lr: 3e-3,
             weight_decay: 1e-4,
@@ -53,8 +68,30 @@ impl TrainConfig {
     /// expected.
     pub fn validate(&self) -> Result<()> {
         self.net.validate()?;
-        if self.epochs == 0 {
-            return Err(Error::config("epochs", self.epochs, ">= 1"));
+        if self.net.backbone == Backbone::Scratch {
+            if self.frozen_epochs != 0 {
+                return Err(Error::config(
+                    "frozen epochs",
+                    self.frozen_epochs,
+                    "0 from scratch (nothing to freeze)",
+                ));
+            }
+            if self.epochs == 0 {
+                return Err(Error::config("epochs", self.epochs, ">= 1"));
+            }
+        } else if self.epochs + self.frozen_epochs == 0 {
+            return Err(Error::config(
+                "epochs",
+                self.epochs,
+                ">= 1, or frozen epochs >= 1",
+            ));
+        }
+        if !(self.backbone_lr_div >= 1.0 && self.backbone_lr_div.is_finite()) {
+            return Err(Error::config(
+                "backbone lr div",
+                self.backbone_lr_div,
+                "a finite number >= 1",
+            ));
         }
         if self.batch == 0 {
             return Err(Error::config("batch", self.batch, ">= 1"));
@@ -117,6 +154,10 @@ pub struct ModelInfo {
     /// real footage (the pipeline says so in its sidecar).
     #[serde(default)]
     pub synthetic_training_data: bool,
+    /// The sha256 of the bundled weight file the backbone started from (None from scratch);
+    /// the backbone's name is `config.net.backbone`.
+    #[serde(default)]
+    pub backbone_sha256: Option<String>,
 }
 
 /// `format` of a `model.json`.

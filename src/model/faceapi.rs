@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 /// Input side in pixels (RGB).
 pub const INPUT: u32 = 112;
 /// Per-channel means subtracted from RGB pixels before dividing by 255.
-const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+pub const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+/// Channels of the trunk's last feature map ([`Trunk::forward`]).
+pub const TRUNK_CHANNELS: usize = 256;
+/// Side of the trunk's last feature map for a [`INPUT`] px crop (four stride-2 blocks).
+pub const TRUNK_SIDE: u32 = INPUT / 16;
 
 /// Labels of the expression net, in its output order.
 pub const EXPRESSION_LABELS: [&str; 7] = [
@@ -114,10 +118,48 @@ impl DenseBlock {
     }
 }
 
+/// The feature extractor: four dense blocks, 3 x 112 x 112 -> 256 x 7 x 7. Shared by the
+/// two bundled networks and by AU networks fine-tuned from them
+/// ([`crate::model::au_net::Backbone`]); differentiable, so it can be trained further.
+#[derive(Debug)]
+pub struct Trunk {
+    blocks: Vec<DenseBlock>,
+}
+
+impl Trunk {
+    /// Loads the four blocks' tensors (`dense0.conv0.filters` ... under `vb`'s prefix).
+    ///
+    /// # Errors
+    /// [`Error::Weights`] naming the first missing or wrongly shaped tensor.
+    pub fn load(vb: &VarBuilder) -> Result<Self> {
+        let mut blocks = Vec::new();
+        for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)]
+            .into_iter()
+            .enumerate()
+        {
+            blocks.push(DenseBlock::load(vb, i, cin, cout)?);
+        }
+        Ok(Trunk { blocks })
+    }
+
+    /// The last feature map [n, 256, h/16, w/16] of normalised planar input [n, 3, h, w]
+    /// (`(p - MEAN_RGB) / 255`).
+    ///
+    /// # Errors
+    /// A tensor operation failed.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for b in &self.blocks {
+            x = b.forward(&x)?; // 32x56, 64x28, 128x14, 256x7
+        }
+        Ok(x)
+    }
+}
+
 /// Feature extractor + fully connected head.
 #[derive(Debug)]
 pub struct FaceApiNet {
-    blocks: Vec<DenseBlock>,
+    trunk: Trunk,
     fc: Linear,
     outputs: usize,
     device: Device,
@@ -132,13 +174,7 @@ impl FaceApiNet {
     pub fn from_bytes(bytes: Vec<u8>, outputs: usize, device: &Device) -> Result<Self> {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|e| Error::Weights(format!("not a safetensors file: {e}")))?;
-        let mut blocks = Vec::new();
-        for (i, (cin, cout)) in [(3, 32), (32, 64), (64, 128), (128, 256)]
-            .into_iter()
-            .enumerate()
-        {
-            blocks.push(DenseBlock::load(&vb, i, cin, cout)?);
-        }
+        let trunk = Trunk::load(&vb)?;
         let w = vb
             .get((outputs, 256), "fc.weights")
             .map_err(|e| tensor_error("fc.weights", e))?;
@@ -146,7 +182,7 @@ impl FaceApiNet {
             .get(outputs, "fc.bias")
             .map_err(|e| tensor_error("fc.bias", e))?;
         Ok(FaceApiNet {
-            blocks,
+            trunk,
             fc: Linear::new(w, Some(b)),
             outputs,
             device: device.clone(),
@@ -192,10 +228,8 @@ impl FaceApiNet {
                 }
             }
         }
-        let mut x = Tensor::from_vec(x, (n, 3, side, side), &self.device)?; // [n, 3, 112, 112]
-        for b in &self.blocks {
-            x = b.forward(&x)?; // 32x56, 64x28, 128x14, 256x7
-        }
+        let x = Tensor::from_vec(x, (n, 3, side, side), &self.device)?; // [n, 3, 112, 112]
+        let x = self.trunk.forward(&x)?; // [n, 256, 7, 7]
         let x = x.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 256]
         let y = self.fc.forward(&x)?; // [n, outputs]
         debug_assert_eq!(y.dim(1)?, self.outputs);
