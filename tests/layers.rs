@@ -44,9 +44,10 @@ const ORDER: &[&str] = &[
     "neutral",
     // training and evaluation
     "train",
-    // the binary: its flags, its signal handlers, then main
+    // the binary: its flags, its signal handlers, its progress bars, then main
     "cli",
     "signals",
+    "bars",
     "main",
 ];
 
