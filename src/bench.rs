@@ -40,6 +40,7 @@ pub fn default_scenarios(frames: u64) -> Vec<Scenario> {
             source: SourceSpec::Images {
                 dir: clip,
                 fps: 30.0,
+                stills: crate::source::Stills::Auto,
             },
         },
         Scenario {

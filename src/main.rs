@@ -17,7 +17,7 @@ use facs::model::{default_models_dir, verify_all};
 use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
-use facs::source::{list_cameras, CameraSpec, SourceSpec};
+use facs::source::{list_cameras, CameraSpec, SourceSpec, Stills};
 use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
 use facs::util::progress::Progress;
@@ -247,6 +247,7 @@ fn real_main() -> anyhow::Result<Ending> {
             let source = SourceSpec::Images {
                 dir: clip,
                 fps: 30.0,
+                stills: Stills::Auto,
             };
             let config = apply(PipelineConfig::live(), &args.analysis);
             let show = !args.headless && display_available();
@@ -281,7 +282,8 @@ fn real_main() -> anyhow::Result<Ending> {
             )
         }
         Cmd::Run(args) => {
-            let source = SourceSpec::from_input(&args.input, args.fps)?;
+            let source = SourceSpec::from_input(&args.input, args.fps)?
+                .with_stills(args.stills.parse::<Stills>()?)?;
             let config = apply(PipelineConfig::offline(), &args.analysis);
             run_session(
                 spec(config, source, &args.analysis, args.realtime)?,
@@ -323,6 +325,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 SourceSpec::Images {
                     dir: demo_clip(),
                     fps: 30.0,
+                    stills: Stills::Auto,
                 },
                 &args.analysis,
                 false,

@@ -18,7 +18,7 @@ use crate::config::{DetectConfig, Mode, PipelineConfig};
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource, Detected, FaceBox, FaceResult, Frame, StageTimes};
-use crate::source::{Next, SourceInfo, SourceSpec};
+use crate::source::{Next, ReadAs, SourceInfo, SourceSpec};
 use crate::telemetry::Counters;
 use crate::track::{LandmarkHints, Tracker};
 use crate::util::worker::{panic_message, Worker};
@@ -275,6 +275,7 @@ impl Pipeline {
                 fps: None,
                 frame_count: None,
                 timing: None,
+                stills: None,
             },
             models: Vec::new(),
             default_baseline: None,
@@ -299,6 +300,24 @@ impl Pipeline {
         }
         if let Ok(info) = info_rx.recv() {
             pipeline.source_info = info;
+        }
+        if let (Some(secs), Some(stills)) = (
+            spec.classifier.calibration.calibrate_secs,
+            pipeline.source_info.stills.clone(),
+        ) {
+            if stills.read_as == ReadAs::Photos {
+                pipeline.control.stop();
+                let _ = pipeline.join_all();
+                return Err(Error::Source {
+                    source_name: pipeline.source_info.name.clone(),
+                    reason: format!(
+                        "read as a set of photos ({}): a face's first {secs} s (calibrate_secs) \
+                         exist only in a frame sequence; give a baseline file instead, or \
+                         read the folder as a sequence (--stills sequence)",
+                        stills.reason
+                    ),
+                });
+            }
         }
         if let Ok((models, baseline)) = models_rx.recv() {
             pipeline.models = models;
@@ -461,6 +480,11 @@ fn detect_stage(
     let (mut sent_before_last, mut last_sent): (Option<u64>, Option<u64>) = (None, None);
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
+        if frame.independent {
+            // A photo of a set: no face of an earlier photo is followed into it.
+            tracker.forget();
+            (sent_before_last, last_sent) = (None, None);
+        }
         let known = tracker.recent();
         let mut predicted_boxes = Vec::new();
         let boxes = if known.is_empty() || (full_search.is_none() && since_full + 1 >= full_every) {
@@ -569,7 +593,8 @@ fn classify_stage(
     hints: Arc<LandmarkHints>,
 ) -> Result<()> {
     for mut d in rx.iter() {
-        if control.take_calibration_request() {
+        // A baseline from "recent frames" would mix the people of different photos.
+        if control.take_calibration_request() && !d.frame.independent {
             classifier.calibrate_now();
         }
         let t0 = Instant::now();

@@ -25,7 +25,7 @@ use crate::frame::{Analysed, BaselineSource};
 use crate::log::{sidecar_path, LogFiles, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec};
-use crate::source::SourceInfo;
+use crate::source::{ReadAs, SourceInfo};
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
 use crate::util::json::write_json_atomic;
 use crate::util::png::save_rgb_png;
@@ -91,9 +91,28 @@ impl Summary {
             "frames: {} analysed, {} skipped (unreadable), {} dropped (live)\n",
             self.frames_analysed, self.frames_skipped, self.frames_dropped
         ));
+        let photos = self
+            .source
+            .stills
+            .as_ref()
+            .filter(|r| r.read_as == ReadAs::Photos);
+        if let Some(r) = &self.source.stills {
+            let why = match r.chosen {
+                "auto" => format!("auto: {}", r.reason),
+                _ => r.reason.clone(),
+            };
+            s.push_str(&format!("stills: read as {} ({why})\n", r.read_as.as_str()));
+        }
         s.push_str(&format!(
-            "faces:  {} found in {} frames, {} distinct ids\n",
-            self.faces_found, self.frames_with_faces, self.distinct_face_ids
+            "faces:  {} found in {} frames, {} distinct ids{}\n",
+            self.faces_found,
+            self.frames_with_faces,
+            self.distinct_face_ids,
+            if photos.is_some() {
+                " (ids start at 0 in each photo)"
+            } else {
+                ""
+            }
         ));
         s.push_str(&format!(
             "speed:  {:.1} fps over {:.2} s\n",

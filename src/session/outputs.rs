@@ -335,6 +335,7 @@ mod tests {
         let input = SourceSpec::Images {
             dir: frames.clone(),
             fps: 30.0,
+            stills: crate::source::Stills::Auto,
         };
         refused(&input, &outputs(None, None, Some(&frames)), "input folder");
         refused(

@@ -7,7 +7,10 @@ mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
-pub use images::{decode_rgb, image_extensions, load_rgb, ImageFolder};
+pub use images::{
+    decode_rgb, image_extensions, load_rgb, read_folder_as, ImageFolder, ReadAs, Stills,
+    StillsReading,
+};
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
 
@@ -21,10 +24,13 @@ use crate::frame::Frame;
 pub enum Next {
     /// A good frame.
     Frame(Frame),
-    /// A frame that could not be read; the run goes on without it.
+    /// A frame that could not be read; the run goes on without it. The capture stage
+    /// reports it as `frame N (what): reason`, so each part is said once.
     Skipped {
         index: u64,
+        /// The file the frame is, or the clip or camera it is from; not the frame number.
         what: String,
+        /// The cause alone, without the file's name.
         reason: String,
     },
     /// The source ended with a problem worth reporting (a truncated video); no more frames.
@@ -50,6 +56,8 @@ pub struct SourceInfo {
     pub frame_count: Option<u64>,
     /// A video's frame timing as its header states it; None for other sources.
     pub timing: Option<VideoTiming>,
+    /// For image inputs: read as one frame sequence or as unrelated photos, and why.
+    pub stills: Option<StillsReading>,
 }
 
 /// How a video stream's frames are timed, from its header (ffprobe). Each logged frame's
@@ -88,12 +96,14 @@ pub trait FrameSource {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSpec {
     Camera(CameraSpec),
-    /// A folder of images, sorted by name, at `fps` for timestamps.
+    /// A folder of images at `fps` for timestamps, read as a frame sequence or as a set of
+    /// photos as `stills` says.
     Images {
         dir: PathBuf,
         fps: f64,
+        stills: Stills,
     },
-    /// One still image.
+    /// One still image: a set of one photo.
     Image(PathBuf),
     Video(PathBuf),
     Synthetic(SyntheticSpec),
@@ -121,13 +131,44 @@ impl SourceSpec {
             return Err(Error::InputNotFound(path));
         }
         if path.is_dir() {
-            return Ok(SourceSpec::Images { dir: path, fps });
+            return Ok(SourceSpec::Images {
+                dir: path,
+                fps,
+                stills: Stills::Auto,
+            });
         }
         if is_image(&path) {
             Ok(SourceSpec::Image(path))
         } else {
             Ok(SourceSpec::Video(path))
         }
+    }
+
+    /// Sets how a folder of stills is read. A single image is a set of one photo.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for `stills` other than `auto` with an input that is not a
+    /// folder of images (or `photos` with a single image).
+    pub fn with_stills(mut self, how: Stills) -> Result<Self> {
+        match (&mut self, how) {
+            (SourceSpec::Images { stills, .. }, _) => *stills = how,
+            (_, Stills::Auto) | (SourceSpec::Image(_), Stills::Photos) => {}
+            (_, Stills::Sequence) => {
+                return Err(Error::config(
+                    "stills",
+                    "sequence",
+                    "a folder of images with --stills sequence",
+                ))
+            }
+            (_, Stills::Photos) => {
+                return Err(Error::config(
+                    "stills",
+                    "photos",
+                    "a folder of images or one image with --stills photos",
+                ))
+            }
+        }
+        Ok(self)
     }
 
     /// Opens the source. Call it on the thread that will read it.
@@ -137,7 +178,9 @@ impl SourceSpec {
     pub fn open(&self) -> Result<Box<dyn FrameSource>> {
         Ok(match self {
             SourceSpec::Camera(spec) => camera::open(spec)?,
-            SourceSpec::Images { dir, fps } => Box::new(ImageFolder::open(dir, *fps)?),
+            SourceSpec::Images { dir, fps, stills } => {
+                Box::new(ImageFolder::open(dir, *fps, *stills)?)
+            }
             SourceSpec::Image(path) => Box::new(ImageFolder::single(path)?),
             SourceSpec::Video(path) => Box::new(VideoSource::open(path)?),
             SourceSpec::Synthetic(spec) => Box::new(SyntheticSource::new(spec.clone())),
@@ -185,5 +228,32 @@ mod tests {
             SourceSpec::Synthetic(_)
         ));
         assert!(SourceSpec::from_input(dir.path().to_str().unwrap(), 0.0).is_err());
+    }
+
+    #[test]
+    fn stills_apply_to_folders_and_photos_to_one_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("a.png");
+        std::fs::write(&img, b"x").unwrap();
+        let vid = dir.path().join("a.mp4");
+        std::fs::write(&vid, b"x").unwrap();
+        let s = |p: &Path| SourceSpec::from_input(p.to_str().unwrap(), 30.0).unwrap();
+        assert!(matches!(
+            s(dir.path()).with_stills(Stills::Photos).unwrap(),
+            SourceSpec::Images {
+                stills: Stills::Photos,
+                ..
+            }
+        ));
+        assert!(s(&img).with_stills(Stills::Photos).is_ok());
+        assert!(s(&img).with_stills(Stills::Sequence).is_err());
+        assert!(s(&vid).with_stills(Stills::Auto).is_ok());
+        let err = s(&vid).with_stills(Stills::Photos).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid stills photos (expected a folder of images or one image with --stills photos)"
+        );
+        assert!("film".parse::<Stills>().is_err());
+        assert_eq!("photos".parse::<Stills>().unwrap(), Stills::Photos);
     }
 }
