@@ -599,7 +599,10 @@ fn video_gives_one_row_per_decoded_frame() {
         (1..=CLIP_FRAMES as u64).collect::<Vec<_>>(),
         "one row per frame"
     );
-    assert!(rows.iter().all(|r| r.file.is_empty()), "a video frame is no file");
+    assert!(
+        rows.iter().all(|r| r.file.is_empty()),
+        "a video frame is no file"
+    );
     let found = rows.iter().filter(|r| r.success == 1).count();
     // Measured (AMD EPYC, AVX-512): found on 30 of 30 (29 needed); lowest detector score
     // 20.7 against its threshold 2.0, so a frame decoded a little differently elsewhere

@@ -819,3 +819,88 @@ fn a_numbered_frame_folder_is_a_sequence_unless_told_otherwise() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_photo_set_refuses_first_seconds_calibration_before_writing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_set(tmp.path());
+    let csv = tmp.path().join("cal.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--input"])
+        .arg(&photos)
+        .args(["--calibrate-secs", "1", "--log"])
+        .arg(&csv);
+    let (code, stdout, stderr) = run_to_end(&mut cmd, tmp.path(), "cal");
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("read as a set of photos") && stderr.contains("--stills sequence"),
+        "{stderr}"
+    );
+    assert!(!csv.exists(), "a run that never started left a log");
+}
+
+// ---------------------------------------------------------------------------------------
+// Live sources: a camera that fails mid-stream
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_camera_that_fails_mid_stream_is_reopened_and_the_gap_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A fake camera (the synthetic face at 100 fps): its stream breaks after frame 20, the
+    // device refuses 3 attempts to reopen it, then comes back; 60 frames in all. Waits
+    // between attempts of 5, 10, 20 ms (the real camera's: 0.25 s doubling to 4 s).
+    let input = "fake-camera:frames=60,fail-after=20,down=3,backoff-ms=5,fps=100,size=320x240";
+    let csv = tmp.path().join("cam.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--input", input, "--log"]).arg(&csv);
+    let (code, stdout, stderr) = run_to_end(&mut cmd, tmp.path(), "cam");
+    // Completed, with a hole in the input: damaged input, exit code 3.
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("failed after frame 20"), "{stdout}");
+    assert!(stderr.contains("damaged input"), "{stderr}");
+
+    // Every delivered frame once, numbered on across the gap, timestamps on one clock.
+    let times = frame_times(&read_rows(&csv));
+    assert_eq!(
+        times.keys().copied().collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>()
+    );
+    let t: Vec<f64> = times.values().copied().collect();
+    assert!(t.windows(2).all(|w| w[1] > w[0]), "{t:?}");
+
+    let side = sidecar(&csv);
+    assert_eq!(side["status"], "complete", "{side:#}");
+    let s = &side["summary"];
+    assert_eq!(s["completed"], true, "{s:#}");
+    assert_eq!(s["frames_analysed"], 60, "{s:#}");
+    let gaps = s["gaps"].as_array().expect("gaps");
+    assert_eq!(gaps.len(), 1, "{s:#}");
+    let gap = &gaps[0];
+    assert_eq!(gap["after_frame"], 20, "{gap:#}");
+    assert_eq!(gap["failed_reopens"], 3, "{gap:#}");
+    assert!(
+        gap["error"].as_str().unwrap().contains("stream lost"),
+        "{gap:#}"
+    );
+    // The gap runs from frame 20's timestamp to frame 21's, as the log gives them (3
+    // decimals), and the frames it cost are estimated from them at 100 fps.
+    let (start, end) = (
+        gap["start_s"].as_f64().unwrap(),
+        gap["end_s"].as_f64().unwrap(),
+    );
+    assert!(
+        (start - times[&20]).abs() <= 0.0005,
+        "{gap:#} vs {}",
+        times[&20]
+    );
+    assert!(
+        (end - times[&21]).abs() <= 0.0005,
+        "{gap:#} vs {}",
+        times[&21]
+    );
+    let lost = gap["frames_lost"].as_u64().unwrap();
+    assert_eq!(
+        lost,
+        (((end - start) * 100.0).round() as u64).saturating_sub(1)
+    );
+}

@@ -112,7 +112,7 @@ pub(super) fn check(input: &SourceSpec, out: &Outputs) -> Result<()> {
     let input_path = match input {
         SourceSpec::Images { dir, .. } => Some(dir.as_path()),
         SourceSpec::Image(p) | SourceSpec::Video(p) => Some(p.as_path()),
-        SourceSpec::Camera(_) | SourceSpec::Synthetic(_) => None,
+        SourceSpec::Camera(_) | SourceSpec::Synthetic(_) | SourceSpec::FakeCamera(_) => None,
     };
     let input_dir = matches!(input, SourceSpec::Images { .. });
     let input_resolved = input_path.map(resolve).transpose()?;

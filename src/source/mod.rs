@@ -2,11 +2,13 @@
 //! capture stage does not care whether it reads a camera, a video, images or a test pattern.
 
 mod camera;
+mod fake_camera;
 mod images;
 mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
+pub use fake_camera::FakeCameraSpec;
 pub use images::{
     decode_rgb, image_extensions, load_rgb, read_folder_as, ImageFolder, ReadAs, Stills,
     StillsReading,
@@ -15,6 +17,7 @@ pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -107,11 +110,36 @@ pub enum SourceSpec {
     Image(PathBuf),
     Video(PathBuf),
     Synthetic(SyntheticSpec),
+    /// A camera that fails on purpose (`fake-camera:...`), to check reconnecting.
+    FakeCamera(FakeCameraSpec),
+}
+
+/// How the capture stage reconnects a live source that failed mid-stream: it waits
+/// `first_wait`, doubling after each failed attempt up to `max_wait`, until the source
+/// opens again or the run is stopped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reconnect {
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+    /// The source's nominal frame rate, to estimate the frames a gap cost.
+    pub fps: f64,
+}
+
+impl Reconnect {
+    /// A camera's: 0.25 s, doubling to 4 s.
+    pub fn camera(fps: f64) -> Self {
+        Reconnect {
+            first_wait: Duration::from_millis(250),
+            max_wait: Duration::from_secs(4),
+            fps,
+        }
+    }
 }
 
 impl SourceSpec {
-    /// Interprets an `--input` argument: a folder, an image, a video, or
-    /// `synthetic:faces=N,frames=M,size=WxH,fps=F`.
+    /// Interprets an `--input` argument: a folder, an image, a video,
+    /// `synthetic:faces=N,frames=M,size=WxH,fps=F`, or a failing camera
+    /// `fake-camera:fail-after=N,down=K,...` ([`FakeCameraSpec::parse`]).
     ///
     /// # Errors
     /// [`Error::InputNotFound`] for a missing path; [`Error::InvalidConfig`] for a bad
@@ -122,6 +150,16 @@ impl SourceSpec {
             .or(if input == "synthetic" { Some("") } else { None })
         {
             return Ok(SourceSpec::Synthetic(SyntheticSpec::parse(rest)?));
+        }
+        if let Some(rest) = input
+            .strip_prefix("fake-camera:")
+            .or(if input == "fake-camera" {
+                Some("")
+            } else {
+                None
+            })
+        {
+            return Ok(SourceSpec::FakeCamera(FakeCameraSpec::parse(rest)?));
         }
         if !(fps > 0.0 && fps <= 1000.0) {
             return Err(Error::config("fps", fps, "in (0, 1000]"));
@@ -184,7 +222,22 @@ impl SourceSpec {
             SourceSpec::Image(path) => Box::new(ImageFolder::single(path)?),
             SourceSpec::Video(path) => Box::new(VideoSource::open(path)?),
             SourceSpec::Synthetic(spec) => Box::new(SyntheticSource::new(spec.clone())),
+            SourceSpec::FakeCamera(spec) => spec.open()?,
         })
+    }
+
+    /// How to reconnect the source when it fails mid-stream: live sources (cameras) are
+    /// reopened; for the others (files, synthetic) None: a failure ends the run.
+    pub fn reconnect(&self) -> Option<Reconnect> {
+        match self {
+            SourceSpec::Camera(c) => Some(Reconnect::camera(f64::from(c.fps))),
+            SourceSpec::FakeCamera(f) => Some(Reconnect {
+                first_wait: f.backoff(),
+                max_wait: f.backoff() * 16,
+                fps: f.fps(),
+            }),
+            _ => None,
+        }
     }
 
     /// Short human description.
@@ -194,6 +247,7 @@ impl SourceSpec {
             SourceSpec::Images { dir, .. } => dir.display().to_string(),
             SourceSpec::Image(p) | SourceSpec::Video(p) => p.display().to_string(),
             SourceSpec::Synthetic(s) => s.to_string(),
+            SourceSpec::FakeCamera(s) => s.to_string(),
         }
     }
 }
