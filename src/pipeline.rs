@@ -317,7 +317,7 @@ impl Pipeline {
                 return Err(Error::Source {
                     source_name: pipeline.source_info.name.clone(),
                     reason: format!(
-                        "read as a set of photos ({}): a face's first {secs} s (calibrate_secs) \
+                        "read as a set of photos ({}): a face's first {secs} s (--calibrate-secs) \
                          exist only in a frame sequence; give a baseline file instead, or \
                          read the folder as a sequence (--stills sequence)",
                         stills.reason
@@ -444,26 +444,27 @@ fn wait_unless_stopped(wait: Duration, control: &Control) -> bool {
     false
 }
 
-/// Reopens a live source that failed, waiting between attempts as `policy` says, until it
-/// opens or the run is stopped. Returns the source and the number of failed attempts, or
-/// None (with that number) if the run was stopped first.
+/// Reopens a live source that failed, waiting `wait` before each attempt and twice as
+/// long after each failure (up to the policy's cap), until it opens or the run is stopped.
+/// `wait` is left where it got to, for a stream that fails again before its first frame.
+/// Returns the source and the number of failed attempts, or None (with that number) if
+/// the run was stopped first.
 fn reopen(
     spec: &SourceSpec,
     policy: Reconnect,
+    wait: &mut Duration,
     control: &Control,
 ) -> (Option<Box<dyn FrameSource>>, u32) {
-    let mut wait = policy.first_wait;
     let mut failed = 0u32;
     loop {
-        if !wait_unless_stopped(wait, control) {
+        if !wait_unless_stopped(*wait, control) {
             return (None, failed);
         }
-        match spec.open() {
+        let opened = spec.open();
+        *wait = (*wait * 2).min(policy.max_wait);
+        match opened {
             Ok(s) => return (Some(s), failed),
-            Err(_) => {
-                failed = failed.saturating_add(1);
-                wait = (wait * 2).min(policy.max_wait);
-            }
+            Err(_) => failed = failed.saturating_add(1),
         }
     }
 }
@@ -502,6 +503,7 @@ fn capture_stage(
     // The next frame number (0-based) and the last frame's timestamp, across reopenings.
     let (mut next_index, mut last_ts) = (0u64, None::<f64>);
     let mut open_gap: Option<SourceGap> = None;
+    let mut wait = reconnect.map_or(Duration::ZERO, |r| r.first_wait);
     let record_gap = |gap: SourceGap| {
         counters.add_warning(gap.describe(&info.name));
         if let Ok(mut list) = gaps.lock() {
@@ -518,18 +520,28 @@ fn capture_stage(
             (Ok(next), _) => next,
             (Err(e), None) => return Err(e),
             (Err(e), Some(policy)) => {
-                let failed_s = start.elapsed().as_secs_f64();
-                let mut gap = SourceGap {
-                    after_frame: next_index,
-                    start_s: last_ts.unwrap_or(failed_s),
-                    end_s: None,
-                    duration_s: None,
-                    frames_lost: None,
-                    failed_reopens: 0,
-                    error: e.to_string(),
+                // A stream that failed again before its first frame continues its gap,
+                // and that reopening counts as failed.
+                let mut gap = match open_gap.take() {
+                    Some(mut gap) => {
+                        gap.failed_reopens = gap.failed_reopens.saturating_add(1);
+                        gap
+                    }
+                    None => {
+                        wait = policy.first_wait;
+                        SourceGap {
+                            after_frame: next_index,
+                            start_s: last_ts.unwrap_or(start.elapsed().as_secs_f64()),
+                            end_s: None,
+                            duration_s: None,
+                            frames_lost: None,
+                            failed_reopens: 0,
+                            error: e.to_string(),
+                        }
+                    }
                 };
-                let (reopened, failed) = reopen(&spec, policy, &control);
-                gap.failed_reopens = failed;
+                let (reopened, failed) = reopen(&spec, policy, &mut wait, &control);
+                gap.failed_reopens = gap.failed_reopens.saturating_add(failed);
                 match reopened {
                     Some(s) => {
                         source = s;
@@ -872,6 +884,28 @@ mod tests {
             !counters.stopped_early.load(Ordering::SeqCst),
             "it reached the end"
         );
+    }
+
+    #[test]
+    fn a_stream_that_fails_again_before_its_first_frame_is_one_gap() {
+        let control = Control::default();
+        // After the break: 1 refused open, then 2 streams that open but fail at once.
+        let (spec, device) = fake_camera("frames=6,fail-after=3,down=1,flaky=2");
+        let (rx, _counters, gaps, handle) = capture(spec, &control);
+        let indices: Vec<u64> = rx.iter().map(|c| c.frame.index).collect();
+        handle.join().unwrap().unwrap();
+        assert_eq!(indices, (0..6).collect::<Vec<_>>());
+        assert_eq!(device.refused_opens(), 1);
+        let gaps = gaps.lock().unwrap().clone();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].after_frame, 3);
+        // The refused open and the two streams that gave no frame.
+        assert_eq!(gaps[0].failed_reopens, 3);
+        assert!(
+            gaps[0].error.contains("stream lost"),
+            "the first cause: {gaps:?}"
+        );
+        assert!(gaps[0].end_s.is_some());
     }
 
     #[test]

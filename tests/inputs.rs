@@ -705,7 +705,10 @@ fn photo_set(dir: &Path) -> PathBuf {
 fn a_folder_of_unrelated_photos_is_analysed_photo_by_photo() {
     let tmp = tempfile::tempdir().unwrap();
     let photos = photo_set(tmp.path());
-    let (csv, stdout) = facs_run(&photos, tmp.path(), "photos", &[]);
+    // --full-every 10: a sequence's frames 2 to 10 are searched only around the faces
+    // already known, and Bob, read after Alice as one sequence, is missed (measured: no
+    // face in bob.jpg). Every photo of a set is searched in full.
+    let (csv, stdout) = facs_run(&photos, tmp.path(), "photos", &["--full-every", "10"]);
     let rows = read_file_rows(&csv);
     let files: Vec<&str> = rows.iter().map(|r| r.file.as_str()).collect();
     // In name order, each row naming its photo; the group photo has 5 faces.

@@ -29,6 +29,9 @@ struct Params {
     down: u32,
     /// The first wait between reopening attempts; it doubles up to 16 times this.
     backoff: Duration,
+    /// Streams opened after each break that fail at their first read (a device that
+    /// enumerates but does not deliver yet).
+    flaky: u32,
 }
 
 /// What the device has been through, shared by every stream opened from one spec.
@@ -40,6 +43,8 @@ struct State {
     refused: u32,
     broken: bool,
     refused_total: u32,
+    /// Streams still to fail at their first read, since the last break.
+    flaky_left: u32,
 }
 
 /// A failing camera's description; clones share one device state.
@@ -60,11 +65,12 @@ impl fmt::Display for FakeCameraSpec {
         let p = &self.params;
         write!(
             f,
-            "fake-camera:frames={},fail-after={},failures={},down={},backoff-ms={},faces={},size={}x{},fps={}",
+            "fake-camera:frames={},fail-after={},failures={},down={},flaky={},backoff-ms={},faces={},size={}x{},fps={}",
             p.frames,
             p.fail_after,
             p.failures,
             p.down,
+            p.flaky,
             p.backoff.as_millis(),
             p.picture.faces,
             p.picture.width,
@@ -77,7 +83,8 @@ impl fmt::Display for FakeCameraSpec {
 impl FakeCameraSpec {
     /// Parses `key=value` pairs separated by commas: `frames` (delivered in all, default
     /// 300), `fail-after` (frames between breaks, default 100), `failures` (breaks, default
-    /// 1), `down` (refused opens after each break, default 3), `backoff-ms` (first wait
+    /// 1), `down` (refused opens after each break, default 3), `flaky` (streams opened
+    /// after each break that fail at their first read, default 0), `backoff-ms` (first wait
     /// between reopening attempts, default 250), and the picture's `faces`, `size`, `fps`
     /// and `face` as for `synthetic:`.
     ///
@@ -91,6 +98,7 @@ impl FakeCameraSpec {
             failures: 1,
             down: 3,
             backoff: Duration::from_millis(250),
+            flaky: 0,
         };
         let mut picture = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -107,14 +115,15 @@ impl FakeCameraSpec {
                 "fail-after" => params.fail_after = num("fail-after=N (N >= 1)")?,
                 "failures" => params.failures = num("failures=N")?.min(u32::MAX.into()) as u32,
                 "down" => params.down = num("down=N")?.min(u32::MAX.into()) as u32,
+                "flaky" => params.flaky = num("flaky=N")?.min(u32::MAX.into()) as u32,
                 "backoff-ms" => params.backoff = Duration::from_millis(num("backoff-ms=MS")?),
                 "faces" | "size" | "fps" | "face" => picture.push(part),
                 _ => {
                     return Err(Error::config(
                         "fake-camera option",
                         key,
-                        "one of frames, fail-after, failures, down, backoff-ms, faces, size, \
-                         fps, face",
+                        "one of frames, fail-after, failures, down, flaky, backoff-ms, faces, \
+                         size, fps, face",
                     ))
                 }
             }
@@ -215,11 +224,18 @@ impl FrameSource for FakeCamera {
             if st.delivered >= params.frames {
                 return Ok(Next::End);
             }
+            if self.next == 0 && st.flaky_left > 0 {
+                st.flaky_left -= 1;
+                return Err(Error::Camera(
+                    "no frame from the reopened stream (fake camera: flaky)".into(),
+                ));
+            }
             if st.breaks < params.failures
                 && st.delivered == params.fail_after * u64::from(st.breaks + 1)
             {
                 st.breaks += 1;
                 st.broken = true;
+                st.flaky_left = params.flaky;
                 return Err(Error::Camera(format!(
                     "stream lost after {} frames (fake camera: break {} of {})",
                     st.delivered, st.breaks, params.failures
