@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::log::sidecar_path;
 use crate::pipeline::{Control, PipelineSpec};
 use crate::session::{self, SessionOptions, Summary};
-use crate::source::{is_image, SourceSpec};
+use crate::source::{is_image, SourceSpec, Stills};
 use crate::util::progress::ProgressFn;
 
 /// File extensions taken as videos (any case).
@@ -49,7 +49,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The recordings in `dir`, sorted by name: video files, subfolders that hold images (at
-/// `fps`), and the images in `dir` itself as one recording named after `dir`. Names are
+/// `fps`), and the images in `dir` itself as one recording named after `dir` (image
+/// folders read as a sequence or as photos by `facs run`'s automatic rule). Names are
 /// file stems; when two recordings share a stem (`a.mp4`, `a.mov`) they keep their whole
 /// file name. Other files are left alone.
 ///
@@ -63,7 +64,15 @@ pub fn find_recordings(dir: &Path, fps: f64) -> Result<Vec<Recording>> {
     for p in &paths {
         if p.is_dir() && has_images(p) {
             let name = file_name(p);
-            found.push((name.clone(), name, SourceSpec::Images { dir: p.clone(), fps }));
+            found.push((
+                name.clone(),
+                name,
+                SourceSpec::Images {
+                    dir: p.clone(),
+                    fps,
+                    stills: Stills::Auto,
+                },
+            ));
         } else if p.is_file() && is_video(p) {
             let stem = p
                 .file_stem()
@@ -73,7 +82,15 @@ pub fn find_recordings(dir: &Path, fps: f64) -> Result<Vec<Recording>> {
     }
     if paths.iter().any(|p| p.is_file() && is_image(p)) {
         let name = file_name(dir);
-        found.push((name.clone(), name, SourceSpec::Images { dir: dir.to_path_buf(), fps }));
+        found.push((
+            name.clone(),
+            name,
+            SourceSpec::Images {
+                dir: dir.to_path_buf(),
+                fps,
+                stills: Stills::Auto,
+            },
+        ));
     }
     if found.is_empty() {
         return Err(Error::Source {
@@ -301,14 +318,16 @@ mod tests {
             r[4].source,
             SourceSpec::Images {
                 dir: d.join("p03"),
-                fps: 25.0
+                fps: 25.0,
+                stills: Stills::Auto,
             }
         );
         assert_eq!(
             r[5].source,
             SourceSpec::Images {
                 dir: d.clone(),
-                fps: 25.0
+                fps: 25.0,
+                stills: Stills::Auto,
             }
         );
     }

@@ -191,6 +191,17 @@ pub(crate) struct RunArgs {
     /// Frame rate for timestamps of an image folder.
     #[arg(long, default_value_t = 30.0)]
     pub(crate) fps: f64,
+    /// How to read a folder of images: `sequence` (frames of one recording: faces tracked
+    /// from frame to frame), `photos` (unrelated photos: each analysed on its own, face ids
+    /// from 0 in each), or `auto`: a sequence when the names are numbered frames of one
+    /// pattern (000001.jpg, frame_0001.png, ...) and the images all one size, else photos.
+    #[arg(
+        long,
+        value_name = "HOW",
+        default_value = "auto",
+        value_parser = ["auto", "sequence", "photos"]
+    )]
+    pub(crate) stills: String,
     /// Open the overlay window.
     #[arg(long)]
     pub(crate) show: bool,

@@ -68,6 +68,12 @@ pub struct Frame {
     pub rgb: Arc<Vec<u8>>,
     /// When the frame entered the pipeline, for end-to-end latency.
     pub captured_at: Instant,
+    /// The image file the frame was read from, by its name in the input folder (the log's
+    /// `file` column); None for video, camera and synthetic frames.
+    pub file: Option<Arc<str>>,
+    /// One photo of a set of unrelated photos: analysed on its own, with nothing carried
+    /// over from the frame before (no tracking: face ids start again at 0).
+    pub independent: bool,
 }
 
 impl Frame {
@@ -87,6 +93,8 @@ impl Frame {
                 height,
                 rgb: Arc::new(rgb),
                 captured_at: Instant::now(),
+                file: None,
+                independent: false,
             }
         })
     }

@@ -1,7 +1,9 @@
 //! The per-frame log: one row per face per frame (one `success=0` row for a frame without a
 //! face), in OpenFace's column convention, as CSV and/or JSON lines. Each frame's rows are
 //! written and flushed together, so a killed run keeps every frame before it intact. The
-//! CSV goes through the `csv` crate; the cells are numbers or empty, so nothing is quoted.
+//! CSV goes through the `csv` crate; the cells are numbers or empty, except the last,
+//! `file` (the image a row comes from; empty for video, camera and synthetic frames), which
+//! the `csv` crate quotes when the name holds a comma, a quote or a line break.
 //!
 //! A log file is claimed before it is written ([`LogFiles::claim`]): locked (`flock`) for
 //! the whole run, so a second run on the same file fails at once, and left as it was until
@@ -40,25 +42,28 @@ pub fn columns() -> Vec<String> {
     c.extend(EMOTIONS.iter().map(|e| format!("emotion_{e}")));
     c.extend((0..68).map(|i| format!("x_{i}")));
     c.extend((0..68).map(|i| format!("y_{i}")));
+    c.push("file".into());
     c
 }
 
 /// One log value.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Cell {
+enum Cell<'a> {
     Int(i64),
     /// A value and the number of decimals to print.
     Float(f64, usize),
+    Text(&'a str),
     Empty,
 }
 
-impl Cell {
+impl Cell<'_> {
     fn csv(&self, out: &mut String) {
         use std::fmt::Write as _;
         // Writing to a String cannot fail.
         let _ = match self {
             Cell::Int(v) => write!(out, "{v}"),
             Cell::Float(v, d) => write!(out, "{v:.d$}"),
+            Cell::Text(t) => out.write_str(t),
             Cell::Empty => Ok(()),
         };
     }
@@ -73,19 +78,22 @@ impl Cell {
                     .and_then(serde_json::Number::from_f64)
                     .map_or(serde_json::Value::Null, serde_json::Value::Number)
             }
+            Cell::Text(t) => (*t).into(),
             Cell::Empty => serde_json::Value::Null,
         }
     }
 }
 
 /// The rows for one analysed frame.
-fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
+fn rows(a: &Analysed) -> Vec<Vec<Cell<'_>>> {
     let frame = Cell::Int(a.frame.index as i64 + 1);
     let ts = Cell::Float(a.frame.timestamp_s, 3);
+    let file = a.frame.file.as_deref().map_or(Cell::Empty, Cell::Text);
     let n_cols = columns().len();
     if a.faces.is_empty() {
         let mut row = vec![frame, Cell::Empty, ts, Cell::Float(0.0, 2), Cell::Int(0)];
-        row.resize(n_cols, Cell::Empty);
+        row.resize(n_cols - 1, Cell::Empty);
+        row.push(file);
         return vec![row];
     }
     a.faces
@@ -127,6 +135,7 @@ fn rows(a: &Analysed) -> Vec<Vec<Cell>> {
             for i in 0..68 {
                 row.push(coord(s.landmarks.map(|l| l[i].1)));
             }
+            row.push(file);
             row
         })
         .collect()
@@ -449,7 +458,7 @@ mod tests {
     #[test]
     fn header_follows_openface_naming() {
         let c = columns();
-        assert_eq!(c.len(), 12 + 11 + 11 + 1 + 7 + 136);
+        assert_eq!(c.len(), 12 + 11 + 11 + 1 + 7 + 136 + 1);
         assert_eq!(
             &c[..5],
             ["frame", "face_id", "timestamp", "confidence", "success"]
@@ -463,6 +472,7 @@ mod tests {
         assert_eq!(c[42], "x_0");
         assert_eq!(c[110], "y_0");
         assert_eq!(c[177], "y_67");
+        assert_eq!(c[178], "file");
     }
 
     #[test]
@@ -512,6 +522,7 @@ mod tests {
         assert_eq!(face_row[34], "0.9123");
         assert_eq!(face_row[38], "0.9000");
         assert_eq!(face_row[177], "");
+        assert_eq!(face_row[178], ""); // not from an image file
         let json: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
             .unwrap()
             .lines()
@@ -526,6 +537,40 @@ mod tests {
         assert_eq!(json[1]["AU12_p"], 0.25);
         // The CSV has no such column.
         assert!(!lines[0].contains("au_source"));
+        assert!(json[1]["file"].is_null());
+    }
+
+    #[test]
+    fn rows_name_their_image_file_quoted_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
+        let mut w = LogWriter::create(Some(&csv), Some(&jsonl)).unwrap();
+        let mut a = analysed(vec![]);
+        a.frame.file = Some("000005.jpg".into());
+        w.write_frame(&a).unwrap();
+        a.frame.file = Some("smith, \"jo\".png".into());
+        w.write_frame(&a).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with(",000005.jpg"), "{}", lines[1]);
+        // A comma or quote in a name: the cell is quoted (quotes doubled), as CSV readers
+        // expect, and the row keeps its column count.
+        assert!(
+            lines[2].ends_with(r#","smith, ""jo"".png""#),
+            "{}",
+            lines[2]
+        );
+        let mut reader = csv::Reader::from_path(&csv).unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows[1].len(), columns().len());
+        assert_eq!(&rows[1][178], "smith, \"jo\".png");
+        let json: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(json[0]["file"], "000005.jpg");
+        assert_eq!(json[1]["file"], "smith, \"jo\".png");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use facs::model::{default_models_dir, verify_all};
 use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
-use facs::source::{list_cameras, CameraSpec, SourceSpec};
+use facs::source::{list_cameras, CameraSpec, SourceSpec, Stills};
 use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
 use facs::util::progress::ProgressFn;
@@ -174,6 +174,7 @@ fn run_batch(
     let placeholder = SourceSpec::Images {
         dir: args.input.clone(),
         fps: args.fps,
+        stills: Stills::Auto,
     };
     let opts = facs::batch::BatchOptions {
         out_dir,
@@ -470,7 +471,8 @@ fn real_main() -> anyhow::Result<Ending> {
             )
         }
         Cmd::Run(args) => {
-            let source = SourceSpec::from_input(&args.input, args.fps)?;
+            let source = SourceSpec::from_input(&args.input, args.fps)?
+                .with_stills(args.stills.parse::<Stills>()?)?;
             let config = apply(PipelineConfig::offline(), &args.analysis);
             run_session(
                 spec(config, source, &args.analysis, args.realtime)?,

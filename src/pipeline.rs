@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::config::{DetectConfig, Mode, PipelineConfig};
 use crate::detect::Detector;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource, Detected, FaceBox, FaceResult, Frame, StageTimes};
-use crate::source::{Next, SourceInfo, SourceSpec};
+use crate::source::{FrameSource, Next, ReadAs, Reconnect, SourceInfo, SourceSpec};
 use crate::telemetry::Counters;
 use crate::track::{LandmarkHints, Tracker};
 use crate::util::worker::{panic_message, Worker};
@@ -144,6 +144,8 @@ pub struct Pipeline {
     pub control: Control,
     pub counters: Arc<Counters>,
     pub source_info: SourceInfo,
+    /// Where a live source failed and was reopened, filled by the capture stage.
+    pub gaps: Arc<Mutex<Vec<SourceGap>>>,
     pub models: Vec<ModelUse>,
     /// The geometric AUs' default baseline (None without landmarks).
     pub default_baseline: Option<BaselineSource>,
@@ -193,14 +195,17 @@ impl Pipeline {
         let (models_tx, models_rx) = bounded::<Loaded>(1);
 
         let hints = Arc::new(LandmarkHints::default());
+        let gaps = Arc::new(Mutex::new(Vec::new()));
         let mut handles = Vec::new();
         {
             let (control, counters, ready) = (control.clone(), counters.clone(), ready_tx.clone());
             let (source, realtime, max_frames) =
                 (spec.source.clone(), spec.realtime, cfg.max_frames);
+            let gaps = gaps.clone();
             handles.push(spawn_stage("capture", &control.clone(), move || {
                 capture_stage(
-                    source, realtime, max_frames, to_detect, control, counters, ready, info_tx,
+                    source, realtime, max_frames, to_detect, control, counters, gaps, ready,
+                    info_tx,
                 )
             })?);
         }
@@ -281,7 +286,9 @@ impl Pipeline {
                 fps: None,
                 frame_count: None,
                 timing: None,
+                stills: None,
             },
+            gaps,
             models: Vec::new(),
             default_baseline: None,
             au_source: None,
@@ -306,6 +313,24 @@ impl Pipeline {
         }
         if let Ok(info) = info_rx.recv() {
             pipeline.source_info = info;
+        }
+        if let (Some(secs), Some(stills)) = (
+            spec.classifier.calibration.calibrate_secs,
+            pipeline.source_info.stills.clone(),
+        ) {
+            if stills.read_as == ReadAs::Photos {
+                pipeline.control.stop();
+                let _ = pipeline.join_all();
+                return Err(Error::Source {
+                    source_name: pipeline.source_info.name.clone(),
+                    reason: format!(
+                        "read as a set of photos ({}): a face's first {secs} s (--calibrate-secs) \
+                         exist only in a frame sequence; give a baseline file instead, or \
+                         read the folder as a sequence (--stills sequence)",
+                        stills.reason
+                    ),
+                });
+            }
         }
         if let Ok((models, baseline, au_source)) = models_rx.recv() {
             pipeline.models = models;
@@ -369,6 +394,89 @@ impl Drop for Pipeline {
     }
 }
 
+/// A stretch of a live run without frames: the source (a camera) failed mid-stream and
+/// the capture stage reopened it. Times are the log's timestamps (seconds from the start of
+/// the run, on one clock across reopenings).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SourceGap {
+    /// The log's `frame` number of the last frame before the gap (0: none yet). Frame
+    /// numbers go on from it after the gap: they count frames delivered.
+    pub after_frame: u64,
+    /// Timestamp of the last frame before the gap (the time of the failure if none).
+    pub start_s: f64,
+    /// Timestamp of the first frame after the gap; None when the run ended first.
+    pub end_s: Option<f64>,
+    /// `end_s - start_s`.
+    pub duration_s: Option<f64>,
+    /// Frames the source would have delivered in the gap at its nominal rate:
+    /// round(`duration_s` x rate) - 1. An estimate: a camera does not say what it missed.
+    pub frames_lost: Option<u64>,
+    /// Attempts to reopen the source that failed before it came back.
+    pub failed_reopens: u32,
+    /// Why the source stopped.
+    pub error: String,
+}
+
+impl SourceGap {
+    /// One line for the summary's warnings.
+    fn describe(&self, source: &str) -> String {
+        let mut s = format!(
+            "{source} failed after frame {} ({:.3} s): {}; ",
+            self.after_frame, self.start_s, self.error
+        );
+        match (self.end_s, self.duration_s, self.frames_lost) {
+            (Some(end), Some(d), Some(lost)) => s.push_str(&format!(
+                "back at {end:.3} s after {} failed reopening attempts: {d:.3} s without \
+                 frames, about {lost} frames lost",
+                self.failed_reopens
+            )),
+            _ => s.push_str(&format!(
+                "not back when the run ended ({} failed reopening attempts)",
+                self.failed_reopens
+            )),
+        }
+        s
+    }
+}
+
+/// Sleeps `wait` in short slices; false if the run was stopped meanwhile.
+fn wait_unless_stopped(wait: Duration, control: &Control) -> bool {
+    let until = Instant::now() + wait;
+    while !control.stopped() {
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(20)));
+    }
+    false
+}
+
+/// Reopens a live source that failed, waiting `wait` before each attempt and twice as
+/// long after each failure (up to the policy's cap), until it opens or the run is stopped.
+/// `wait` is left where it got to, for a stream that fails again before its first frame.
+/// Returns the source and the number of failed attempts, or None (with that number) if
+/// the run was stopped first.
+fn reopen(
+    spec: &SourceSpec,
+    policy: Reconnect,
+    wait: &mut Duration,
+    control: &Control,
+) -> (Option<Box<dyn FrameSource>>, u32) {
+    let mut failed = 0u32;
+    loop {
+        if !wait_unless_stopped(*wait, control) {
+            return (None, failed);
+        }
+        let opened = spec.open();
+        *wait = (*wait * 2).min(policy.max_wait);
+        match opened {
+            Ok(s) => return (Some(s), failed),
+            Err(_) => failed = failed.saturating_add(1),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn capture_stage(
     spec: SourceSpec,
@@ -377,6 +485,7 @@ fn capture_stage(
     out: Link<Captured>,
     control: Control,
     counters: Arc<Counters>,
+    gaps: Arc<Mutex<Vec<SourceGap>>>,
     ready: Sender<Result<()>>,
     info_tx: Sender<SourceInfo>,
 ) -> Result<()> {
@@ -387,20 +496,76 @@ fn capture_stage(
             return Ok(());
         }
     };
-    let _ = info_tx.send(source.info());
+    let info = source.info();
+    let _ = info_tx.send(info.clone());
     let _ = ready.send(Ok(()));
     drop(ready);
-    let fps = source.info().fps;
+    let fps = info.fps;
+    let reconnect = spec.reconnect();
     let start = Instant::now();
     let mut sent = 0u64;
     let mut ended = false;
+    // A reopened live source counts its frames and its clock from 0 again: these put its
+    // frames on the run's numbering and clock.
+    let (mut index_offset, mut time_offset_s) = (0u64, 0.0f64);
+    // The next frame number (0-based) and the last frame's timestamp, across reopenings.
+    let (mut next_index, mut last_ts) = (0u64, None::<f64>);
+    let mut open_gap: Option<SourceGap> = None;
+    let mut wait = reconnect.map_or(Duration::ZERO, |r| r.first_wait);
+    let record_gap = |gap: SourceGap| {
+        counters.add_warning(gap.describe(&info.name));
+        if let Ok(mut list) = gaps.lock() {
+            list.push(gap);
+        }
+    };
     while !control.stopped() && max_frames.is_none_or(|m| sent < m) {
         if control.paused() {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
         let t0 = Instant::now();
-        match source.next_frame()? {
+        let next = match (source.next_frame(), reconnect) {
+            (Ok(next), _) => next,
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(policy)) => {
+                // A stream that failed again before its first frame continues its gap,
+                // and that reopening counts as failed.
+                let mut gap = match open_gap.take() {
+                    Some(mut gap) => {
+                        gap.failed_reopens = gap.failed_reopens.saturating_add(1);
+                        gap
+                    }
+                    None => {
+                        wait = policy.first_wait;
+                        SourceGap {
+                            after_frame: next_index,
+                            start_s: last_ts.unwrap_or(start.elapsed().as_secs_f64()),
+                            end_s: None,
+                            duration_s: None,
+                            frames_lost: None,
+                            failed_reopens: 0,
+                            error: e.to_string(),
+                        }
+                    }
+                };
+                let (reopened, failed) = reopen(&spec, policy, &mut wait, &control);
+                gap.failed_reopens = gap.failed_reopens.saturating_add(failed);
+                match reopened {
+                    Some(s) => {
+                        source = s;
+                        index_offset = next_index;
+                        time_offset_s = start.elapsed().as_secs_f64();
+                        open_gap = Some(gap);
+                        continue;
+                    }
+                    None => {
+                        record_gap(gap);
+                        break;
+                    }
+                }
+            }
+        };
+        match next {
             Next::End => {
                 ended = true;
                 break;
@@ -415,10 +580,24 @@ fn capture_stage(
                 what,
                 reason,
             } => {
+                let index = index + index_offset;
+                next_index = index + 1;
                 counters.add_skipped(format!("frame {} ({what}): {reason}", index + 1));
             }
             Next::Frame(mut frame) => {
                 let capture_ms = t0.elapsed().as_secs_f32() * 1e3;
+                frame.index += index_offset;
+                frame.timestamp_s += time_offset_s;
+                next_index = frame.index + 1;
+                last_ts = Some(frame.timestamp_s);
+                if let Some(mut gap) = open_gap.take() {
+                    let d = frame.timestamp_s - gap.start_s;
+                    gap.end_s = Some(frame.timestamp_s);
+                    gap.duration_s = Some(d);
+                    gap.frames_lost =
+                        reconnect.map(|r| ((d * r.fps).round() as u64).saturating_sub(1));
+                    record_gap(gap);
+                }
                 if realtime && fps.is_some() {
                     let due = start + Duration::from_secs_f64(frame.timestamp_s);
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -433,6 +612,10 @@ fn capture_stage(
                 }
             }
         }
+    }
+    // A source that came back but delivered nothing before the end.
+    if let Some(gap) = open_gap.take() {
+        record_gap(gap);
     }
     if !ended {
         counters.stopped_early.store(true, Ordering::SeqCst);
@@ -469,6 +652,11 @@ fn detect_stage(
     let (mut sent_before_last, mut last_sent): (Option<u64>, Option<u64>) = (None, None);
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
+        if frame.independent {
+            // A photo of a set: no face of an earlier photo is followed into it.
+            tracker.forget();
+            (sent_before_last, last_sent) = (None, None);
+        }
         let known = tracker.recent();
         let mut predicted_boxes = Vec::new();
         let boxes = if known.is_empty() || (full_search.is_none() && since_full + 1 >= full_every) {
@@ -577,7 +765,8 @@ fn classify_stage(
     hints: Arc<LandmarkHints>,
 ) -> Result<()> {
     for mut d in rx.iter() {
-        if control.take_calibration_request() {
+        // A baseline from "recent frames" would mix the people of different photos.
+        if control.take_calibration_request() && !d.frame.independent {
             classifier.calibrate_now();
         }
         let t0 = Instant::now();
@@ -611,6 +800,7 @@ fn classify_stage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::FakeCameraSpec;
 
     #[test]
     fn live_link_drops_oldest_and_counts() {
@@ -635,6 +825,124 @@ mod tests {
         drop(link);
         assert_eq!(consumer.join().unwrap(), (0..100).collect::<Vec<_>>());
         assert_eq!(counters.dropped(), 0);
+    }
+
+    /// Runs the capture stage on `spec` on a thread; returns its frames' receiver, its
+    /// counters and gaps, and the handle to join.
+    #[allow(clippy::type_complexity)]
+    fn capture(
+        spec: SourceSpec,
+        control: &Control,
+    ) -> (
+        Receiver<Captured>,
+        Arc<Counters>,
+        Arc<Mutex<Vec<SourceGap>>>,
+        JoinHandle<Result<()>>,
+    ) {
+        let counters = Arc::new(Counters::default());
+        let gaps = Arc::new(Mutex::new(Vec::new()));
+        let (link, rx) = Link::new(Mode::Offline, 4, &counters);
+        let (ready, ready_rx) = bounded(1);
+        let (info, _info_rx) = bounded(1);
+        let (c, n, g) = (control.clone(), counters.clone(), gaps.clone());
+        let handle = std::thread::spawn(move || {
+            capture_stage(spec, false, None, link, c, n, g, ready, info)
+        });
+        ready_rx.recv().unwrap().unwrap();
+        (rx, counters, gaps, handle)
+    }
+
+    fn fake_camera(options: &str) -> (SourceSpec, FakeCameraSpec) {
+        let text = format!("fake-camera:{options},backoff-ms=1,fps=1000,size=64x48,face=24");
+        let spec = SourceSpec::from_input(&text, 30.0).unwrap();
+        let SourceSpec::FakeCamera(device) = spec.clone() else {
+            panic!("{text}")
+        };
+        // Clones share one device: `device` sees what the stage does to it.
+        (spec, device)
+    }
+
+    #[test]
+    fn a_camera_that_fails_is_reopened_on_one_clock_and_numbering() {
+        let control = Control::default();
+        let (spec, device) = fake_camera("frames=9,fail-after=3,failures=2,down=2");
+        let (rx, counters, gaps, handle) = capture(spec, &control);
+        let frames: Vec<(u64, f64)> = rx
+            .iter()
+            .map(|c| (c.frame.index, c.frame.timestamp_s))
+            .collect();
+        handle.join().unwrap().unwrap();
+        // Every frame once, numbered on from before each break (each new stream counts from
+        // 0 again), on one clock.
+        let indices: Vec<u64> = frames.iter().map(|f| f.0).collect();
+        assert_eq!(indices, (0..9).collect::<Vec<_>>());
+        assert!(frames.windows(2).all(|w| w[1].1 > w[0].1), "{frames:?}");
+        assert_eq!(device.refused_opens(), 4);
+        let gaps = gaps.lock().unwrap().clone();
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        for (gap, after) in gaps.iter().zip([3usize, 6]) {
+            assert_eq!(gap.after_frame, after as u64);
+            assert_eq!(gap.failed_reopens, 2);
+            assert_eq!(gap.start_s, frames[after - 1].1);
+            assert_eq!(gap.end_s, Some(frames[after].1));
+            assert!(gap.error.contains("stream lost"), "{}", gap.error);
+        }
+        assert_eq!(counters.warnings.lock().unwrap().len(), 2);
+        assert!(
+            !counters.stopped_early.load(Ordering::SeqCst),
+            "it reached the end"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_fails_again_before_its_first_frame_is_one_gap() {
+        let control = Control::default();
+        // After the break: 1 refused open, then 2 streams that open but fail at once.
+        let (spec, device) = fake_camera("frames=6,fail-after=3,down=1,flaky=2");
+        let (rx, _counters, gaps, handle) = capture(spec, &control);
+        let indices: Vec<u64> = rx.iter().map(|c| c.frame.index).collect();
+        handle.join().unwrap().unwrap();
+        assert_eq!(indices, (0..6).collect::<Vec<_>>());
+        assert_eq!(device.refused_opens(), 1);
+        let gaps = gaps.lock().unwrap().clone();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].after_frame, 3);
+        // The refused open and the two streams that gave no frame.
+        assert_eq!(gaps[0].failed_reopens, 3);
+        assert!(
+            gaps[0].error.contains("stream lost"),
+            "the first cause: {gaps:?}"
+        );
+        assert!(gaps[0].end_s.is_some());
+    }
+
+    #[test]
+    fn a_camera_that_stays_down_is_retried_until_the_run_stops() {
+        let control = Control::default();
+        let (spec, device) = fake_camera("frames=100,fail-after=2,down=1000000");
+        let (rx, counters, gaps, handle) = capture(spec, &control);
+        assert_eq!(rx.iter().take(2).count(), 2);
+        // The stream breaks after two frames; the stage keeps trying to reopen it (no
+        // error, no end) until the run is stopped. A hang guard, not a timing check.
+        let guard = Instant::now() + Duration::from_secs(60);
+        while device.refused_opens() < 5 {
+            assert!(Instant::now() < guard, "no reopening attempts");
+            assert!(!handle.is_finished(), "the stage gave up");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        control.stop();
+        handle.join().unwrap().unwrap();
+        let gaps = gaps.lock().unwrap().clone();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].after_frame, 2);
+        assert!(gaps[0].failed_reopens >= 5, "{gaps:?}");
+        assert_eq!((gaps[0].end_s, gaps[0].frames_lost), (None, None));
+        assert!(counters.stopped_early.load(Ordering::SeqCst));
+        let warnings = counters.warnings.lock().unwrap().clone();
+        assert!(
+            warnings[0].contains("not back when the run ended"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

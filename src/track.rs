@@ -16,7 +16,8 @@ struct Track {
     missed: u32,
 }
 
-/// Assigns ids to detections; ids start at 0 and are never reused within a run.
+/// Assigns ids to detections; ids start at 0 and are never reused within a run, unless
+/// [`Tracker::forget`] starts the count again (the next photo of a set).
 #[derive(Debug)]
 pub struct Tracker {
     cfg: TrackConfig,
@@ -81,6 +82,13 @@ impl Tracker {
                 TrackedFace { id, bbox: *d }
             })
             .collect()
+    }
+
+    /// Drops every track and starts the ids again at 0: the next frame is unrelated to the
+    /// ones before (another photo of a set).
+    pub fn forget(&mut self) {
+        self.tracks.clear();
+        self.next_id = 0;
     }
 
     /// The id and last box of each track seen in the previous frame.
@@ -242,6 +250,18 @@ mod tests {
         // Both moved 10 px and arrive in the other order.
         let f2 = t.update(&[b(310.0, 0.0), b(10.0, 0.0)]);
         assert_eq!(f2.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 0]);
+    }
+
+    #[test]
+    fn forget_starts_the_ids_again() {
+        let mut t = Tracker::new(TrackConfig::default());
+        t.update(&[b(0.0, 0.0), b(300.0, 0.0)]);
+        t.forget();
+        assert!(t.recent().is_empty());
+        // The same place as face 0 before, but nothing is carried: ids 0, 1 again, in
+        // detection order.
+        let f = t.update(&[b(300.0, 0.0), b(0.0, 0.0)]);
+        assert_eq!(f.iter().map(|f| f.id).collect::<Vec<_>>(), vec![0, 1]);
     }
 
     #[test]

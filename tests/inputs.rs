@@ -527,7 +527,27 @@ fn truncated_jpeg_is_skipped_named_and_counted() {
     assert_eq!(s["frames_skipped"], 1, "{s:#}");
     assert_eq!(s["frames_analysed"], 3, "{s:#}");
     let skipped = s["skipped"][0].as_str().unwrap_or_default();
-    assert!(skipped.contains("000002.jpg"), "skipped: {}", s["skipped"]);
+    // The frame, the file and the cause, each said once:
+    // "frame 3 (<dir>/000002.jpg): truncated JPEG: the file ends ...".
+    let named = frames.join("000002.jpg").display().to_string();
+    assert_eq!(
+        skipped.matches("000002.jpg").count(),
+        1,
+        "the file is named once: {skipped}"
+    );
+    assert!(
+        skipped.starts_with(&format!("frame 3 ({named}): truncated JPEG: ")),
+        "skipped: {skipped}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("skipped "))
+        .unwrap_or_else(|| panic!("no skipped line in\n{stdout}"));
+    assert_eq!(
+        line,
+        format!("skipped {skipped}"),
+        "summary and sidecar differ"
+    );
 }
 
 /// `jpeg` with an EXIF APP1 segment right after its SOI marker holding one IFD0 entry:
@@ -617,5 +637,276 @@ fn exif_orientation_of_a_still_is_applied() {
             Some(u64::from(upright.height()))
         ),
         "the sidecar gives the upright size"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Folders of stills: one frame sequence, or a set of unrelated photos
+// ---------------------------------------------------------------------------------------
+
+/// One CSV log row's frame number, face id (None without a face) and source file.
+#[derive(Debug, PartialEq)]
+struct FileRow {
+    frame: u64,
+    face_id: Option<u32>,
+    file: String,
+}
+
+fn read_file_rows(csv: &Path) -> Vec<FileRow> {
+    let text = std::fs::read_to_string(csv).unwrap_or_else(|e| panic!("{}: {e}", csv.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} column in {header:?}"))
+    };
+    let (frame_c, id_c, file_c) = (col("frame"), col("face_id"), col("file"));
+    lines
+        .map(|l| {
+            // The test files' names hold no comma or quote: no cell is quoted.
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), header.len(), "{l}");
+            FileRow {
+                frame: f[frame_c].parse().unwrap(),
+                face_id: f[id_c].parse().ok(),
+                file: f[file_c].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// file -> the face ids of its rows, in log order.
+fn ids_per_file(rows: &[FileRow]) -> BTreeMap<String, Vec<u32>> {
+    let mut m: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for r in rows {
+        m.entry(r.file.clone()).or_default().extend(r.face_id);
+    }
+    m
+}
+
+/// Three photos of different people under unrelated names: two 640x360 frames of two clips
+/// (one man each, face near the middle) and the 1000x667 group photo (5 faces).
+fn photo_set(dir: &Path) -> PathBuf {
+    let photos = dir.join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for (from, to) in [
+        (fixture("single_face").join("000010.jpg"), "alice.jpg"),
+        (fixture("wolfgang").join("000336.jpg"), "bob.jpg"),
+        (fixture("multi_face.jpg"), "group.jpg"),
+    ] {
+        std::fs::copy(&from, photos.join(to)).unwrap();
+    }
+    photos
+}
+
+#[test]
+fn a_folder_of_unrelated_photos_is_analysed_photo_by_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_set(tmp.path());
+    // --full-every 10: a sequence's frames 2 to 10 are searched only around the faces
+    // already known, and Bob, read after Alice as one sequence, is missed (measured: no
+    // face in bob.jpg). Every photo of a set is searched in full.
+    let (csv, stdout) = facs_run(&photos, tmp.path(), "photos", &["--full-every", "10"]);
+    let rows = read_file_rows(&csv);
+    let files: Vec<&str> = rows.iter().map(|r| r.file.as_str()).collect();
+    // In name order, each row naming its photo; the group photo has 5 faces.
+    assert_eq!(
+        files,
+        [
+            "alice.jpg",
+            "bob.jpg",
+            "group.jpg",
+            "group.jpg",
+            "group.jpg",
+            "group.jpg",
+            "group.jpg"
+        ],
+        "{stdout}"
+    );
+    let frames: Vec<u64> = rows.iter().map(|r| r.frame).collect();
+    assert_eq!(frames, [1, 2, 3, 3, 3, 3, 3]);
+    // Nothing is carried from one photo to the next: each photo's faces are 0..n.
+    let ids = ids_per_file(&rows);
+    assert_eq!(ids["alice.jpg"], [0]);
+    assert_eq!(ids["bob.jpg"], [0]);
+    let mut group = ids["group.jpg"].clone();
+    group.sort_unstable();
+    assert_eq!(group, [0, 1, 2, 3, 4]);
+    // The sidecar says how the folder was read, and why.
+    let stills = &sidecar(&csv)["source"]["stills"];
+    assert_eq!(stills["read_as"], "photos", "{stills:#}");
+    assert_eq!(stills["chosen"], "auto", "{stills:#}");
+    assert!(
+        stills["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("alice.jpg"),
+        "{stills:#}"
+    );
+    assert!(stdout.contains("read as photos"), "{stdout}");
+
+    // --stills sequence: the same photos as one sequence, tracked across files, as facs
+    // read every folder before it told the two apart.
+    let (seq_csv, _) = facs_run(
+        &photos,
+        tmp.path(),
+        "as_sequence",
+        &["--stills", "sequence"],
+    );
+    let seq_rows = read_file_rows(&seq_csv);
+    let seq_ids = ids_per_file(&seq_rows);
+    // Alice is face 0; Bob's box overlaps hers too little to be the same track (IoU 0.13
+    // against the tracker's 0.3), so he is face 1; the group's faces are 2 to 6.
+    assert_eq!(seq_ids["alice.jpg"], [0]);
+    assert_eq!(seq_ids["bob.jpg"], [1]);
+    let mut group = seq_ids["group.jpg"].clone();
+    group.sort_unstable();
+    assert_eq!(group, [2, 3, 4, 5, 6], "{seq_ids:?}");
+    let stills = &sidecar(&seq_csv)["source"]["stills"];
+    assert_eq!(stills["read_as"], "sequence", "{stills:#}");
+    assert_eq!(stills["chosen"], "forced", "{stills:#}");
+}
+
+#[test]
+fn a_numbered_frame_folder_is_a_sequence_unless_told_otherwise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (csv, _) = facs_run(
+        &fixture("wolfgang"),
+        tmp.path(),
+        "wolfgang",
+        &["--fps", "25"],
+    );
+    let rows = read_file_rows(&csv);
+    // 22 frames, one man in each: one face followed through them all, id 0.
+    assert_eq!(rows.len(), 22);
+    assert!(rows.iter().all(|r| r.face_id == Some(0)), "{rows:?}");
+    assert_eq!(rows[0].file, "000000.jpg");
+    assert_eq!(rows[21].file, "000464.jpg");
+    let stills = &sidecar(&csv)["source"]["stills"];
+    assert_eq!(stills["read_as"], "sequence", "{stills:#}");
+    assert_eq!(stills["chosen"], "auto", "{stills:#}");
+
+    // Two different men as numbered frames of one size: by the rule, a sequence. Their
+    // boxes overlap too little to be one track (IoU 0.13 against the tracker's 0.3), so
+    // the second is a new face, id 1.
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    std::fs::copy(
+        fixture("single_face").join("000010.jpg"),
+        frames.join("frame_1.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("wolfgang").join("000336.jpg"),
+        frames.join("frame_2.jpg"),
+    )
+    .unwrap();
+    let (csv, _) = facs_run(&frames, tmp.path(), "two_men", &[]);
+    let rows = read_file_rows(&csv);
+    let ids: Vec<(&str, Option<u32>)> = rows.iter().map(|r| (r.file.as_str(), r.face_id)).collect();
+    assert_eq!(ids, [("frame_1.jpg", Some(0)), ("frame_2.jpg", Some(1))]);
+    assert_eq!(sidecar(&csv)["source"]["stills"]["read_as"], "sequence");
+
+    // --stills photos: each frame on its own, so each face is id 0 of its photo.
+    let (csv, stdout) = facs_run(&frames, tmp.path(), "forced", &["--stills", "photos"]);
+    let rows = read_file_rows(&csv);
+    let ids: Vec<(&str, Option<u32>)> = rows.iter().map(|r| (r.file.as_str(), r.face_id)).collect();
+    assert_eq!(ids, [("frame_1.jpg", Some(0)), ("frame_2.jpg", Some(0))]);
+    let stills = &sidecar(&csv)["source"]["stills"];
+    assert_eq!(stills["read_as"], "photos", "{stills:#}");
+    assert_eq!(stills["chosen"], "forced", "{stills:#}");
+    assert!(
+        stdout.contains("read as photos (--stills photos)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_photo_set_refuses_first_seconds_calibration_before_writing_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = photo_set(tmp.path());
+    let csv = tmp.path().join("cal.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--input"])
+        .arg(&photos)
+        .args(["--calibrate-secs", "1", "--log"])
+        .arg(&csv);
+    let (code, stdout, stderr) = run_to_end(&mut cmd, tmp.path(), "cal");
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("read as a set of photos") && stderr.contains("--stills sequence"),
+        "{stderr}"
+    );
+    assert!(!csv.exists(), "a run that never started left a log");
+}
+
+// ---------------------------------------------------------------------------------------
+// Live sources: a camera that fails mid-stream
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_camera_that_fails_mid_stream_is_reopened_and_the_gap_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A fake camera (the synthetic face at 100 fps): its stream breaks after frame 20, the
+    // device refuses 3 attempts to reopen it, then comes back; 60 frames in all. Waits
+    // between attempts of 5, 10, 20 ms (the real camera's: 0.25 s doubling to 4 s).
+    let input = "fake-camera:frames=60,fail-after=20,down=3,backoff-ms=5,fps=100,size=320x240";
+    let csv = tmp.path().join("cam.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--input", input, "--log"]).arg(&csv);
+    let (code, stdout, stderr) = run_to_end(&mut cmd, tmp.path(), "cam");
+    // Completed, with a hole in the input: damaged input, exit code 3.
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("failed after frame 20"), "{stdout}");
+    assert!(stderr.contains("damaged input"), "{stderr}");
+
+    // Every delivered frame once, numbered on across the gap, timestamps on one clock.
+    let times = frame_times(&read_rows(&csv));
+    assert_eq!(
+        times.keys().copied().collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>()
+    );
+    // Never backwards. Two frames may print the same time: a camera that fell behind
+    // delivers its next frames at once, closer together than the log's 0.5 ms resolution.
+    let t: Vec<f64> = times.values().copied().collect();
+    assert!(t.windows(2).all(|w| w[1] >= w[0]), "{t:?}");
+    assert!(times[&21] > times[&20], "{t:?}");
+
+    let side = sidecar(&csv);
+    assert_eq!(side["status"], "complete", "{side:#}");
+    let s = &side["summary"];
+    assert_eq!(s["completed"], true, "{s:#}");
+    assert_eq!(s["frames_analysed"], 60, "{s:#}");
+    let gaps = s["gaps"].as_array().expect("gaps");
+    assert_eq!(gaps.len(), 1, "{s:#}");
+    let gap = &gaps[0];
+    assert_eq!(gap["after_frame"], 20, "{gap:#}");
+    assert_eq!(gap["failed_reopens"], 3, "{gap:#}");
+    assert!(
+        gap["error"].as_str().unwrap().contains("stream lost"),
+        "{gap:#}"
+    );
+    // The gap runs from frame 20's timestamp to frame 21's, as the log gives them (3
+    // decimals), and the frames it cost are estimated from them at 100 fps.
+    let (start, end) = (
+        gap["start_s"].as_f64().unwrap(),
+        gap["end_s"].as_f64().unwrap(),
+    );
+    assert!(
+        (start - times[&20]).abs() <= 0.0005,
+        "{gap:#} vs {}",
+        times[&20]
+    );
+    assert!(
+        (end - times[&21]).abs() <= 0.0005,
+        "{gap:#} vs {}",
+        times[&21]
+    );
+    let lost = gap["frames_lost"].as_u64().unwrap();
+    assert_eq!(
+        lost,
+        (((end - start) * 100.0).round() as u64).saturating_sub(1)
     );
 }

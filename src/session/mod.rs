@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource};
 use crate::log::{sidecar_path, LogFiles, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
-use crate::pipeline::{Control, Pipeline, PipelineSpec};
-use crate::source::SourceInfo;
+use crate::pipeline::{Control, Pipeline, PipelineSpec, SourceGap};
+use crate::source::{ReadAs, SourceInfo};
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
 use crate::util::json::write_json_atomic;
 use crate::util::time::utc_rfc3339;
@@ -68,8 +68,11 @@ pub struct Summary {
     pub frames_skipped: u64,
     pub skipped: Vec<String>,
     pub frames_dropped: u64,
-    /// Problems that cost no frame, e.g. a video that ended before its announced length.
+    /// Problems worth a line, e.g. a video that ended before its announced length, or a
+    /// camera that failed and came back (one line per gap).
     pub warnings: Vec<String>,
+    /// Each stretch without frames where a live source (camera) failed and was reopened.
+    pub gaps: Vec<SourceGap>,
     pub frames_with_faces: u64,
     pub faces_found: u64,
     pub distinct_face_ids: usize,
@@ -97,9 +100,28 @@ impl Summary {
             "frames: {} analysed, {} skipped (unreadable), {} dropped (live)\n",
             self.frames_analysed, self.frames_skipped, self.frames_dropped
         ));
+        let photos = self
+            .source
+            .stills
+            .as_ref()
+            .filter(|r| r.read_as == ReadAs::Photos);
+        if let Some(r) = &self.source.stills {
+            let why = match r.chosen {
+                "auto" => format!("auto: {}", r.reason),
+                _ => r.reason.clone(),
+            };
+            s.push_str(&format!("stills: read as {} ({why})\n", r.read_as.as_str()));
+        }
         s.push_str(&format!(
-            "faces:  {} found in {} frames, {} distinct ids\n",
-            self.faces_found, self.frames_with_faces, self.distinct_face_ids
+            "faces:  {} found in {} frames, {} distinct ids{}\n",
+            self.faces_found,
+            self.frames_with_faces,
+            self.distinct_face_ids,
+            if photos.is_some() {
+                " (ids start at 0 in each photo)"
+            } else {
+                ""
+            }
         ));
         s.push_str(&format!(
             "speed:  {:.1} fps over {:.2} s\n",
@@ -160,7 +182,8 @@ impl Summary {
     }
 
     /// True if the input was damaged: frames skipped as unreadable, or a source that
-    /// reported a problem (a video that ended before its announced length).
+    /// reported a problem (a video that ended before its announced length, a camera that
+    /// failed mid-stream).
     pub fn input_damaged(&self) -> bool {
         self.frames_skipped > 0 || !self.warnings.is_empty()
     }
@@ -423,6 +446,7 @@ pub fn run(
     }
     report(progress, Progress::Done { task: "frames" });
     let counters = pipeline.counters.clone();
+    let gaps = pipeline.gaps.clone();
     let source = pipeline.source_info.clone();
     let models = pipeline.models.clone();
     let default_baseline = pipeline.default_baseline.clone();
@@ -466,6 +490,7 @@ pub fn run(
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default(),
+        gaps: gaps.lock().map(|g| g.clone()).unwrap_or_default(),
         frames_with_faces: with_faces,
         faces_found,
         distinct_face_ids: ids.len(),

@@ -112,7 +112,10 @@ pub(super) fn check(input: &SourceSpec, out: &Outputs) -> Result<()> {
     let input_path = match input {
         SourceSpec::Images { dir, .. } => Some(dir.as_path()),
         SourceSpec::Image(p) | SourceSpec::Video(p) => Some(p.as_path()),
-        SourceSpec::Camera(_) | SourceSpec::Synthetic(_) | SourceSpec::Demo { .. } => None,
+        SourceSpec::Camera(_)
+        | SourceSpec::Synthetic(_)
+        | SourceSpec::Demo { .. }
+        | SourceSpec::FakeCamera(_) => None,
     };
     let input_dir = matches!(input, SourceSpec::Images { .. });
     let input_resolved = input_path.map(resolve).transpose()?;
@@ -335,6 +338,7 @@ mod tests {
         let input = SourceSpec::Images {
             dir: frames.clone(),
             fps: 30.0,
+            stills: crate::source::Stills::Auto,
         };
         refused(&input, &outputs(None, None, Some(&frames)), "input folder");
         refused(

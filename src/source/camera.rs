@@ -114,6 +114,7 @@ mod imp {
                 fps: None,
                 frame_count: None,
                 timing: None,
+                stills: None,
             }
         }
 
@@ -130,7 +131,7 @@ mod imp {
             if let Err(e) = buf.decode_image_to_buffer::<RgbFormat>(&mut rgb) {
                 return Ok(Next::Skipped {
                     index,
-                    what: format!("camera {} frame {}", self.spec.index, index + 1),
+                    what: format!("camera {}", self.spec.index),
                     reason: e.to_string(),
                 });
             }
@@ -139,7 +140,7 @@ mod imp {
                     Some(f) => Next::Frame(f),
                     None => Next::Skipped {
                         index,
-                        what: format!("camera {} frame {}", self.spec.index, index + 1),
+                        what: format!("camera {}", self.spec.index),
                         reason: "empty frame".into(),
                     },
                 },

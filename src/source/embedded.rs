@@ -47,6 +47,7 @@ impl FrameSource for DemoClip {
             fps: Some(self.fps),
             frame_count: (!self.looping).then_some(DEMO_FRAMES.len() as u64),
             timing: None,
+            stills: None,
         }
     }
 

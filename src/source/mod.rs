@@ -3,17 +3,23 @@
 
 mod camera;
 mod embedded;
+mod fake_camera;
 mod images;
 mod synthetic;
 mod video;
 
 pub use camera::{list_cameras, CameraSpec};
 pub use embedded::{DemoClip, DEMO_FPS, DEMO_NAME};
-pub use images::{decode_rgb, image_extensions, load_rgb, ImageFolder};
+pub use fake_camera::FakeCameraSpec;
+pub use images::{
+    decode_rgb, image_extensions, load_rgb, read_folder_as, ImageFolder, ReadAs, Stills,
+    StillsReading,
+};
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -23,10 +29,13 @@ use crate::frame::Frame;
 pub enum Next {
     /// A good frame.
     Frame(Frame),
-    /// A frame that could not be read; the run goes on without it.
+    /// A frame that could not be read; the run goes on without it. The capture stage
+    /// reports it as `frame N (what): reason`, so each part is said once.
     Skipped {
         index: u64,
+        /// The file the frame is, or the clip or camera it is from; not the frame number.
         what: String,
+        /// The cause alone, without the file's name.
         reason: String,
     },
     /// The source ended with a problem worth reporting (a truncated video); no more frames.
@@ -52,6 +61,8 @@ pub struct SourceInfo {
     pub frame_count: Option<u64>,
     /// A video's frame timing as its header states it; None for other sources.
     pub timing: Option<VideoTiming>,
+    /// For image inputs: read as one frame sequence or as unrelated photos, and why.
+    pub stills: Option<StillsReading>,
 }
 
 /// How a video stream's frames are timed, from its header (ffprobe). Each logged frame's
@@ -90,22 +101,49 @@ pub trait FrameSource {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSpec {
     Camera(CameraSpec),
-    /// A folder of images, sorted by name, at `fps` for timestamps.
+    /// A folder of images at `fps` for timestamps, read as a frame sequence or as a set of
+    /// photos as `stills` says.
     Images {
         dir: PathBuf,
         fps: f64,
+        stills: Stills,
     },
-    /// One still image.
+    /// One still image: a set of one photo.
     Image(PathBuf),
     Video(PathBuf),
     Synthetic(SyntheticSpec),
     /// The demo clip built into the binary; `looping` plays it until the run is stopped.
     Demo { fps: f64, looping: bool },
+    /// A camera that fails on purpose (`fake-camera:...`), to check reconnecting.
+    FakeCamera(FakeCameraSpec),
+}
+
+/// How the capture stage reconnects a live source that failed mid-stream: it waits
+/// `first_wait`, doubling after each failed attempt up to `max_wait`, until the source
+/// opens again or the run is stopped.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reconnect {
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+    /// The source's nominal frame rate, to estimate the frames a gap cost.
+    pub fps: f64,
+}
+
+impl Reconnect {
+    /// A camera's: 0.25 s, doubling to 4 s.
+    pub fn camera(fps: f64) -> Self {
+        Reconnect {
+            first_wait: Duration::from_millis(250),
+            max_wait: Duration::from_secs(4),
+            fps,
+        }
+    }
 }
 
 impl SourceSpec {
-    /// Interprets an `--input` argument: a folder, an image, a video, or
-    /// `synthetic:faces=N,frames=M,size=WxH,fps=F`.
+    /// Interprets an `--input` argument: a folder, an image, a video,
+    /// `synthetic:faces=N,frames=M,size=WxH,fps=F`, or a failing camera
+    /// `fake-camera:fail-after=N,down=K,...` ([`FakeCameraSpec::parse`]).
     ///
     /// # Errors
     /// [`Error::InputNotFound`] for a missing path; [`Error::InvalidConfig`] for a bad
@@ -117,6 +155,16 @@ impl SourceSpec {
         {
             return Ok(SourceSpec::Synthetic(SyntheticSpec::parse(rest)?));
         }
+        if let Some(rest) = input
+            .strip_prefix("fake-camera:")
+            .or(if input == "fake-camera" {
+                Some("")
+            } else {
+                None
+            })
+        {
+            return Ok(SourceSpec::FakeCamera(FakeCameraSpec::parse(rest)?));
+        }
         if !(fps > 0.0 && fps <= 1000.0) {
             return Err(Error::config("fps", fps, "in (0, 1000]"));
         }
@@ -125,13 +173,44 @@ impl SourceSpec {
             return Err(Error::InputNotFound(path));
         }
         if path.is_dir() {
-            return Ok(SourceSpec::Images { dir: path, fps });
+            return Ok(SourceSpec::Images {
+                dir: path,
+                fps,
+                stills: Stills::Auto,
+            });
         }
         if is_image(&path) {
             Ok(SourceSpec::Image(path))
         } else {
             Ok(SourceSpec::Video(path))
         }
+    }
+
+    /// Sets how a folder of stills is read. A single image is a set of one photo.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for `stills` other than `auto` with an input that is not a
+    /// folder of images (or `photos` with a single image).
+    pub fn with_stills(mut self, how: Stills) -> Result<Self> {
+        match (&mut self, how) {
+            (SourceSpec::Images { stills, .. }, _) => *stills = how,
+            (_, Stills::Auto) | (SourceSpec::Image(_), Stills::Photos) => {}
+            (_, Stills::Sequence) => {
+                return Err(Error::config(
+                    "stills",
+                    "sequence",
+                    "a folder of images with --stills sequence",
+                ))
+            }
+            (_, Stills::Photos) => {
+                return Err(Error::config(
+                    "stills",
+                    "photos",
+                    "a folder of images or one image with --stills photos",
+                ))
+            }
+        }
+        Ok(self)
     }
 
     /// Opens the source. Call it on the thread that will read it.
@@ -141,12 +220,29 @@ impl SourceSpec {
     pub fn open(&self) -> Result<Box<dyn FrameSource>> {
         Ok(match self {
             SourceSpec::Camera(spec) => camera::open(spec)?,
-            SourceSpec::Images { dir, fps } => Box::new(ImageFolder::open(dir, *fps)?),
+            SourceSpec::Images { dir, fps, stills } => {
+                Box::new(ImageFolder::open(dir, *fps, *stills)?)
+            }
             SourceSpec::Image(path) => Box::new(ImageFolder::single(path)?),
             SourceSpec::Video(path) => Box::new(VideoSource::open(path)?),
             SourceSpec::Synthetic(spec) => Box::new(SyntheticSource::new(spec.clone())),
             SourceSpec::Demo { fps, looping } => Box::new(DemoClip::new(*fps, *looping)),
+            SourceSpec::FakeCamera(spec) => spec.open()?,
         })
+    }
+
+    /// How to reconnect the source when it fails mid-stream: live sources (cameras) are
+    /// reopened; for the others (files, synthetic) None: a failure ends the run.
+    pub fn reconnect(&self) -> Option<Reconnect> {
+        match self {
+            SourceSpec::Camera(c) => Some(Reconnect::camera(f64::from(c.fps))),
+            SourceSpec::FakeCamera(f) => Some(Reconnect {
+                first_wait: f.backoff(),
+                max_wait: f.backoff() * 16,
+                fps: f.fps(),
+            }),
+            _ => None,
+        }
     }
 
     /// Short human description.
@@ -157,6 +253,7 @@ impl SourceSpec {
             SourceSpec::Image(p) | SourceSpec::Video(p) => p.display().to_string(),
             SourceSpec::Synthetic(s) => s.to_string(),
             SourceSpec::Demo { .. } => DEMO_NAME.to_string(),
+            SourceSpec::FakeCamera(s) => s.to_string(),
         }
     }
 }
@@ -191,5 +288,32 @@ mod tests {
             SourceSpec::Synthetic(_)
         ));
         assert!(SourceSpec::from_input(dir.path().to_str().unwrap(), 0.0).is_err());
+    }
+
+    #[test]
+    fn stills_apply_to_folders_and_photos_to_one_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = dir.path().join("a.png");
+        std::fs::write(&img, b"x").unwrap();
+        let vid = dir.path().join("a.mp4");
+        std::fs::write(&vid, b"x").unwrap();
+        let s = |p: &Path| SourceSpec::from_input(p.to_str().unwrap(), 30.0).unwrap();
+        assert!(matches!(
+            s(dir.path()).with_stills(Stills::Photos).unwrap(),
+            SourceSpec::Images {
+                stills: Stills::Photos,
+                ..
+            }
+        ));
+        assert!(s(&img).with_stills(Stills::Photos).is_ok());
+        assert!(s(&img).with_stills(Stills::Sequence).is_err());
+        assert!(s(&vid).with_stills(Stills::Auto).is_ok());
+        let err = s(&vid).with_stills(Stills::Photos).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid stills photos (expected a folder of images or one image with --stills photos)"
+        );
+        assert!("film".parse::<Stills>().is_err());
+        assert_eq!("photos".parse::<Stills>().unwrap(), Stills::Photos);
     }
 }

@@ -183,6 +183,7 @@ impl FrameSource for SyntheticSource {
             fps: Some(self.spec.fps),
             frame_count: Some(self.spec.frames),
             timing: None,
+            stills: None,
         }
     }
 

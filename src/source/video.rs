@@ -459,6 +459,7 @@ impl FrameSource for VideoSource {
             fps: Some(self.header.fps),
             frame_count: self.header.frame_count,
             timing: Some(self.header.timing.clone()),
+            stills: None,
         }
     }
 
@@ -486,7 +487,7 @@ impl FrameSource for VideoSource {
             // A truncated last frame: count it, then end.
             return Ok(Next::Skipped {
                 index,
-                what: format!("{} frame {}", self.name, index + 1),
+                what: self.name.clone(),
                 reason: format!("truncated: {filled} of {len} bytes"),
             });
         }
@@ -494,7 +495,7 @@ impl FrameSource for VideoSource {
             Some(f) => Next::Frame(f),
             None => Next::Skipped {
                 index,
-                what: format!("{} frame {}", self.name, index + 1),
+                what: self.name.clone(),
                 reason: "bad frame size".into(),
             },
         })
