@@ -779,11 +779,11 @@ fn a_numbered_frame_folder_is_a_sequence_unless_told_otherwise() {
         &["--fps", "25"],
     );
     let rows = read_file_rows(&csv);
-    // 22 frames, one man in each: one face followed through them all, id 0.
-    assert_eq!(rows.len(), 22);
+    // 29 frames, one woman in each: one face followed through them all, id 0.
+    assert_eq!(rows.len(), 29);
     assert!(rows.iter().all(|r| r.face_id == Some(0)), "{rows:?}");
     assert_eq!(rows[0].file, "000000.jpg");
-    assert_eq!(rows[21].file, "000464.jpg");
+    assert_eq!(rows[28].file, "000464.jpg");
     let stills = &sidecar(&csv)["source"]["stills"];
     assert_eq!(stills["read_as"], "sequence", "{stills:#}");
     assert_eq!(stills["chosen"], "auto", "{stills:#}");
