@@ -323,6 +323,7 @@ pub(crate) struct TrainArgs {
     /// On a backbone, once unfrozen: its learning rate is the heads' divided by this.
     #[arg(long, default_value_t = 10.0, value_name = "DIV")]
     pub(crate) backbone_lr_div: f64,
+    /// Faces per training step.
     #[arg(long, default_value_t = 32)]
     pub(crate) batch: usize,
     /// Peak learning rate of the heads (one-cycle schedule; on a backbone the frozen
@@ -339,10 +340,13 @@ pub(crate) struct TrainArgs {
     /// Focal loss gamma for the AU head.
     #[arg(long)]
     pub(crate) focal: Option<f64>,
+    /// Stop after this many epochs without a better validation macro-F1.
     #[arg(long, default_value_t = 5)]
     pub(crate) patience: usize,
+    /// Random seed (sampling, augmentation, initial weights): a run repeats exactly.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
+    /// No augmentation (flip, shift, brightness and contrast) in training.
     #[arg(long)]
     pub(crate) no_augment: bool,
     /// Continue the run whose checkpoint is in --out (same settings and data); Ctrl-C stops a
@@ -359,19 +363,25 @@ pub(crate) struct TrainArgs {
 
 #[derive(Args)]
 pub(crate) struct LrFindArgs {
+    /// Training CSV (image path, AU columns, optional emotion).
     #[arg(long)]
     pub(crate) csv: PathBuf,
+    /// Folder the CSV's image paths are relative to.
     #[arg(long)]
     pub(crate) images: PathBuf,
     /// Folder for lr_find.png, lr_find.json and the crops cache.
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Lowest learning rate of the sweep.
     #[arg(long, default_value_t = 1e-5)]
     pub(crate) min: f64,
+    /// Highest learning rate of the sweep (it stops earlier if the loss blows up).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) max: f64,
+    /// Steps of the sweep, spaced evenly on a log scale.
     #[arg(long, default_value_t = 100)]
     pub(crate) steps: usize,
+    /// Faces per step.
     #[arg(long, default_value_t = 32)]
     pub(crate) batch: usize,
     /// The trunk, as for `facs train`.
@@ -390,10 +400,13 @@ pub(crate) struct LrFindArgs {
     /// Phase 2 on a backbone: its rate is the swept rate divided by this.
     #[arg(long, default_value_t = 10.0, value_name = "DIV")]
     pub(crate) backbone_lr_div: f64,
+    /// Network input side in pixels, as for `facs train`.
     #[arg(long)]
     pub(crate) input: Option<u32>,
+    /// Channels of the first block (from scratch), as for `facs train`.
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
+    /// Random seed: the same seed and data give the same sweep.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Folder with the detector and landmark weights.
@@ -506,4 +519,26 @@ pub(crate) struct ModelsArgs {
     /// Folder with the weights.
     #[arg(long, value_name = "DIR")]
     pub(crate) models: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it is for in `--help`.
+    #[test]
+    fn every_flag_has_help_text() {
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                    missing.push(format!("facs {} --{}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help text: {missing:?}");
+    }
 }
