@@ -50,7 +50,11 @@ fn main() {
     );
     for n in &names {
         let path = clip.join(n);
-        let _ = writeln!(code, "    ({n:?}, include_bytes!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({n:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        );
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("demo_clip.rs");

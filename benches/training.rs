@@ -145,8 +145,8 @@ fn backbone(c: &mut Criterion) {
     let dev = Device::Cpu;
     let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (32, 64, 28, 28), &dev).expect("x"))
         .expect("var");
-    let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 1, 3, 3), &dev).expect("w"))
-        .expect("var");
+    let w =
+        Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 1, 3, 3), &dev).expect("w")).expect("var");
     let mut g = c.benchmark_group("depthwise3x3_fwd_bwd_32x64x28x28");
     g.sample_size(10);
     g.bench_function("facs_kernels", |b| {

@@ -44,8 +44,10 @@ fn has_images(dir: &Path) -> bool {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The recordings in `dir`, sorted by name: video files, subfolders that hold images (at
@@ -105,7 +107,11 @@ pub fn find_recordings(dir: &Path, fps: f64) -> Result<Vec<Recording>> {
     let mut recordings: Vec<Recording> = found
         .iter()
         .map(|(stem, whole, source)| Recording {
-            name: if shared(stem) { whole.clone() } else { stem.clone() },
+            name: if shared(stem) {
+                whole.clone()
+            } else {
+                stem.clone()
+            },
             source: source.clone(),
         })
         .collect();
@@ -238,7 +244,11 @@ pub fn run(
                 // A log without a complete sidecar is a run that did not finish: redone.
                 overwrite: true,
             };
-            match session::run(session, Control::with_interrupt(interrupt.clone()), progress) {
+            match session::run(
+                session,
+                Control::with_interrupt(interrupt.clone()),
+                progress,
+            ) {
                 Ok(summary) => from_summary(rec, log, &summary),
                 Err(e) => RecordingResult {
                     name: rec.name.clone(),
@@ -346,7 +356,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let log = tmp.path().join("p01.csv");
         assert!(!already_complete(&log));
-        for (status, done) in [("running", false), ("interrupted", false), ("complete", true)] {
+        for (status, done) in [
+            ("running", false),
+            ("interrupted", false),
+            ("complete", true),
+        ] {
             std::fs::write(sidecar_path(&log), format!("{{\"status\":\"{status}\"}}")).unwrap();
             assert_eq!(already_complete(&log), done, "{status}");
         }

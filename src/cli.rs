@@ -98,7 +98,9 @@ pub(crate) enum Cmd {
     )]
     Batch(BatchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Example:\n  facs completions bash > ~/.local/share/bash-completion/completions/facs")]
+    #[command(
+        after_help = "Example:\n  facs completions bash > ~/.local/share/bash-completion/completions/facs"
+    )]
     Completions(CompletionsArgs),
     /// List the bundled weights and verify their sha256.
     #[command(after_help = "Example:\n  facs models")]

@@ -12,8 +12,8 @@ use facs::calibrate::thresholds::calibration_file;
 use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
-use facs::model::emotion::EmotionModel;
 use facs::model::au_net::{AuNetConfig, Backbone};
+use facs::model::emotion::EmotionModel;
 use facs::model::{default_models_dir, verify_all};
 use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
@@ -186,7 +186,10 @@ fn run_batch(
     let mut i = 0;
     let results = facs::batch::run(&recordings, &opts, &stop, Some(progress), &mut |r| {
         i += 1;
-        let why = r.error.as_deref().map_or_else(String::new, |e| format!(": {e}"));
+        let why = r
+            .error
+            .as_deref()
+            .map_or_else(String::new, |e| format!(": {e}"));
         println!("[{i}/{n}] {}: {}{why}", r.name, r.status.as_str());
     })?;
     print!("\n{}", facs::batch::render_table(&results));
@@ -229,8 +232,10 @@ fn figure_caption(model: &str, data: &str, synthetic_only: bool) -> String {
 }
 
 fn folder_name(dir: &Path) -> String {
-    dir.file_name()
-        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+    dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn print_eval_result(report: &facs::train::metrics::EvalReport, dir: &Path) {
@@ -609,7 +614,11 @@ fn real_main() -> anyhow::Result<Ending> {
                 } else {
                     why
                 };
-                let splits_word = if empty.len() > 1 { "splits would be" } else { "split would be" };
+                let splits_word = if empty.len() > 1 {
+                    "splits would be"
+                } else {
+                    "split would be"
+                };
                 bail!(
                     "nothing written: the {} {splits_word} empty: {why}",
                     empty.join(", ")
@@ -727,20 +736,17 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.out.join("crops"),
             )?;
             let r = facs::train::trainer::lr_find(
-                &cfg,
-                &data,
-                args.min,
-                args.max,
-                args.steps,
-                phase,
-                &models,
-                &args.out,
+                &cfg, &data, args.min, args.max, args.steps, phase, &models, &args.out,
             )?;
             let caption = figure_caption(
                 &format!(
                     "range test, {} network, phase {}",
                     cfg.net.backbone,
-                    if matches!(phase, facs::train::trainer::Phase::Frozen) { 1 } else { 2 }
+                    if matches!(phase, facs::train::trainer::Phase::Frozen) {
+                        1
+                    } else {
+                        2
+                    }
                 ),
                 &format!("data {} ({} faces)", args.csv.display(), data.len()),
                 false,
@@ -808,7 +814,11 @@ fn real_main() -> anyhow::Result<Ending> {
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let thresholds = facs::calibrate::thresholds::load_thresholds(model, &sha256)?;
             let caption = figure_caption(
-                &format!("model {} ({})", folder_name(model), &sha256[..sha256.len().min(12)]),
+                &format!(
+                    "model {} ({})",
+                    folder_name(model),
+                    &sha256[..sha256.len().min(12)]
+                ),
                 &format!("data {} ({} faces)", csv.display(), data.len()),
                 info.synthetic_training_data,
             );

@@ -303,7 +303,10 @@ mod tests {
         let text_px = changed(&plain, &with_source, panel, (182, 189));
         // 23 characters of a 5x7 font light well over 100 pixels (measured 129); nothing
         // else in the picture moves except the rows below, pushed down one line.
-        assert!(text_px > 100, "{text_px} pixels changed for the source line");
+        assert!(
+            text_px > 100,
+            "{text_px} pixels changed for the source line"
+        );
         assert_eq!(changed(&plain, &with_source, (0, 320), (0, 240)), 0);
 
         let hud = Hud {
@@ -321,6 +324,9 @@ mod tests {
             .count();
         assert!(white > 100, "{white} text pixels in the banner");
         // Above the banner the frame is untouched.
-        assert_eq!(changed(&with_source, &warned, (0, 320), (0, 240 - WARNING_H)), 0);
+        assert_eq!(
+            changed(&with_source, &warned, (0, 320), (0, 240 - WARNING_H)),
+            0
+        );
     }
 }

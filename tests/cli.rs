@@ -1316,12 +1316,14 @@ fn subset_of_rows_whose_images_are_urls_writes_nothing_and_says_why() {
     }
     std::fs::write(&csv, text).unwrap();
     let out_dir = tmp.path().join("subset");
-    let out = run(facs(["subset", "--classes", "AU12", "--per-class", "5", "--csv"])
-        .arg(&csv)
-        .arg("--images")
-        .arg(tmp.path())
-        .arg("--out")
-        .arg(&out_dir));
+    let out = run(
+        facs(["subset", "--classes", "AU12", "--per-class", "5", "--csv"])
+            .arg(&csv)
+            .arg("--images")
+            .arg(tmp.path())
+            .arg("--out")
+            .arg(&out_dir),
+    );
     out.assert_error();
     for needle in [
         "splits would be empty",
@@ -1330,7 +1332,11 @@ fn subset_of_rows_whose_images_are_urls_writes_nothing_and_says_why() {
         "20 missing",
         "holds URLs",
     ] {
-        assert!(out.stderr.contains(needle), "lacks {needle:?}\n{}", out.describe());
+        assert!(
+            out.stderr.contains(needle),
+            "lacks {needle:?}\n{}",
+            out.describe()
+        );
     }
     assert!(!out_dir.join("train.csv").exists(), "{}", out.describe());
 }
@@ -1357,14 +1363,21 @@ fn progress_bars_are_drawn_on_a_terminal_only_and_quiet_turns_them_off() {
             .args(["-qec", &c, "/dev/null"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let drawn = on_tty(cmd("", "a.csv"));
     assert!(drawn.contains("frames") && drawn.contains("/30"), "{drawn}");
     let quiet = on_tty(cmd("--quiet", "b.csv"));
     assert!(!quiet.contains("/30 "), "{quiet}");
-    assert!(quiet.contains("frames:"), "the summary still prints\n{quiet}");
+    assert!(
+        quiet.contains("frames:"),
+        "the summary still prints\n{quiet}"
+    );
     // Not a terminal (a CI log, a pipe): no bar, however long the run.
     let out = run(facs(["run", "--input"])
         .arg(&clip)
@@ -1379,8 +1392,20 @@ fn completion_scripts_name_every_command_and_load_in_bash() {
     let out = run(facs(["completions", "bash"]));
     out.assert_success();
     for cmd in [
-        "demo", "live", "run", "batch", "calibrate", "bench", "synth", "subset", "train",
-        "lr-find", "eval", "cam", "plot", "models",
+        "demo",
+        "live",
+        "run",
+        "batch",
+        "calibrate",
+        "bench",
+        "synth",
+        "subset",
+        "train",
+        "lr-find",
+        "eval",
+        "cam",
+        "plot",
+        "models",
     ] {
         assert!(out.stdout.contains(cmd), "no {cmd} in the bash script");
     }
@@ -1405,7 +1430,11 @@ fn completion_scripts_name_every_command_and_load_in_bash() {
     // An unknown shell is a usage error (exit 2) that lists the known ones.
     let bad = run(facs(["completions", "tcsh"]));
     assert_eq!(bad.code, Some(2), "{}", bad.describe());
-    assert!(bad.stderr.contains("bash, elvish, fish, powershell, zsh"), "{}", bad.describe());
+    assert!(
+        bad.stderr.contains("bash, elvish, fish, powershell, zsh"),
+        "{}",
+        bad.describe()
+    );
 }
 
 #[test]
@@ -1427,18 +1456,28 @@ fn the_sidecar_says_what_made_the_log_and_when() {
         .collect();
     assert_eq!(&argv[1..3], ["run", "--input"], "{r:#}");
     assert!(argv.contains(&"--log"), "{r:#}");
-    let utc = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("{k}: {r:#}")).to_string();
+    let utc = |k: &str| {
+        r[k].as_str()
+            .unwrap_or_else(|| panic!("{k}: {r:#}"))
+            .to_string()
+    };
     let (started, ended) = (utc("started_utc"), utc("ended_utc"));
     for t in [&started, &ended] {
         // YYYY-MM-DDTHH:MM:SSZ
         let b = t.as_bytes();
-        assert!(t.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z', "{t}");
+        assert!(
+            t.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z',
+            "{t}"
+        );
     }
     assert!(started <= ended, "{started} .. {ended}");
     assert_eq!(r["facs_version"], env!("CARGO_PKG_VERSION"));
     // Built from a clone: the commit, 12 hex digits; built from a source archive: null.
     match r["git_commit"].as_str() {
-        Some(c) => assert!(c.len() == 12 && c.bytes().all(|b| b.is_ascii_hexdigit()), "{c}"),
+        Some(c) => assert!(
+            c.len() == 12 && c.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{c}"
+        ),
         None => assert!(r["git_commit"].is_null()),
     }
 }

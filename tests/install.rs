@@ -66,7 +66,11 @@ fn a_copied_binary_runs_the_demo_and_verifies_its_weights_from_an_empty_folder()
 
     let out = run(&bin, &work, &["models"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Four bundled models, each verified from the copy inside the binary.
     assert_eq!(stdout.matches("[built in]").count(), 4, "{stdout}");
     assert_eq!(stdout.matches(" ok ").count(), 4, "{stdout}");
@@ -88,7 +92,11 @@ fn a_copied_binary_runs_the_demo_and_verifies_its_weights_from_an_empty_folder()
         .iter()
         .filter(|r| r.split(',').nth(4) == Some("1"))
         .count();
-    assert!(found * 10 >= rows.len() * 9, "face on {found} of {} rows", rows.len());
+    assert!(
+        found * 10 >= rows.len() * 9,
+        "face on {found} of {} rows",
+        rows.len()
+    );
     let sidecar: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(work.join("demo.meta.json")).unwrap())
             .unwrap();

@@ -91,7 +91,10 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
     ]);
     ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("not scored") && stderr.contains("AU15"), "{stderr}");
+    assert!(
+        stderr.contains("not scored") && stderr.contains("AU15"),
+        "{stderr}"
+    );
     let r = report_json(&from_log);
     assert_eq!(r["samples"], FRAMES);
     let a = au25(&r);
@@ -157,7 +160,10 @@ fn labels_that_do_not_fit_the_log_are_refused_with_the_reason() {
     ]));
     let cases = [
         ("frame,AU12\n0,1\n", "line 2: frame \"0\""),
-        ("frame,AU12\n40,1\n41,0\n", "none of its 2 frames is in the log"),
+        (
+            "frame,AU12\n40,1\n41,0\n",
+            "none of its 2 frames is in the log",
+        ),
         ("image,AU12\na.jpg,1\n", "no `frame` column"),
     ];
     for (text, want) in cases {
@@ -179,7 +185,10 @@ fn labels_that_do_not_fit_the_log_are_refused_with_the_reason() {
             stderr.contains(want) && stderr.contains("labels.csv"),
             "{text:?}: {stderr}"
         );
-        assert!(!report.join("report.json").exists(), "nothing written on a refusal");
+        assert!(
+            !report.join("report.json").exists(),
+            "nothing written on a refusal"
+        );
     }
     // --labels alone has nothing to score.
     let out = facs(&["eval", "--labels", "x.csv", "--report", &s(&d.join("r"))]);
@@ -212,7 +221,10 @@ fn a_log_is_drawn_as_lanes_over_time() {
     assert!(img.height() > 13 * 46, "{}", img.height());
     // Not a blank canvas: well over a tenth of the pixels are drawn on.
     let drawn = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
-    assert!(drawn * 10 > (img.width() * img.height()) as usize, "{drawn}");
+    assert!(
+        drawn * 10 > (img.width() * img.height()) as usize,
+        "{drawn}"
+    );
     // A face that is not in the log is refused, and no figure is left behind.
     let other = d.join("other.png");
     let out = facs(&["plot", &s(&log), "--out", &s(&other), "--face", "3"]);

@@ -495,7 +495,10 @@ fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
         (&["--input", "48"], "input"),
         (&["--backbone", "scratch", "--width", "0"], "width"),
         (&["--backbone", "resnet"], "backbone"),
-        (&["--backbone", "scratch", "--frozen-epochs", "2"], "frozen epochs"),
+        (
+            &["--backbone", "scratch", "--frozen-epochs", "2"],
+            "frozen epochs",
+        ),
         (&["--backbone-lr-div", "0.5"], "backbone lr div"),
         (&["--backbone-lr-div", "NaN"], "backbone lr div"),
         (&["--patience", "0"], "patience"),

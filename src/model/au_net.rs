@@ -253,7 +253,10 @@ enum TrunkLayers {
     Scratch(Vec<Conv>),
     /// face-api's extractor and the per-channel affine map from this network's input
     /// normalisation to face-api's (`(p - mean) / 255 = x / 4 + 0.5 - mean / 255`).
-    FaceApi { trunk: Trunk, offset: Tensor },
+    FaceApi {
+        trunk: Trunk,
+        offset: Tensor,
+    },
 }
 
 /// The network.

@@ -28,9 +28,9 @@ use crate::pipeline::{Control, Pipeline, PipelineSpec, SourceGap};
 use crate::source::{ReadAs, SourceInfo};
 use crate::telemetry::{FpsMeter, Latency, LatencySummary};
 use crate::util::json::write_json_atomic;
-use crate::util::time::utc_rfc3339;
 use crate::util::png::save_rgb_png;
 use crate::util::progress::{report, Progress, ProgressFn};
+use crate::util::time::utc_rfc3339;
 use crate::window::{Command, Window};
 
 /// What to do with the results of a run.

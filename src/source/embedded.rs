@@ -69,10 +69,12 @@ impl FrameSource for DemoClip {
             Err(e) => return Ok(skipped(e.to_string())),
         };
         self.size.get_or_insert((w, h));
-        Ok(match Frame::new(index, index as f64 / self.fps, w, h, rgb) {
-            Some(f) => Next::Frame(f),
-            None => skipped("empty image".into()),
-        })
+        Ok(
+            match Frame::new(index, index as f64 / self.fps, w, h, rgb) {
+                Some(f) => Next::Frame(f),
+                None => skipped("empty image".into()),
+            },
+        )
     }
 }
 

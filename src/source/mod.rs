@@ -113,7 +113,10 @@ pub enum SourceSpec {
     Video(PathBuf),
     Synthetic(SyntheticSpec),
     /// The demo clip built into the binary; `looping` plays it until the run is stopped.
-    Demo { fps: f64, looping: bool },
+    Demo {
+        fps: f64,
+        looping: bool,
+    },
     /// A camera that fails on purpose (`fake-camera:...`), to check reconnecting.
     FakeCamera(FakeCameraSpec),
 }

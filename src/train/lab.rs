@@ -555,7 +555,11 @@ impl Matching {
                 "{} labelled frame(s) are not in the log and were left out (frames {}{})",
                 self.not_in_log.len(),
                 shown.join(", "),
-                if self.not_in_log.len() > 5 { ", ..." } else { "" }
+                if self.not_in_log.len() > 5 {
+                    ", ..."
+                } else {
+                    ""
+                }
             ));
         }
         if self.no_face > 0 {
@@ -598,7 +602,12 @@ mod tests {
 
     /// A facs-style CSV log header with the columns scoring reads.
     fn log_header() -> String {
-        let mut h = vec!["frame".to_string(), "face_id".into(), "w".into(), "h".into()];
+        let mut h = vec![
+            "frame".to_string(),
+            "face_id".into(),
+            "w".into(),
+            "h".into(),
+        ];
         h.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_p")));
         h.extend(AU_NUMBERS.iter().map(|n| format!("AU{n:02}_c")));
         h.extend(EMOTIONS.iter().map(|e| format!("emotion_{e}")));
@@ -607,15 +616,28 @@ mod tests {
 
     /// A face row: AU12 (index 6) at `p12` with decision `c12`, others 0; happy emotion.
     fn log_row(frame: u64, id: u64, side: f64, p12: f32, c12: u8) -> String {
-        let mut r = vec![frame.to_string(), id.to_string(), side.to_string(), side.to_string()];
+        let mut r = vec![
+            frame.to_string(),
+            id.to_string(),
+            side.to_string(),
+            side.to_string(),
+        ];
         for i in 0..NUM_AUS {
-            r.push(if i == 6 { format!("{p12:.4}") } else { "0.0000".into() });
+            r.push(if i == 6 {
+                format!("{p12:.4}")
+            } else {
+                "0.0000".into()
+            });
         }
         for i in 0..NUM_AUS {
             r.push(if i == 6 { c12.to_string() } else { "0".into() });
         }
         for i in 0..NUM_EMOTIONS {
-            r.push(if i == 3 { "0.9".into() } else { "0.0167".into() });
+            r.push(if i == 3 {
+                "0.9".into()
+            } else {
+                "0.0167".into()
+            });
         }
         r.join(",")
     }
@@ -651,7 +673,10 @@ mod tests {
             ("frame,AU12\n1,2\n", "line 2: AU12 value \"2\""),
             ("frame,AU12\n1,1\nx,1\n", "line 3: frame \"x\""),
             ("frame,emotion\n1,joy\n", "emotion \"joy\""),
-            ("frame,AU12\n4,1\n5,0\n4,0\n", "frame 4 is labelled twice (lines 2 and 4)"),
+            (
+                "frame,AU12\n4,1\n5,0\n4,0\n",
+                "frame 4 is labelled twice (lines 2 and 4)",
+            ),
             ("frame,AU12\n", "no labelled frame"),
         ];
         for (text, want) in cases {
@@ -707,7 +732,12 @@ mod tests {
         // Positives: frames 1 (hit), 2 (miss), 3 (no face: miss). Negatives: 4 (largest face
         // 0.1: right), 5 (false positive).
         assert_eq!(
-            (au12.counts.tp, au12.counts.fp, au12.counts.fn_, au12.counts.tn),
+            (
+                au12.counts.tp,
+                au12.counts.fp,
+                au12.counts.fn_,
+                au12.counts.tn
+            ),
             (1, 1, 2, 1)
         );
         // Emotions only where the log has a face: frames 1, 2, 4.
@@ -722,10 +752,20 @@ mod tests {
         let log = write(
             dir.path(),
             "run.csv",
-            &[log_header(), log_row(1, 0, 50.0, 0.5, 1), log_row(2, 0, 50.0, 0.5, 0)].join("\n"),
+            &[
+                log_header(),
+                log_row(1, 0, 50.0, 0.5, 1),
+                log_row(2, 0, 50.0, 0.5, 0),
+            ]
+            .join("\n"),
         );
         let labels = write(dir.path(), "l.csv", "frame,AU12\n1,1\n2,0\n");
-        let s = score(&load_labels(&labels).unwrap(), &load_log(&log).unwrap(), &log).unwrap();
+        let s = score(
+            &load_labels(&labels).unwrap(),
+            &load_log(&log).unwrap(),
+            &log,
+        )
+        .unwrap();
         let r = super::super::metrics::evaluate(&s.samples, &s.thresholds);
         assert_eq!((r.aus[6].counts.tp, r.aus[6].counts.tn), (1, 1));
         assert_eq!(s.matching.rounding_adjusted, 1);
@@ -766,7 +806,11 @@ mod tests {
             .to_string();
         assert!(e.contains("no AU scores"), "{e}");
         // Labels counted from another origin: nothing matches.
-        let other = write(dir.path(), "o.csv", &[log_header(), log_row(1, 0, 9.0, 0.1, 0)].join("\n"));
+        let other = write(
+            dir.path(),
+            "o.csv",
+            &[log_header(), log_row(1, 0, 9.0, 0.1, 0)].join("\n"),
+        );
         let e = score(&l, &load_log(&other).unwrap(), &other)
             .unwrap_err()
             .to_string();

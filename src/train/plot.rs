@@ -660,14 +660,16 @@ pub fn timeline(
     let all_t = lanes
         .iter()
         .flat_map(|l| l.points.iter().map(|p| p.0 as f64))
-        .chain(classes.iter().flat_map(|c| {
-            c.spans
+        .chain(
+            classes
                 .iter()
-                .flat_map(|s| [s.0 as f64, s.1 as f64])
-        }));
+                .flat_map(|c| c.spans.iter().flat_map(|s| [s.0 as f64, s.1 as f64])),
+        );
     let (t0, t1) = all_t
         .filter(|t| t.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| (a.min(t), b.max(t)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| {
+            (a.min(t), b.max(t))
+        });
     let (t0, t1) = if t0 < t1 { (t0, t1) } else { (0.0, 1.0) };
     let x0 = TIMELINE_NAMES;
     let x1 = TIMELINE_WIDTH as i32 - PAD - 10;
@@ -675,14 +677,22 @@ pub fn timeline(
     let (img, ()) = render(TIMELINE_WIDTH, height, |root| {
         draw_title(root, title)?;
         let centre = (TIMELINE_WIDTH as i32 / 2, TITLE_BAND + 8);
-        put(root, subtitle, centre, text(SMALL_PX, MUTED, HPos::Center, VPos::Center))?;
+        put(
+            root,
+            subtitle,
+            centre,
+            text(SMALL_PX, MUTED, HPos::Center, VPos::Center),
+        )?;
         let name_style = text(LABEL_PX, INK, HPos::Left, VPos::Center);
         for (i, lane) in lanes.iter().enumerate() {
             let y0 = top + i as i32 * TIMELINE_LANE;
             let (ya, yb) = (y0 + 4, y0 + TIMELINE_LANE - 4);
             let y_of = |v: f32| yb - ((v.clamp(0.0, 1.0) * (yb - ya) as f32).round() as i32);
             let band = if i % 2 == 0 { GRID_LIGHT } else { WHITE };
-            root.draw(&Rectangle::new([(x0, y0), (x1, y0 + TIMELINE_LANE)], band.filled()))?;
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x1, y0 + TIMELINE_LANE)],
+                band.filled(),
+            ))?;
             let shade = rgb(lane.colour).mix(0.25);
             for &(a, b) in &lane.present {
                 let (xa, xb) = (x_of(a), x_of(b).max(x_of(a) + 1));
@@ -700,7 +710,11 @@ pub fn timeline(
             // The line, broken where there is no score.
             let mut run: Vec<(i32, i32)> = Vec::new();
             let style = rgb(lane.colour).stroke_width(2);
-            for &(t, v) in lane.points.iter().chain(std::iter::once(&(f32::NAN, f32::NAN))) {
+            for &(t, v) in lane
+                .points
+                .iter()
+                .chain(std::iter::once(&(f32::NAN, f32::NAN)))
+            {
                 if v.is_finite() && t.is_finite() {
                     run.push((x_of(t), y_of(v)));
                 } else if !run.is_empty() {
@@ -713,7 +727,12 @@ pub fn timeline(
                 }
             }
             let label = truncate(&lane.name, 30);
-            put(root, &label, (PAD, y0 + TIMELINE_LANE / 2), name_style.clone())?;
+            put(
+                root,
+                &label,
+                (PAD, y0 + TIMELINE_LANE / 2),
+                name_style.clone(),
+            )?;
         }
         let mut y_end = top + lanes.len() as i32 * TIMELINE_LANE;
         if let Some(c) = classes {
@@ -723,21 +742,34 @@ pub fn timeline(
                 let (xa, xb) = (x_of(a), x_of(b).max(x_of(a) + 1));
                 root.draw(&Rectangle::new([(xa, ya), (xb, yb)], colour.filled()))?;
             }
-            put(root, &truncate(&c.name, 30), (PAD, y_end + TIMELINE_LANE / 2), name_style)?;
+            put(
+                root,
+                &truncate(&c.name, 30),
+                (PAD, y_end + TIMELINE_LANE / 2),
+                name_style,
+            )?;
             y_end += TIMELINE_LANE;
         }
         // The time axis.
-        root.draw(&PathElement::new(vec![(x0, y_end), (x1, y_end)], AXIS.stroke_width(1)))?;
+        root.draw(&PathElement::new(
+            vec![(x0, y_end), (x1, y_end)],
+            AXIS.stroke_width(1),
+        ))?;
         let span = t1 - t0;
-        let step = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0]
-            .into_iter()
-            .find(|s| span / s <= 12.0)
-            .unwrap_or(1200.0);
+        let step = [
+            0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+        ]
+        .into_iter()
+        .find(|s| span / s <= 12.0)
+        .unwrap_or(1200.0);
         let mut t = (t0 / step).ceil() * step;
         let tick_style = text(TICK_PX, AXIS, HPos::Center, VPos::Top);
         while t <= t1 + 1e-9 {
             let x = x_of(t as f32);
-            root.draw(&PathElement::new(vec![(x, y_end), (x, y_end + 5)], AXIS.stroke_width(1)))?;
+            root.draw(&PathElement::new(
+                vec![(x, y_end), (x, y_end + 5)],
+                AXIS.stroke_width(1),
+            ))?;
             put(root, &tick_label(&t), (x, y_end + 8), tick_style.clone())?;
             t += step;
         }
@@ -747,7 +779,10 @@ pub fn timeline(
             let mut x = x0;
             let y = y_end + axis_h + 12;
             for (name, colour) in &c.classes {
-                root.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], rgb(*colour).filled()))?;
+                root.draw(&Rectangle::new(
+                    [(x, y - 6), (x + 14, y + 6)],
+                    rgb(*colour).filled(),
+                ))?;
                 let style = text(SMALL_PX, INK, HPos::Left, VPos::Center);
                 put(root, name, (x + 20, y), style)?;
                 x += 40 + text_width(name, SMALL_PX);
@@ -1058,9 +1093,19 @@ mod tests {
 
     #[test]
     fn a_caption_goes_under_the_figure_and_leaves_it_as_it_was() {
-        let fig = line_plot("T", "X", "Y", &[("A", 0x1f77b4, vec![(0.0, 0.0), (1.0, 1.0)])], false)
-            .unwrap();
-        let with = with_caption(&fig, "model m (0123abcd) · data d.csv (9 faces) · 2026-12-02").unwrap();
+        let fig = line_plot(
+            "T",
+            "X",
+            "Y",
+            &[("A", 0x1f77b4, vec![(0.0, 0.0), (1.0, 1.0)])],
+            false,
+        )
+        .unwrap();
+        let with = with_caption(
+            &fig,
+            "model m (0123abcd) · data d.csv (9 faces) · 2026-12-02",
+        )
+        .unwrap();
         assert_eq!(with.width(), fig.width());
         assert_eq!(with.height(), fig.height() + CAPTION_BAND);
         for (x, y, p) in fig.enumerate_pixels() {

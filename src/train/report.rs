@@ -89,7 +89,10 @@ pub fn write_scores_report(
     save_png(&with_caption(&pr, caption)?, &dir.join("pr_curves.png"))?;
     if let Some(e) = &report.emotion {
         let img = confusion_matrix("EMOTIONS", &e.confusion.labels, &e.confusion.counts)?;
-        save_png(&with_caption(&img, caption)?, &dir.join("emotion_confusion.png"))?;
+        save_png(
+            &with_caption(&img, caption)?,
+            &dir.join("emotion_confusion.png"),
+        )?;
     }
     Ok(report)
 }
@@ -114,7 +117,9 @@ pub fn write_lr_find(dir: &Path, r: &LrFind, caption: &str) -> Result<PathBuf> {
             .iter()
             .map(|p| p.1)
             .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
         if lo <= hi {
             series.push((
                 format!("SUGGESTED {lr:.1e}"),
@@ -123,7 +128,13 @@ pub fn write_lr_find(dir: &Path, r: &LrFind, caption: &str) -> Result<PathBuf> {
             ));
         }
     }
-    let img = line_plot("LR RANGE TEST", "LEARNING RATE", "SMOOTHED LOSS", &series, true)?;
+    let img = line_plot(
+        "LR RANGE TEST",
+        "LEARNING RATE",
+        "SMOOTHED LOSS",
+        &series,
+        true,
+    )?;
     let png = dir.join("lr_find.png");
     save_png(&with_caption(&img, caption)?, &png)?;
     write_serialized(&dir.join("lr_find.json"), r)?;

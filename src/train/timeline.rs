@@ -113,7 +113,8 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
             }
         };
         let num = |c: Option<usize>| -> Option<f32> {
-            c.and_then(|c| rec.get(c)).and_then(|v| v.parse::<f32>().ok())
+            c.and_then(|c| rec.get(c))
+                .and_then(|v| v.parse::<f32>().ok())
         };
         let (Some(frame), Some(ts)) = (
             rec.get(frame_col).and_then(|v| v.parse::<u64>().ok()),
@@ -169,12 +170,19 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
         .collect();
     let with_face = series.iter().filter(|s| s.1.is_some()).count();
     if with_face == 0 {
-        return Err(bad(log, format!("face {face_id} is in no frame of the log")));
+        return Err(bad(
+            log,
+            format!("face {face_id} is in no frame of the log"),
+        ));
     }
     // A frame's span runs to the next frame's time; the last one gets the median step.
     let mut steps: Vec<f32> = series.windows(2).map(|w| w[1].0 - w[0].0).collect();
     steps.sort_by(f32::total_cmp);
-    let last_step = steps.get(steps.len() / 2).copied().unwrap_or(0.04).max(1e-3);
+    let last_step = steps
+        .get(steps.len() / 2)
+        .copied()
+        .unwrap_or(0.04)
+        .max(1e-3);
     let end_of = |i: usize| series.get(i + 1).map_or(series[i].0 + last_step, |n| n.0);
     let spans_where = |on: &dyn Fn(&Sample) -> bool| {
         let mut spans: Vec<(f32, f32)> = Vec::new();
@@ -197,7 +205,10 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
         // The lowest score marked present: the threshold the run used.
         let threshold = series
             .iter()
-            .filter_map(|(_, s)| s.filter(|s| s.au_c[k] == Some(true)).and_then(|s| s.au_p[k]))
+            .filter_map(|(_, s)| {
+                s.filter(|s| s.au_c[k] == Some(true))
+                    .and_then(|s| s.au_p[k])
+            })
             .reduce(f32::min);
         lanes.push(Lane {
             name: format!("{} {}", au_name(au), au_description(au)),
@@ -246,7 +257,10 @@ pub fn plot_log(log: &Path, out: &Path, face: Option<u64>) -> Result<PlotSummary
     let recording = recording.unwrap_or_else(|| log.display().to_string());
     let date = std::fs::metadata(log)
         .and_then(|m| m.modified())
-        .map_or_else(|_| "date unknown".into(), |t| format!("logged {}", utc_date(t)));
+        .map_or_else(
+            |_| "date unknown".into(),
+            |t| format!("logged {}", utc_date(t)),
+        );
     let subtitle = format!(
         "face {face_id} in {with_face} of {} frames · AUs: {} · log {} · {date} · shaded: present, dashed: threshold",
         series.len(),
@@ -301,10 +315,18 @@ mod tests {
                 let smile = (10..20).contains(&f) && id == 0;
                 let mut r = vec![f.to_string(), id.to_string(), ts.clone()];
                 for k in 0..11 {
-                    r.push(if k == 6 && smile { "0.9".into() } else { "0.1".into() });
+                    r.push(if k == 6 && smile {
+                        "0.9".into()
+                    } else {
+                        "0.1".into()
+                    });
                 }
                 for k in 0..11 {
-                    r.push(if k == 6 && smile { "1".into() } else { "0".into() });
+                    r.push(if k == 6 && smile {
+                        "1".into()
+                    } else {
+                        "0".into()
+                    });
                 }
                 r.push(if smile { "0.95" } else { "0.05" }.into());
                 for e in 0..7 {
@@ -348,7 +370,10 @@ mod tests {
         };
         let inside = coloured(x_of(1.0), x_of(1.8));
         let outside = coloured(x_of(2.2), x_of(3.5));
-        assert!(inside > 0.9 && outside < 0.1, "inside {inside}, outside {outside}");
+        assert!(
+            inside > 0.9 && outside < 0.1,
+            "inside {inside}, outside {outside}"
+        );
         // Face 1 on request; a face that is not there is refused.
         assert_eq!(plot_log(&log, &out, Some(1)).unwrap().frames_with_face, 5);
         let e = plot_log(&log, &out, Some(7)).unwrap_err().to_string();
@@ -363,7 +388,10 @@ mod tests {
         let e = plot_log(&p, &dir.path().join("o.png"), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no `frame` column") && e.contains("x.csv"), "{e}");
+        assert!(
+            e.contains("no `frame` column") && e.contains("x.csv"),
+            "{e}"
+        );
         assert!(!dir.path().join("o.png").exists());
     }
 }

@@ -386,9 +386,15 @@ mod tests {
                         Tensor::from_vec(p, v.shape(), &dev).unwrap()
                     };
                     let (plus, minus) = if std::ptr::eq(v, &x) {
-                        (loss(&at(0.5), w.as_tensor()), loss(&at(-0.5), w.as_tensor()))
+                        (
+                            loss(&at(0.5), w.as_tensor()),
+                            loss(&at(-0.5), w.as_tensor()),
+                        )
                     } else {
-                        (loss(x.as_tensor(), &at(0.5)), loss(x.as_tensor(), &at(-0.5)))
+                        (
+                            loss(x.as_tensor(), &at(0.5)),
+                            loss(x.as_tensor(), &at(-0.5)),
+                        )
                     };
                     let numeric = plus - minus;
                     assert!(
@@ -403,9 +409,10 @@ mod tests {
             fd(&x, gx, &[0, 6, 31, 62, nx / 2, nx - 63, nx - 7, nx - 1]);
             fd(&w, gw, &(0..36).collect::<Vec<_>>());
             // The same gradients from candle's autograd through the shifted-copies version.
-            let theirs = probe(&depthwise3x3_shifts(x.as_tensor(), w.as_tensor(), pad, stride).unwrap())
-                .backward()
-                .unwrap();
+            let theirs =
+                probe(&depthwise3x3_shifts(x.as_tensor(), w.as_tensor(), pad, stride).unwrap())
+                    .backward()
+                    .unwrap();
             // Measured up to 1.7e-5 (the weight gradient sums up to 3 x 63 x 9 products in
             // another order) over 200 runs x 4 settings on fresh random inputs (AMD EPYC,
             // AVX-512); 1e-4 is 6x that, and a wrong tap is off by about 1.

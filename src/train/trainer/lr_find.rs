@@ -149,7 +149,9 @@ mod tests {
         let n = 12;
         let data = Prepared {
             side: 112,
-            crops: (0..n * 112 * 112 * 3).map(|_| rng.below(256) as u8).collect(),
+            crops: (0..n * 112 * 112 * 3)
+                .map(|_| rng.below(256) as u8)
+                .collect(),
             labels: (0..n)
                 .map(|_| std::array::from_fn(|_| Some(rng.chance(0.3))))
                 .collect(),
@@ -176,7 +178,9 @@ mod tests {
         }
         // The features were cached once, under the output folder.
         assert_eq!(
-            std::fs::read_dir(out.path().join(FEATURE_CACHE)).unwrap().count(),
+            std::fs::read_dir(out.path().join(FEATURE_CACHE))
+                .unwrap()
+                .count(),
             1
         );
         let scratch = TrainConfig {
@@ -188,9 +192,18 @@ mod tests {
             },
             ..cfg
         };
-        let e = lr_find(&scratch, &data, 1e-4, 1e-1, 5, Phase::Frozen, &models, out.path())
-            .unwrap_err()
-            .to_string();
+        let e = lr_find(
+            &scratch,
+            &data,
+            1e-4,
+            1e-1,
+            5,
+            Phase::Frozen,
+            &models,
+            out.path(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("invalid phase"), "{e}");
     }
 

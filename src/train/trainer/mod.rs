@@ -635,7 +635,11 @@ mod tests {
             max_epochs: Some(3),
             ..Default::default()
         };
-        assert!(train(&cfg, &data, &none, split.path(), &first).unwrap().interrupted);
+        assert!(
+            train(&cfg, &data, &none, split.path(), &first)
+                .unwrap()
+                .interrupted
+        );
         let resume = RunControl {
             resume: true,
             ..Default::default()
