@@ -8,25 +8,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn facs(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_facs"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("facs runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{facs, root};
 
 /// The log's rows as column -> value maps.
 fn read_log(path: &Path) -> Vec<HashMap<String, String>> {

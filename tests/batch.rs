@@ -1,26 +1,11 @@
 //! `facs batch`: a folder of recordings, one log each, reruns that skip finished work, and a
 //! failed recording named in a non-zero exit.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn facs(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_facs"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("facs runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{facs, root};
 
 fn text(out: &Output) -> String {
     format!(

@@ -3,26 +3,11 @@
 //! 14 laughing ones (mouth open, 000256..000464), sorted by name: log frames 1..=15 and
 //! 16..=29.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn facs(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_facs"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("facs runs");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::facs;
 
 fn ok(out: &Output) {
     assert!(

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::dataset::{au_index, au_number, emotion_index};
+use super::dataset::{au_index, au_number, csv_error as bad, emotion_index, separator};
 use super::metrics::{EvalSample, NUM_EMOTIONS};
 use crate::error::{Error, Result};
 use crate::frame::{AU_NUMBERS, EMOTIONS, NUM_AUS};
@@ -47,31 +47,10 @@ pub struct FrameLabels {
     pub ignored_aus: Vec<String>,
 }
 
-fn bad(path: &Path, reason: String) -> Error {
-    Error::Source {
-        source_name: path.display().to_string(),
-        reason,
-    }
-}
-
-/// The field separator: a comma, or a tab or semicolon when the header has no comma.
-fn separator(text: &str) -> u8 {
-    let header = text.lines().next().unwrap_or("");
-    if header.contains(',') {
-        b','
-    } else if header.contains('\t') {
-        b'\t'
-    } else if header.contains(';') {
-        b';'
-    } else {
-        b','
-    }
-}
-
 /// A CSV reader over `text` (a UTF-8 byte-order mark already removed).
 fn reader(text: &str) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
-        .delimiter(separator(text))
+        .delimiter(separator(text.lines().next().unwrap_or("")))
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(text.as_bytes())

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::dataset::csv_error as bad;
 use super::plot::{save_png, timeline, ClassLane, Lane, PALETTE};
 use crate::error::{Error, Result};
 use crate::frame::{au_description, au_name, AU_NUMBERS, EMOTIONS};
@@ -35,13 +36,6 @@ pub struct PlotSummary {
     /// Unreadable rows, skipped: (line, reason).
     pub bad_rows: Vec<(usize, String)>,
     pub out: PathBuf,
-}
-
-fn bad(path: &Path, reason: String) -> Error {
-    Error::Source {
-        source_name: path.display().to_string(),
-        reason,
-    }
 }
 
 /// The recording's name and the AU source from the log's sidecar, when it has one.

@@ -25,6 +25,7 @@ mod summary;
 mod write;
 
 pub use read::load_csv;
+pub(crate) use read::{csv_error, separator};
 pub use subset::{
     parse_classes, subset, subset_with_fractions, ClassExpr, ClassReport, SplitFractions, Splits,
     SubsetSpec,

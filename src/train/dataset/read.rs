@@ -32,7 +32,7 @@ fn content_lines(bytes: &[u8]) -> Vec<(usize, &[u8])> {
 }
 
 /// The field separator: a comma, or a tab or semicolon when the header holds no comma.
-fn separator(header: &str) -> u8 {
+pub(crate) fn separator(header: &str) -> u8 {
     if header.contains(',') {
         b','
     } else if header.contains('\t') {
@@ -141,7 +141,7 @@ struct Columns {
     emotion: Option<usize>,
 }
 
-fn csv_error(csv: &Path, reason: String) -> Error {
+pub(crate) fn csv_error(csv: &Path, reason: String) -> Error {
     Error::Source {
         source_name: csv.display().to_string(),
         reason,
