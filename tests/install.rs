@@ -28,11 +28,14 @@ fn the_source_tree_is_read_only_at_build_time_or_in_tests() {
         let text = std::fs::read_to_string(f).unwrap();
         let test_file = f.file_name().is_some_and(|n| n == "tests.rs");
         let mut in_tests = test_file;
-        for (i, line) in text.lines().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
             if line.trim() == "#[cfg(test)]" {
                 in_tests = true;
             }
-            let compile_time = line.contains("include_bytes!") || line.contains("include!");
+            // rustfmt may put the path on the line after `include_bytes!(concat!(`.
+            let included = |l: &str| l.contains("include_bytes!") || l.contains("include!");
+            let compile_time = included(line) || (i > 0 && included(lines[i - 1]));
             if line.contains("CARGO_MANIFEST_DIR") && !in_tests && !compile_time {
                 offenders.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
             }
