@@ -168,9 +168,26 @@ pub(crate) struct DemoArgs {
 
 #[derive(Args)]
 pub(crate) struct LiveArgs {
-    /// Camera index.
+    /// Camera number (`/dev/videoN` on Linux; `facs live --list` names them).
     #[arg(long, default_value_t = 0)]
     pub(crate) camera: u32,
+    /// An ffmpeg input instead of --camera: `/dev/video2`, `v4l2:/dev/video2`,
+    /// `avfoundation:1`, `dshow:video=NAME`, or `lavfi:SOURCE` (e.g. `lavfi:movie=clip.mp4`
+    /// plays a file as a camera would).
+    #[arg(long, value_name = "DEVICE")]
+    pub(crate) device: Option<String>,
+    /// What reads the camera: `ffmpeg` (every build), `native` (nokhwa, builds with
+    /// `--features camera`), or `auto`: native where built in and no --device, else ffmpeg.
+    #[arg(
+        long,
+        value_name = "BACKEND",
+        default_value = "auto",
+        value_parser = ["auto", "ffmpeg", "native"]
+    )]
+    pub(crate) camera_backend: String,
+    /// List the cameras the system reports and exit.
+    #[arg(long)]
+    pub(crate) list: bool,
     /// Capture size, WIDTHxHEIGHT.
     #[arg(long, default_value = "640x480")]
     pub(crate) size: String,

@@ -18,7 +18,7 @@ use facs::model::{default_models_dir, verify_all};
 use facs::neutral::measure_neutral;
 use facs::pipeline::{Control, PipelineSpec};
 use facs::session::{self, SessionOptions};
-use facs::source::{list_cameras, CameraSpec, SourceSpec, Stills};
+use facs::source::{list_cameras, CameraBackend, CameraSpec, SourceSpec, Stills};
 use facs::train::dataset::SubsetSpec;
 use facs::train::synth::SynthConfig;
 use facs::util::progress::ProgressFn;
@@ -229,6 +229,19 @@ fn figure_caption(model: &str, data: &str, synthetic_only: bool) -> String {
         ""
     };
     format!("{model} · {data} · {date}{warning}")
+}
+
+/// `facs live --list`: the cameras the system reports, one a line.
+fn print_cameras() {
+    match list_cameras() {
+        Ok(c) if c.is_empty() => println!("no cameras found"),
+        Ok(c) => {
+            for line in c {
+                println!("{line}");
+            }
+        }
+        Err(e) => println!("listing cameras failed: {e}"),
+    }
 }
 
 fn folder_name(dir: &Path) -> String {
@@ -455,15 +468,18 @@ fn real_main() -> anyhow::Result<Ending> {
             )
         }
         Cmd::Live(args) => {
+            if args.list {
+                print_cameras();
+                return Ok(Ending::Complete);
+            }
             let (width, height) = parse_size(&args.size)?;
             if args.fps == 0 || args.fps > 1000 {
                 bail!("invalid fps {} (expected 1..=1000)", args.fps);
             }
             let source = SourceSpec::Camera(CameraSpec {
-                index: args.camera,
-                width,
-                height,
-                fps: args.fps,
+                device: args.device.clone(),
+                backend: args.camera_backend.parse::<CameraBackend>()?,
+                ..CameraSpec::new(args.camera, width, height, args.fps)
             });
             let config = apply(PipelineConfig::live(), &args.analysis);
             let show = !args.headless && display_available();
@@ -872,15 +888,9 @@ fn real_main() -> anyhow::Result<Ending> {
                 bad += usize::from(s.status != "ok");
             }
             match list_cameras() {
-                Ok(c) => println!(
-                    "cameras: {}",
-                    if c.is_empty() {
-                        "none".into()
-                    } else {
-                        c.join(", ")
-                    }
-                ),
-                Err(_) => println!("cameras: this build has no camera support (--features camera)"),
+                Ok(c) if c.is_empty() => println!("cameras: none found"),
+                Ok(c) => println!("cameras: {}", c.join(", ")),
+                Err(e) => println!("cameras: listing failed: {e}"),
             }
             if bad > 0 {
                 bail!("{bad} model file(s) failed verification");

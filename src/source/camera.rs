@@ -1,43 +1,24 @@
-//! Webcam capture through nokhwa (the only file that imports it). Compiled in with the
-//! `camera` cargo feature, because nokhwa's V4L2 backend needs libclang at build time.
+//! Webcam capture through nokhwa (the only file that imports it): the native backend,
+//! compiled in with the `camera` cargo feature because nokhwa's V4L2 backend needs libclang
+//! at build time. Without it, cameras are read through ffmpeg (`ffmpeg_camera.rs`).
 
-use super::FrameSource;
 #[cfg(feature = "camera")]
 use super::Next;
+use super::{CameraSpec, FrameSource};
 use crate::error::{Error, Result};
 
-/// Which camera to open and how.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CameraSpec {
-    pub index: u32,
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-}
-
-/// How to get camera support, for builds without it.
+/// How to get the native backend, for builds without it.
 #[cfg(not(feature = "camera"))]
-pub const CAMERA_HINT: &str = "this build of facs has no camera support. Rebuild with it:\n  \
+pub const CAMERA_HINT: &str = "this build of facs has no native camera backend; the default \
+one (--camera-backend ffmpeg) reads the same cameras through ffmpeg. To build nokhwa in:\n  \
 apt-get install libclang-dev   # nokhwa's V4L2 backend needs libclang at build time\n  \
-cargo run --release --features camera -- live --camera 0\n\
-or analyse recorded footage instead: facs run --input CLIP.mp4";
+cargo build --release --features camera";
 
 #[cfg(not(feature = "camera"))]
 pub(super) fn open(_spec: &CameraSpec) -> Result<Box<dyn FrameSource>> {
     Err(Error::Camera(CAMERA_HINT.into()))
 }
 
-/// Names of the cameras the system reports, `index: name`.
-///
-/// # Errors
-/// No camera support in this build, or the system query failed.
-#[cfg(not(feature = "camera"))]
-pub fn list_cameras() -> Result<Vec<String>> {
-    Err(Error::Camera(CAMERA_HINT.into()))
-}
-
-#[cfg(feature = "camera")]
-pub use imp::list_cameras;
 #[cfg(feature = "camera")]
 pub(super) use imp::open;
 
@@ -56,7 +37,7 @@ mod imp {
     use crate::frame::Frame;
     use crate::source::SourceInfo;
 
-    pub fn list_cameras() -> Result<Vec<String>> {
+    fn list_cameras() -> Result<Vec<String>> {
         let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| Error::Camera(e.to_string()))?;
         Ok(cams
             .iter()

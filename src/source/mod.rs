@@ -4,11 +4,12 @@
 mod camera;
 mod embedded;
 mod fake_camera;
+mod ffmpeg_camera;
 mod images;
 mod synthetic;
 mod video;
+mod webcam;
 
-pub use camera::{list_cameras, CameraSpec};
 pub use embedded::{DemoClip, DEMO_FPS, DEMO_NAME};
 pub use fake_camera::FakeCameraSpec;
 pub use images::{
@@ -17,6 +18,7 @@ pub use images::{
 };
 pub use synthetic::{SyntheticSource, SyntheticSpec};
 pub use video::{ffmpeg_available, VideoSource};
+pub use webcam::{list_cameras, CameraBackend, CameraSpec};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -222,7 +224,7 @@ impl SourceSpec {
     /// Whatever stops the source from opening: no such camera, no ffmpeg, an empty folder.
     pub fn open(&self) -> Result<Box<dyn FrameSource>> {
         Ok(match self {
-            SourceSpec::Camera(spec) => camera::open(spec)?,
+            SourceSpec::Camera(spec) => webcam::open(spec)?,
             SourceSpec::Images { dir, fps, stills } => {
                 Box::new(ImageFolder::open(dir, *fps, *stills)?)
             }
@@ -251,7 +253,7 @@ impl SourceSpec {
     /// Short human description.
     pub fn describe(&self) -> String {
         match self {
-            SourceSpec::Camera(c) => format!("camera {}", c.index),
+            SourceSpec::Camera(c) => c.name(),
             SourceSpec::Images { dir, .. } => dir.display().to_string(),
             SourceSpec::Image(p) | SourceSpec::Video(p) => p.display().to_string(),
             SourceSpec::Synthetic(s) => s.to_string(),
