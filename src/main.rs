@@ -358,22 +358,29 @@ fn net_config(backbone: Backbone, input: Option<u32>, width: usize) -> AuNetConf
     net
 }
 
-/// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
-/// `cache`), printing the dataset summary and what could not be used.
 /// The folder in models/ where a user's trained AU network is picked up without
 /// `--au-model` (facs ships none: its only trainable data are synthetic faces).
 const USER_AU_MODEL: &str = "au-net";
 
+/// Loads an EmotioNet-style CSV and prepares its faces as the pipeline does (cached in
+/// `cache`), printing the dataset summary and what could not be used.
 fn load_faces(
     csv: &Path,
     images: &Path,
     models: &Path,
     side: u32,
     cache: &Path,
+    progress: &ProgressFn,
 ) -> anyhow::Result<facs::train::faces::Prepared> {
     let ds = facs::train::dataset::load_csv(csv, images, false)?;
     print!("{}: {}", csv.display(), ds.summary());
-    let p = facs::train::faces::prepare(&ds.samples, models, side, Some(cache))?;
+    let p = facs::train::faces::prepare_with_progress(
+        &ds.samples,
+        models,
+        side,
+        Some(cache),
+        Some(progress),
+    )?;
     println!(
         "  {} faces ready ({} from cache), {} images without a face, {} unreadable",
         p.len(),
@@ -519,7 +526,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 classifier: ClassifierOptions::default(),
                 realtime: false,
             };
-            let file = measure_neutral(pipeline, args.seconds)?;
+            let file = measure_neutral(pipeline, args.seconds, Some(&progress))?;
             file.save(&out)?;
             println!(
                 "neutral baseline from {} frames of {} written to {}",
@@ -679,7 +686,8 @@ fn real_main() -> anyhow::Result<Ending> {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let cache = args.out.join("crops");
             let input = cfg.net.input;
-            let load = |csv: &PathBuf| load_faces(csv, &args.images, &models, input, &cache);
+            let load =
+                |csv: &PathBuf| load_faces(csv, &args.images, &models, input, &cache, &progress);
             let train = load(&args.csv)?;
             let val = match &args.val {
                 Some(v) => load(v)?,
@@ -750,9 +758,18 @@ fn real_main() -> anyhow::Result<Ending> {
                 &models,
                 cfg.net.input,
                 &args.out.join("crops"),
+                &progress,
             )?;
             let r = facs::train::trainer::lr_find(
-                &cfg, &data, args.min, args.max, args.steps, phase, &models, &args.out,
+                &cfg,
+                &data,
+                args.min,
+                args.max,
+                args.steps,
+                phase,
+                &models,
+                &args.out,
+                Some(&progress),
             )?;
             let caption = figure_caption(
                 &format!(
@@ -789,6 +806,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &models,
                 info.config.net.input,
                 &args.model.join("crops"),
+                &progress,
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let files = facs::train::cam::write_galleries(
@@ -826,6 +844,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &models,
                 info.config.net.input,
                 &model.join("crops"),
+                &progress,
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
             let thresholds = facs::calibrate::thresholds::load_thresholds(model, &sha256)?;

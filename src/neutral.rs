@@ -7,6 +7,7 @@ use crate::calibrate::{CalibrationFile, CalibrationOptions};
 use crate::error::{Error, Result};
 use crate::frame::Features;
 use crate::pipeline::{Control, Pipeline, PipelineSpec};
+use crate::util::progress::{report, Progress, ProgressFn};
 
 /// Measures a neutral baseline from footage of one person: runs the pipeline over `spec`'s
 /// source (only the first `seconds` if given) and takes the per-feature median over the
@@ -14,19 +15,46 @@ use crate::pipeline::{Control, Pipeline, PipelineSpec};
 ///
 /// # Errors
 /// The pipeline cannot run, or no face with landmarks was found.
-pub fn measure_neutral(mut spec: PipelineSpec, seconds: Option<f64>) -> Result<CalibrationFile> {
+pub fn measure_neutral(
+    mut spec: PipelineSpec,
+    seconds: Option<f64>,
+    progress: Option<&ProgressFn>,
+) -> Result<CalibrationFile> {
+    // Landmarks on, no emotions, no calibration of its own.
     spec.classifier.landmarks = true;
     spec.classifier.emotion = None;
     spec.classifier.calibration = CalibrationOptions::default();
+    let result = measure(spec, seconds, progress);
+    report(progress, Progress::Done { task: "frames" });
+    result
+}
+
+/// [`measure_neutral`]'s body; the caller clears the progress display.
+fn measure(
+    spec: PipelineSpec,
+    seconds: Option<f64>,
+    progress: Option<&ProgressFn>,
+) -> Result<CalibrationFile> {
     let source_name = spec.source.describe();
     let control = Control::default();
     let pipeline = Pipeline::start(spec, control.clone())?;
     let mut per_face: HashMap<u32, Vec<Features>> = HashMap::new();
+    let mut frames = 0u64;
     while let Some(a) = pipeline.recv() {
         if seconds.is_some_and(|s| a.frame.timestamp_s > s) {
             control.stop();
             continue;
         }
+        frames += 1;
+        report(
+            progress,
+            Progress::Step {
+                task: "frames",
+                done: frames,
+                total: None,
+                detail: "measuring the neutral face".into(),
+            },
+        );
         for f in &a.faces {
             if let Some(feat) = f.scores.features {
                 per_face.entry(f.face.id).or_default().push(feat);

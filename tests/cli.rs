@@ -1378,6 +1378,16 @@ fn progress_bars_are_drawn_on_a_terminal_only_and_quiet_turns_them_off() {
         quiet.contains("frames:"),
         "the summary still prints\n{quiet}"
     );
+    // Measuring a neutral face shows its frames too.
+    let calibrate = on_tty(format!(
+        "{bin} calibrate --input {} --out {}",
+        clip.display(),
+        tmp.path().join("neutral.json").display()
+    ));
+    assert!(
+        calibrate.contains("measuring the neutral face"),
+        "{calibrate}"
+    );
     // Not a terminal (a CI log, a pipe): no bar, however long the run.
     let out = run(facs(["run", "--input"])
         .arg(&clip)

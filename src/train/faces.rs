@@ -4,6 +4,7 @@
 //! cached as PNG so later epochs and runs skip detection.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use candle_core::Device;
 use serde::Serialize;
@@ -18,6 +19,7 @@ use crate::frame::{Frame, Landmarks, NUM_AUS};
 use crate::model::landmarks::LandmarkNet;
 use crate::source::{decode_rgb, load_rgb};
 use crate::util::png::save_rgb_png;
+use crate::util::progress::{report, Progress, ProgressFn};
 use crate::weights::{sha256_hex, FACEAPI_LANDMARKS};
 
 /// Crops and labels ready for the network.
@@ -215,8 +217,24 @@ pub fn prepare(
     side: u32,
     cache: Option<&Path>,
 ) -> Result<Prepared> {
+    prepare_with_progress(samples, models_dir, side, cache, None)
+}
+
+/// [`prepare`], reporting each face prepared to `progress` (task `faces`).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_with_progress(
+    samples: &[Sample],
+    models_dir: &Path,
+    side: u32,
+    cache: Option<&Path>,
+    progress: Option<&ProgressFn>,
+) -> Result<Prepared> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    prepare_on(samples, models_dir, side, cache, threads)
+    let result = prepare_on(samples, models_dir, side, cache, threads, progress);
+    report(progress, Progress::Done { task: "faces" });
+    result
 }
 
 /// [`prepare`] on `threads` worker threads (at most 8, at most one per sample).
@@ -226,6 +244,7 @@ fn prepare_on(
     side: u32,
     cache: Option<&Path>,
     threads: usize,
+    progress: Option<&ProgressFn>,
 ) -> Result<Prepared> {
     let mut out = Prepared {
         side,
@@ -235,6 +254,9 @@ fn prepare_on(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let threads = threads.clamp(1, 8).min(samples.len().max(1));
+    let done = AtomicU64::new(0);
+    let total = samples.len() as u64;
+    let done = &done;
     // Thread t takes samples t, t + threads, ... so slow and fast images spread evenly.
     let outcomes: Vec<Vec<Outcome>> = std::thread::scope(|scope| -> Result<Vec<Vec<Outcome>>> {
         let handles = (0..threads)
@@ -247,7 +269,21 @@ fn prepare_on(
                             .iter()
                             .skip(t)
                             .step_by(threads)
-                            .map(|s| prepare_one(s, &mut preparer, models_dir, side, cache))
+                            .map(|s| {
+                                let outcome =
+                                    prepare_one(s, &mut preparer, models_dir, side, cache);
+                                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                                report(
+                                    progress,
+                                    Progress::Step {
+                                        task: "faces",
+                                        done: n,
+                                        total: Some(total),
+                                        detail: "faces found and aligned".into(),
+                                    },
+                                );
+                                outcome
+                            })
                             .collect()
                     })
                     .map_err(|e| Error::Stage("prepare", e.to_string()))
@@ -327,9 +363,21 @@ mod tests {
     #[test]
     fn crops_are_the_same_whatever_the_number_of_threads() {
         let (models, samples) = fixtures();
-        let one = prepare_on(&samples, &models, 48, None, 1).unwrap();
+        let one = prepare_on(&samples, &models, 48, None, 1, None).unwrap();
         for threads in [2, 3] {
-            let many = prepare_on(&samples, &models, 48, None, threads).unwrap();
+            // Every sample is reported once, whatever thread prepared it.
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let into = std::sync::Arc::clone(&seen);
+            let sink = move |p: Progress| {
+                if let Progress::Step { done, total, .. } = p {
+                    into.lock().unwrap().push((done, total));
+                }
+            };
+            let many = prepare_on(&samples, &models, 48, None, threads, Some(&sink)).unwrap();
+            let mut seen = seen.lock().unwrap().clone();
+            seen.sort();
+            let n = samples.len() as u64;
+            assert_eq!(seen, (1..=n).map(|d| (d, Some(n))).collect::<Vec<_>>());
             assert_eq!(many.paths, one.paths, "{threads} threads");
             assert_eq!(many.labels, one.labels, "{threads} threads");
             assert!(many.crops == one.crops, "{threads} threads: crops differ");
@@ -338,7 +386,7 @@ mod tests {
         }
         assert_eq!(one.len(), samples.len() - 1);
         // The crops are in sample order: the first crop is the first image's.
-        let first = prepare_on(&samples[..1], &models, 48, None, 1).unwrap();
+        let first = prepare_on(&samples[..1], &models, 48, None, 1, None).unwrap();
         assert!(first.crop(0) == one.crop(0));
     }
 
@@ -353,20 +401,20 @@ mod tests {
             ..samples[0].clone()
         };
         std::fs::copy(&samples[0].path, &image).unwrap();
-        let first = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
+        let first = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
         assert_eq!(first.skipped.from_cache, 0);
-        let again = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
+        let again = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
         assert_eq!(again.skipped.from_cache, 1);
         // Another picture under the same name: prepared afresh, its own crop.
         std::fs::copy(&samples[5].path, &image).unwrap();
-        let changed = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1).unwrap();
-        let fresh = prepare_on(&[sample(&samples[5].path)], &models, 48, None, 1).unwrap();
+        let changed = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
+        let fresh = prepare_on(&[sample(&samples[5].path)], &models, 48, None, 1, None).unwrap();
         assert_eq!(changed.skipped.from_cache, 0);
         assert!(changed.crops == fresh.crops && changed.crops != first.crops);
         // The same bytes under another name: served from the cache.
         let moved = tmp.path().join("moved.jpg");
         std::fs::copy(&samples[5].path, &moved).unwrap();
-        let found = prepare_on(&[sample(&moved)], &models, 48, Some(&cache), 1).unwrap();
+        let found = prepare_on(&[sample(&moved)], &models, 48, Some(&cache), 1, None).unwrap();
         assert_eq!(found.skipped.from_cache, 1);
         assert!(found.crops == fresh.crops);
     }

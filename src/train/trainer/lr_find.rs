@@ -8,6 +8,7 @@ use super::{one_cycle, Session, TrainConfig, FEATURE_CACHE};
 use crate::error::{Error, Result};
 use crate::model::au_net::Backbone;
 use crate::train::faces::Prepared;
+use crate::util::progress::{report, Progress, ProgressFn};
 
 /// A learning-rate range test: the loss, smoothed, at each rate of an exponential sweep.
 #[derive(Clone, Debug, Serialize)]
@@ -80,6 +81,27 @@ pub fn lr_find(
     phase: Phase,
     models_dir: &Path,
     out_dir: &Path,
+    progress: Option<&ProgressFn>,
+) -> Result<LrFind> {
+    let result = sweep(
+        cfg, train, min_lr, max_lr, steps, phase, models_dir, out_dir, progress,
+    );
+    report(progress, Progress::Done { task: "lr-find" });
+    result
+}
+
+/// [`lr_find`]'s body; the caller clears the progress display whatever the outcome.
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    cfg: &TrainConfig,
+    train: &Prepared,
+    min_lr: f64,
+    max_lr: f64,
+    steps: usize,
+    phase: Phase,
+    models_dir: &Path,
+    out_dir: &Path,
+    progress: Option<&ProgressFn>,
 ) -> Result<LrFind> {
     validate_lr_range(min_lr, max_lr, steps)?;
     cfg.validate()?;
@@ -99,7 +121,7 @@ pub fn lr_find(
     let pooled = if scratch {
         None
     } else {
-        Some(session.pooled(train, Some(&out_dir.join(FEATURE_CACHE)), None)?)
+        Some(session.pooled(train, Some(&out_dir.join(FEATURE_CACHE)), progress)?)
     };
     if let (Phase::Unfrozen, Some(f)) = (phase, &pooled) {
         let per_epoch = train.len().div_ceil(batch);
@@ -109,6 +131,15 @@ pub fn lr_find(
             for (b, idx) in order.chunks(batch).enumerate() {
                 let lr = one_cycle(epoch * per_epoch + b, total, cfg.lr);
                 session.step_frozen(train, f, idx, lr)?;
+                report(
+                    progress,
+                    Progress::Step {
+                        task: "heads",
+                        done: (epoch * per_epoch + b + 1) as u64,
+                        total: Some(total as u64),
+                        detail: "training the heads before the phase-2 sweep".into(),
+                    },
+                );
             }
         }
         session.opt.reset()?;
@@ -125,6 +156,15 @@ pub fn lr_find(
         };
         avg = beta * avg + (1.0 - beta) * loss;
         let smoothed = avg / (1.0 - beta.powi(i as i32 + 1));
+        report(
+            progress,
+            Progress::Step {
+                task: "lr-find",
+                done: i as u64 + 1,
+                total: Some(steps as u64),
+                detail: format!("lr {lr:.2e}  loss {smoothed:.3}"),
+            },
+        );
         if !smoothed.is_finite() || smoothed > 4.0 * best {
             break;
         }
@@ -170,7 +210,34 @@ mod tests {
         let models = crate::weights::default_models_dir();
         let out = tempfile::tempdir().unwrap();
         for phase in [Phase::Frozen, Phase::Unfrozen] {
-            let r = lr_find(&cfg, &data, 1e-4, 1e-1, 5, phase, &models, out.path()).unwrap();
+            let steps = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+            let into = std::sync::Arc::clone(&steps);
+            let sink = move |p: Progress| {
+                if let Progress::Step {
+                    task: "lr-find",
+                    done,
+                    ..
+                } = p
+                {
+                    *into.lock().unwrap() = done;
+                }
+            };
+            let r = lr_find(
+                &cfg,
+                &data,
+                1e-4,
+                1e-1,
+                5,
+                phase,
+                &models,
+                out.path(),
+                Some(&sink),
+            )
+            .unwrap();
+            // Each point swept was reported (the sweep may stop early on a diverging loss,
+            // after reporting the step that diverged).
+            let reported = *steps.lock().unwrap() as usize;
+            assert!(reported >= r.points.len() && reported <= 5, "{reported}");
             // Noise labels: the loss may not fall, but the first rates are always kept (a
             // blow-up needs 4x the best loss).
             assert!(r.points.len() >= 2, "{phase:?}: {:?}", r.points);
@@ -201,6 +268,7 @@ mod tests {
             Phase::Frozen,
             &models,
             out.path(),
+            None,
         )
         .unwrap_err()
         .to_string();
