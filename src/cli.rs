@@ -77,14 +77,14 @@ pub(crate) enum Cmd {
     /// Class activation map galleries per AU: most uncertain, most incorrect and most correct
     /// faces, each with where the AU's logit comes from.
     #[command(
-        after_help = "Example:\n  facs cam --model models/my-au-net --csv subset/val.csv --images img/ --out cam/"
+        after_help = "Example:\n  facs cam --au-model models/my-au-net --csv subset/val.csv --images img/ --out cam/"
     )]
     Cam(CamArgs),
     /// Score AUs and emotions against labels: a trained network on an EmotioNet-style CSV
     /// of images, or any facs log (or a run on footage) against labelled frame numbers.
     /// Per-AU precision, recall, F1, ROC-AUC, confusion matrices and plots.
     #[command(
-        after_help = "Examples:\n  facs eval --model models/my-au-net --csv lab_frames.csv --images lab/ --report report/\n  facs eval --labels lab_labels.csv --log session.csv --report report/\n  facs eval --labels lab_labels.csv --video session.mp4 --model models/my-au-net --report report/\n\nLabels of frames: a CSV with a `frame` column (1-based, as in facs logs), AU columns\n(AU12 or AU01: 1 present, 0 absent, 999 or empty unknown), and optionally `face_id` and\n`emotion`. See the README, \"Checking facs on your own footage\"."
+        after_help = "Examples:\n  facs eval --au-model models/my-au-net --csv lab_frames.csv --images lab/ --out report/\n  facs eval --labels lab_labels.csv --log session.csv --out report/\n  facs eval --labels lab_labels.csv --video session.mp4 --au-model models/my-au-net --out report/\n\nLabels of frames: a CSV with a `frame` column (1-based, as in facs logs), AU columns\n(AU12 or AU01: 1 present, 0 absent, 999 or empty unknown), and optionally `face_id` and\n`emotion`. See the README, \"Checking facs on your own footage\"."
     )]
     Eval(EvalArgs),
     /// Draw a recording's AUs over time from its log: one lane per AU (present shaded,
@@ -205,7 +205,7 @@ pub(crate) struct LiveArgs {
 pub(crate) struct RunArgs {
     /// Video file, folder of images (sorted by name), one image, or
     /// synthetic:faces=N,frames=M,size=WxH,fps=F.
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "PATH")]
     pub(crate) input: String,
     /// Frame rate for timestamps of an image folder.
     #[arg(long, default_value_t = 30.0)]
@@ -234,7 +234,7 @@ pub(crate) struct RunArgs {
 #[derive(Args)]
 pub(crate) struct CalibrateArgs {
     /// Footage of the person with a neutral face (video, folder of images, one image).
-    #[arg(long, short)]
+    #[arg(long, short, value_name = "PATH")]
     pub(crate) input: String,
     /// Saved as calibration/NAME.json (see --out).
     #[arg(long)]
@@ -242,9 +242,10 @@ pub(crate) struct CalibrateArgs {
     /// Write here instead.
     #[arg(long, value_name = "FILE.json")]
     pub(crate) out: Option<PathBuf>,
-    /// Use only the first N seconds.
-    #[arg(long, value_name = "N")]
-    pub(crate) seconds: Option<f64>,
+    /// Take the neutral face from the first N seconds only, as `--calibrate-secs` does
+    /// in `run` (`--seconds` is an old name).
+    #[arg(long, alias = "seconds", value_name = "N")]
+    pub(crate) calibrate_secs: Option<f64>,
     /// Frame rate for timestamps of an image folder.
     #[arg(long, default_value_t = 30.0)]
     pub(crate) fps: f64,
@@ -268,7 +269,7 @@ pub(crate) struct BenchArgs {
 #[derive(Args)]
 pub(crate) struct SynthArgs {
     /// Output folder: labels.csv and images/.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// Number of faces to draw.
     #[arg(long, default_value_t = 1000)]
@@ -276,25 +277,26 @@ pub(crate) struct SynthArgs {
     /// Random seed: the same seed and settings draw the same faces.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
-    /// Image side in pixels.
-    #[arg(long, default_value_t = 128)]
-    pub(crate) size: u32,
+    /// Image side in pixels (`--size` is an old name for it).
+    #[arg(long, alias = "size", value_name = "PX", default_value_t = 128)]
+    pub(crate) px: u32,
     /// AU frequencies, comma-separated in the order 1,2,4,5,6,9,12,17,20,25,26
     /// (default: EmotioNet's).
     #[arg(long, value_name = "F,F,...")]
     pub(crate) rates: Option<String>,
     /// Also label emotions (half the faces then come from emotion prototypes).
-    #[arg(long)]
-    pub(crate) emotion: bool,
+    /// `--emotion` is an old name.
+    #[arg(long, alias = "emotion")]
+    pub(crate) with_emotions: bool,
 }
 
 #[derive(Args)]
 pub(crate) struct SubsetArgs {
     /// EmotioNet-style CSV: image path, then AU1..AU26 columns (1, 0, 999/empty unknown).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub(crate) csv: PathBuf,
     /// Folder the CSV's image paths are relative to.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) images: PathBuf,
     /// Classes: AUs, conjunctions and `neither`, e.g. AU6,AU12 or AU6+AU12,neither.
     #[arg(long, conflicts_with = "happy")]
@@ -309,23 +311,23 @@ pub(crate) struct SubsetArgs {
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
     /// Folder for train.csv, val.csv and test.csv.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
 }
 
 #[derive(Args)]
 pub(crate) struct TrainArgs {
     /// Training CSV (image path, AU columns, optional emotion).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub(crate) csv: PathBuf,
     /// Validation CSV (early stopping on its macro-F1).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub(crate) val: Option<PathBuf>,
     /// Folder the CSVs' image paths are relative to.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) images: PathBuf,
     /// Output folder: model.safetensors, model.json, crops cache.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// The trunk: faceapi-expression or faceapi-landmarks (face-api's feature extractor,
     /// pretrained on real faces, then fine-tuned) or scratch (facs's small CNN).
@@ -350,9 +352,9 @@ pub(crate) struct TrainArgs {
     #[arg(long, default_value_t = 3e-3)]
     pub(crate) lr: f64,
     /// Network input side in pixels (a multiple of 8) [default: 48 from scratch, 112 on a
-    /// backbone, the only size it takes].
-    #[arg(long)]
-    pub(crate) input: Option<u32>,
+    /// backbone, the only size it takes]. (`--input` is an old name for it).
+    #[arg(long, alias = "input", value_name = "PX")]
+    pub(crate) px: Option<u32>,
     /// Channels of the first block (from scratch).
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
@@ -383,13 +385,13 @@ pub(crate) struct TrainArgs {
 #[derive(Args)]
 pub(crate) struct LrFindArgs {
     /// Training CSV (image path, AU columns, optional emotion).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub(crate) csv: PathBuf,
     /// Folder the CSV's image paths are relative to.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) images: PathBuf,
     /// Folder for lr_find.png, lr_find.json and the crops cache.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// Lowest learning rate of the sweep.
     #[arg(long, default_value_t = 1e-5)]
@@ -419,9 +421,9 @@ pub(crate) struct LrFindArgs {
     /// Phase 2 on a backbone: its rate is the swept rate divided by this.
     #[arg(long, default_value_t = 10.0, value_name = "DIV")]
     pub(crate) backbone_lr_div: f64,
-    /// Network input side in pixels, as for `facs train`.
-    #[arg(long)]
-    pub(crate) input: Option<u32>,
+    /// Network input side in pixels, as for `facs train` (`--input` is an old name).
+    #[arg(long, alias = "input", value_name = "PX")]
+    pub(crate) px: Option<u32>,
     /// Channels of the first block (from scratch), as for `facs train`.
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
@@ -435,17 +437,17 @@ pub(crate) struct LrFindArgs {
 
 #[derive(Args)]
 pub(crate) struct CamArgs {
-    /// Folder written by `facs train`.
-    #[arg(long)]
-    pub(crate) model: PathBuf,
+    /// Folder written by `facs train` (`--model` is an old name).
+    #[arg(long, alias = "model", value_name = "DIR")]
+    pub(crate) au_model: PathBuf,
     /// EmotioNet-style CSV of the faces to draw maps for.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub(crate) csv: PathBuf,
     /// Folder the CSV's image paths are relative to.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) images: PathBuf,
     /// Folder for AU01.png ... AU26.png.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// Faces per row.
     #[arg(long, default_value_t = 6)]
@@ -458,11 +460,11 @@ pub(crate) struct CamArgs {
 #[derive(Args)]
 pub(crate) struct EvalArgs {
     /// Folder written by `facs train` (with --csv and --images, or with --video; without it
-    /// --video is scored with the geometric AU estimator).
-    #[arg(long, value_name = "DIR")]
-    pub(crate) model: Option<PathBuf>,
-    /// EmotioNet-style CSV of labelled images (with --images and --model).
-    #[arg(long, value_name = "FILE.csv", requires_all = ["images", "model"], conflicts_with = "labels")]
+    /// --video is scored with the geometric AU estimator). `--model` is an old name.
+    #[arg(long, alias = "model", value_name = "DIR")]
+    pub(crate) au_model: Option<PathBuf>,
+    /// EmotioNet-style CSV of labelled images (with --images and --au-model).
+    #[arg(long, value_name = "FILE.csv", requires_all = ["images", "au_model"], conflicts_with = "labels")]
     pub(crate) csv: Option<PathBuf>,
     /// Folder the --csv image paths are relative to.
     #[arg(long, value_name = "DIR", requires = "csv")]
@@ -472,7 +474,7 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub(crate) labels: Option<PathBuf>,
     /// A facs log (CSV or JSONL) to score against --labels.
-    #[arg(long, value_name = "FILE", requires = "labels", conflicts_with_all = ["video", "model"])]
+    #[arg(long, value_name = "FILE", requires = "labels", conflicts_with_all = ["video", "au_model"])]
     pub(crate) log: Option<PathBuf>,
     /// Footage (video file or frame folder) to run and score against --labels; its log is
     /// kept as run.csv in the report folder.
@@ -481,9 +483,9 @@ pub(crate) struct EvalArgs {
     /// Frame rate of a frame folder given to --video.
     #[arg(long, default_value_t = 30.0)]
     pub(crate) fps: f64,
-    /// Folder for report.md, report.json and the PNG plots.
-    #[arg(long)]
-    pub(crate) report: PathBuf,
+    /// Folder for report.md, report.json and the PNG plots (`--report` is an old name).
+    #[arg(long, alias = "report", value_name = "DIR")]
+    pub(crate) out: PathBuf,
     /// Folder with the detector and landmark weights.
     #[arg(long, value_name = "DIR")]
     pub(crate) models: Option<PathBuf>,
@@ -544,6 +546,88 @@ pub(crate) struct ModelsArgs {
 mod tests {
     use super::Cli;
     use clap::CommandFactory;
+
+    /// One meaning per flag name: a flag that several commands take has the same kind of
+    /// value in each (a path, or the same value name), so `--input` is footage everywhere
+    /// and `--px` a size in pixels; the old names stay as hidden aliases.
+    #[test]
+    fn a_flag_name_means_one_thing_in_every_command() {
+        use std::collections::BTreeMap;
+        let cmd = Cli::command();
+        let mut kinds: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let value = if arg.get_action().takes_values() {
+                    arg.get_value_names()
+                        .and_then(|v| v.first())
+                        .map_or(String::new(), |v| v.to_string())
+                } else {
+                    "(a switch)".to_string()
+                };
+                let path = ["PATH", "DIR", "FILE"].iter().any(|p| value.contains(p));
+                let kind = if path { "a path".to_string() } else { value };
+                kinds
+                    .entry(long.to_string())
+                    .or_default()
+                    .entry(kind)
+                    .or_default()
+                    .push(sub.get_name().to_string());
+            }
+        }
+        let mixed: Vec<_> = kinds.iter().filter(|(_, k)| k.len() > 1).collect();
+        assert!(mixed.is_empty(), "flags with two meanings: {mixed:?}");
+        // The renamed flags answer to their old names, which --help no longer shows.
+        for (args, id) in [
+            (
+                &[
+                    "facs", "train", "--csv", "a", "--images", "b", "--out", "c", "--input", "48",
+                ][..],
+                "px",
+            ),
+            (&["facs", "synth", "--out", "o", "--size", "64"], "px"),
+            (
+                &[
+                    "facs", "eval", "--labels", "l", "--log", "g", "--report", "r",
+                ],
+                "out",
+            ),
+            (
+                &[
+                    "facs", "cam", "--model", "m", "--csv", "a", "--images", "b", "--out", "c",
+                ],
+                "au_model",
+            ),
+            (
+                &[
+                    "facs",
+                    "calibrate",
+                    "--input",
+                    "v",
+                    "--out",
+                    "n.json",
+                    "--seconds",
+                    "2",
+                ],
+                "calibrate_secs",
+            ),
+        ] {
+            let m = Cli::command().try_get_matches_from(args).unwrap();
+            let (_, sub) = m.subcommand().unwrap();
+            assert!(sub.contains_id(id), "{args:?}");
+        }
+        let mut help = Vec::new();
+        Cli::command()
+            .find_subcommand_mut("train")
+            .unwrap()
+            .write_long_help(&mut help)
+            .unwrap();
+        let help = String::from_utf8(help).unwrap();
+        assert!(
+            help.contains("--px <PX>") && !help.contains("--input <"),
+            "{help}"
+        );
+    }
 
     /// Every flag and argument of every command says what it is for in `--help`.
     #[test]

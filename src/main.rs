@@ -278,16 +278,16 @@ fn eval_frames(
     let log_path = match (&args.log, &args.video) {
         (Some(log), _) => log.clone(),
         (None, Some(video)) => {
-            std::fs::create_dir_all(&args.report)
-                .with_context(|| format!("creating {}", args.report.display()))?;
-            let log = args.report.join("run.csv");
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("creating {}", args.out.display()))?;
+            let log = args.out.join("run.csv");
             let opts = SessionOptions {
                 pipeline: PipelineSpec {
                     config: PipelineConfig::offline(),
                     source: SourceSpec::from_input(video, args.fps)?,
                     models_dir,
                     classifier: ClassifierOptions {
-                        au_model: args.model.clone(),
+                        au_model: args.au_model.clone(),
                         ..ClassifierOptions::default()
                     },
                     realtime: false,
@@ -334,15 +334,15 @@ fn eval_frames(
         false,
     );
     let report = facs::train::report::write_scores_report(
-        &args.report,
+        &args.out,
         &preamble,
         &caption,
         &scores.samples,
         &scores.thresholds,
     )?;
-    let matching = args.report.join("matching.json");
+    let matching = args.out.join("matching.json");
     facs::util::json::write_json_atomic(&matching, &serde_json::to_value(&scores.matching)?)?;
-    print_eval_result(&report, &args.report);
+    print_eval_result(&report, &args.out);
     Ok(Ending::Complete)
 }
 
@@ -526,7 +526,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 classifier: ClassifierOptions::default(),
                 realtime: false,
             };
-            let file = measure_neutral(pipeline, args.seconds, Some(&progress))?;
+            let file = measure_neutral(pipeline, args.calibrate_secs, Some(&progress))?;
             file.save(&out)?;
             println!(
                 "neutral baseline from {} frames of {} written to {}",
@@ -537,6 +537,26 @@ fn real_main() -> anyhow::Result<Ending> {
             Ok(Ending::Complete)
         }
         Cmd::Bench(args) => {
+            // Bench shares the analysis options but writes no rows.
+            let a = &args.analysis;
+            for (flag, given) in [
+                ("--log", a.log.is_some()),
+                ("--jsonl", a.jsonl.is_some()),
+                ("--annotate", a.annotate.is_some()),
+            ] {
+                if given {
+                    use clap::CommandFactory;
+                    Cli::command()
+                        .error(
+                            clap::error::ErrorKind::ArgumentConflict,
+                            format!(
+                                "facs bench writes no rows, so {flag} has nothing to write; \
+                                 log a run with `facs run` or `facs demo {flag} ...`"
+                            ),
+                        )
+                        .exit();
+                }
+            }
             let config = apply(PipelineConfig::live(), &args.analysis);
             let base = spec(
                 config.clone(),
@@ -565,8 +585,8 @@ fn real_main() -> anyhow::Result<Ending> {
             let mut cfg = SynthConfig {
                 count: args.count,
                 seed: args.seed,
-                size: args.size,
-                emotion: args.emotion,
+                size: args.px,
+                emotion: args.with_emotions,
                 ..SynthConfig::default()
             };
             if let Some(text) = &args.rates {
@@ -666,7 +686,7 @@ fn real_main() -> anyhow::Result<Ending> {
             let backbone: Backbone = args.backbone.parse()?;
             let scratch = backbone == Backbone::Scratch;
             let cfg = facs::train::trainer::TrainConfig {
-                net: net_config(backbone, args.input, args.width),
+                net: net_config(backbone, args.px, args.width),
                 epochs: args.epochs.unwrap_or(if scratch { 20 } else { 5 }),
                 frozen_epochs: args.frozen_epochs.unwrap_or(if scratch { 0 } else { 10 }),
                 backbone_lr_div: args.backbone_lr_div,
@@ -737,7 +757,7 @@ fn real_main() -> anyhow::Result<Ending> {
             let backbone: Backbone = args.backbone.parse()?;
             let scratch = backbone == Backbone::Scratch;
             let cfg = facs::train::trainer::TrainConfig {
-                net: net_config(backbone, args.input, args.width),
+                net: net_config(backbone, args.px, args.width),
                 frozen_epochs: if scratch { 0 } else { args.frozen_epochs },
                 backbone_lr_div: args.backbone_lr_div,
                 lr: args.lr,
@@ -799,13 +819,13 @@ fn real_main() -> anyhow::Result<Ending> {
         }
         Cmd::Cam(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let (net, info) = facs::train::trainer::load(&args.model)?;
+            let (net, info) = facs::train::trainer::load(&args.au_model)?;
             let data = load_faces(
                 &args.csv,
                 &args.images,
                 &models,
                 info.config.net.input,
-                &args.model.join("crops"),
+                &args.au_model.join("crops"),
                 &progress,
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
@@ -830,7 +850,7 @@ fn real_main() -> anyhow::Result<Ending> {
             if let Some(labels) = &args.labels {
                 return eval_frames(&args, labels, models, stop, &progress);
             }
-            let (Some(model), Some(csv), Some(images)) = (&args.model, &args.csv, &args.images)
+            let (Some(model), Some(csv), Some(images)) = (&args.au_model, &args.csv, &args.images)
             else {
                 bail!(
                     "give --model DIR --csv FILE --images DIR (labelled images), or --labels FILE \
@@ -858,13 +878,13 @@ fn real_main() -> anyhow::Result<Ending> {
                 info.synthetic_training_data,
             );
             let report = facs::train::report::write_eval_report(
-                &args.report,
+                &args.out,
                 &info,
                 &samples,
                 &thresholds,
                 &caption,
             )?;
-            print_eval_result(&report, &args.report);
+            print_eval_result(&report, &args.out);
             Ok(Ending::Complete)
         }
         Cmd::Batch(args) => run_batch(args, stop, &progress),

@@ -71,7 +71,7 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
         &s(&labels),
         "--log",
         &s(&log),
-        "--report",
+        "--out",
         &s(&from_log),
     ]);
     ok(&out);
@@ -121,7 +121,7 @@ fn a_log_and_a_run_on_the_footage_score_alike_against_labelled_frames() {
         "tests/fixtures/wolfgang",
         "--fps",
         "23.976",
-        "--report",
+        "--out",
         &s(&from_video),
     ]));
     assert!(from_video.join("run.csv").is_file());
@@ -161,7 +161,7 @@ fn labels_that_do_not_fit_the_log_are_refused_with_the_reason() {
             &s(&labels),
             "--log",
             &s(&log),
-            "--report",
+            "--out",
             &s(&report),
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -176,7 +176,7 @@ fn labels_that_do_not_fit_the_log_are_refused_with_the_reason() {
         );
     }
     // --labels alone has nothing to score.
-    let out = facs(&["eval", "--labels", "x.csv", "--report", &s(&d.join("r"))]);
+    let out = facs(&["eval", "--labels", "x.csv", "--out", &s(&d.join("r"))]);
     assert!(!out.status.success());
 }
 

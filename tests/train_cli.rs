@@ -47,7 +47,7 @@ fn synth_then_balanced_subset_is_seeded_and_balanced() {
         "300",
         "--seed",
         "5",
-        "--size",
+        "--px",
         "64",
     ]));
     assert!(text.contains("300 synthetic faces"), "{text}");
@@ -159,7 +159,7 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
         "120",
         "--seed",
         "2",
-        "--size",
+        "--px",
         "96",
     ]));
     ok(&facs(&[
@@ -192,7 +192,7 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
             "scratch",
             "--epochs",
             "3",
-            "--input",
+            "--px",
             "32",
             "--width",
             "4",
@@ -216,13 +216,13 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     // Load the saved weights and evaluate on the same validation CSV: the same score.
     ok(&facs(&[
         "eval",
-        "--model",
+        "--au-model",
         &format!("{d}/m1"),
         "--csv",
         &format!("{d}/sub/val.csv"),
         "--images",
         &format!("{d}/s/images"),
-        "--report",
+        "--out",
         &format!("{d}/report"),
     ]));
     let report: serde_json::Value = serde_json::from_str(
@@ -260,7 +260,7 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     // CAM galleries, one per AU.
     let text = ok(&facs(&[
         "cam",
-        "--model",
+        "--au-model",
         &format!("{d}/m1"),
         "--csv",
         &format!("{d}/sub/val.csv"),
@@ -429,7 +429,7 @@ fn lr_find_sweeps_plots_and_suggests() {
         "60",
         "--seed",
         "4",
-        "--size",
+        "--px",
         "96",
     ]));
     let text = ok(&facs(&[
@@ -450,7 +450,7 @@ fn lr_find_sweeps_plots_and_suggests() {
         "8",
         "--backbone",
         "scratch",
-        "--input",
+        "--px",
         "32",
         "--width",
         "4",
@@ -490,9 +490,9 @@ fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
         (&["--lr", "NaN"], "lr"),
         (&["--lr", "inf"], "lr"),
         (&["--batch", "0"], "batch"),
-        (&["--backbone", "scratch", "--input", "20"], "input"),
-        (&["--backbone", "scratch", "--input", "8"], "input"),
-        (&["--input", "48"], "input"),
+        (&["--backbone", "scratch", "--px", "20"], "input"),
+        (&["--backbone", "scratch", "--px", "8"], "input"),
+        (&["--px", "48"], "input"),
         (&["--backbone", "scratch", "--width", "0"], "width"),
         (&["--backbone", "resnet"], "backbone"),
         (

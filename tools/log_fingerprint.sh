@@ -26,7 +26,7 @@ run single_face_frames --input tests/fixtures/single_face --fps 25
 run wolfgang_fer --input tests/fixtures/wolfgang --fps 25 --emotion fer
 # Synthetic faces (the training tests' data): every image and the labels.
 "$facs" synth --out "$out/synth" --count 40 --seed 7 >/dev/null
-"$facs" synth --out "$out/synth_emotion" --count 40 --seed 8 --emotion >/dev/null
+"$facs" synth --out "$out/synth_emotion" --count 40 --seed 8 --with-emotions >/dev/null
 for d in synth synth_emotion; do
   (cd "$out/$d" && cat labels.csv images/*.png | sha256sum | sed "s|-|$d|")
 done
