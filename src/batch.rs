@@ -127,6 +127,8 @@ pub struct BatchOptions {
     pub template: PipelineSpec,
     /// Also write `<name>.jsonl`.
     pub jsonl: bool,
+    /// The logs' columns.
+    pub log_format: crate::log::LogFormat,
     /// Run recordings again even when their sidecar says complete.
     pub redo: bool,
 }
@@ -238,7 +240,9 @@ pub fn run(
                 log_jsonl: opts
                     .jsonl
                     .then(|| opts.out_dir.join(format!("{}.jsonl", rec.name))),
-                annotate_dir: None,
+                log_format: opts.log_format,
+                annotate: None,
+                annotate_every: 1,
                 show_window: false,
                 show_landmarks: false,
                 // A log without a complete sidecar is a run that did not finish: redone.
