@@ -112,6 +112,22 @@ pub(super) fn fit(rgb: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8>
     out
 }
 
+/// Makes a write to a pipe whose reader has gone fail with `EPIPE` on the calling thread
+/// instead of killing the process: the binary restores SIGPIPE's default action (so that
+/// `facs ... | head` ends quietly), and an ffmpeg that exits early would otherwise take
+/// facs with it before it could say why.
+fn no_sigpipe_on_this_thread() {
+    #[cfg(unix)]
+    // SAFETY: a signal set built on the stack, then this thread's own signal mask changed;
+    // a SIGPIPE raised by this thread's writes stays pending here and is never delivered.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The ffmpeg child and what its stderr said.
 struct Encoder {
     child: Child,
@@ -222,6 +238,7 @@ impl VideoWriter {
         let handle = std::thread::Builder::new()
             .name("annotate-encoder".into())
             .spawn(move || {
+                no_sigpipe_on_this_thread();
                 let mut written = 0u64;
                 let mut write_error = None;
                 for frame in rx.iter() {
