@@ -210,6 +210,10 @@ impl VideoWriter {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // Its own process group: a Ctrl-C in the terminal reaches facs only, which then ends
+        // the video itself (closing ffmpeg's input), so the frames drawn so far play.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(tool_error)?;
         let stdin = child.stdin.take();
         let stderr = child.stderr.take().map(|mut pipe| {
