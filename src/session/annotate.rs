@@ -5,8 +5,8 @@
 //! ends with an error that names the file, ffmpeg's exit status and its last complaint.
 //!
 //! The video's size is the first drawn frame's (rounded up to even numbers, as H.264 in
-//! yuv420p needs); a later frame of another size (unrelated photos) is scaled to fit and
-//! centred on black. Its frame rate is the source's (divided by `--annotate-every`): every
+//! yuv420p needs); a later frame of another size (unrelated photos) is centred on black,
+//! scaled down if it is larger. Its frame rate is the source's (divided by `--annotate-every`): every
 //! drawn frame lasts one frame period, whatever the source's own timing.
 
 use std::io::{ErrorKind, Read, Write};
@@ -86,14 +86,17 @@ pub(super) fn video_rate(r_frame_rate: Option<&str>, fps: Option<f64>, every: u3
     }
 }
 
-/// `rgb` (`w` x `h`) scaled to fit `out_w` x `out_h` (nearest neighbour, aspect kept) and
-/// centred on black.
+/// `rgb` (`w` x `h`) on a black `out_w` x `out_h` frame, centred: scaled down to fit when
+/// larger (nearest neighbour, aspect kept), never scaled up (an odd-sized frame in its even
+/// video keeps its pixels and gets a black line).
 pub(super) fn fit(rgb: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8> {
     let mut out = vec![0u8; (out_w * out_h * 3) as usize];
     if w == 0 || h == 0 {
         return out;
     }
-    let k = (out_w as f64 / w as f64).min(out_h as f64 / h as f64);
+    let k = (out_w as f64 / w as f64)
+        .min(out_h as f64 / h as f64)
+        .min(1.0);
     let (fw, fh) = (
         ((w as f64 * k).round() as u32).clamp(1, out_w),
         ((h as f64 * k).round() as u32).clamp(1, out_h),
@@ -357,17 +360,26 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_of_another_size_is_fitted_and_centred() {
-        // 2x1 red|green into 4x4: scaled by 2 to 4x2, rows 1-2, black above and below.
-        let rgb = [255, 0, 0, 0, 255, 0];
-        let out = fit(&rgb, 2, 1, 4, 4);
-        assert_eq!(out.len(), 4 * 4 * 3);
-        let px = |x: usize, y: usize| &out[(y * 4 + x) * 3..(y * 4 + x) * 3 + 3];
-        assert_eq!(px(0, 0), [0, 0, 0]);
-        assert_eq!(px(0, 1), [255, 0, 0]);
-        assert_eq!(px(1, 2), [255, 0, 0]);
-        assert_eq!(px(2, 1), [0, 255, 0]);
-        assert_eq!(px(3, 2), [0, 255, 0]);
-        assert_eq!(px(3, 3), [0, 0, 0]);
+    fn a_larger_frame_is_scaled_down_and_a_smaller_one_centred() {
+        // 4x2, red left half, green right half, into 2x2: halved to 2x1 on the top row.
+        let mut rgb = Vec::new();
+        for _ in 0..2 {
+            rgb.extend([255, 0, 0, 255, 0, 0, 0, 255, 0, 0, 255, 0]);
+        }
+        let out = fit(&rgb, 4, 2, 2, 2);
+        assert_eq!(out, [255, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0]);
+        // 1x1 into 3x3: unscaled, in the middle.
+        let out = fit(&[9, 9, 9], 1, 1, 3, 3);
+        assert_eq!(out.iter().filter(|&&v| v == 9).count(), 3);
+        assert_eq!(&out[12..15], [9, 9, 9]);
+    }
+
+    #[test]
+    fn an_odd_frame_is_copied_unscaled_with_a_black_edge() {
+        // 3x1 into the even 4x2 the encoder is given: pixels unchanged at the top left.
+        let rgb = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        let out = fit(&rgb, 3, 1, 4, 2);
+        assert_eq!(&out[..9], &rgb);
+        assert!(out[9..].iter().all(|&v| v == 0));
     }
 }
