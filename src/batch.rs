@@ -180,6 +180,16 @@ pub fn already_complete(log: &Path) -> bool {
         .is_some_and(|v| v["status"] == "complete")
 }
 
+/// True when `log`'s sidecar records a complete run in `format`'s columns (a sidecar that
+/// names no format is from a run in facs's own columns): a rerun in another format redoes it.
+fn complete_in(log: &Path, format: crate::log::LogFormat) -> bool {
+    already_complete(log)
+        && std::fs::read_to_string(sidecar_path(log))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["format"].as_str().unwrap_or("facs") == format.as_str())
+}
+
 fn from_summary(rec: &Recording, log: PathBuf, s: &Summary) -> RecordingResult {
     let status = if s.interrupted {
         Status::Interrupted
@@ -219,7 +229,7 @@ pub fn run(
             break;
         }
         let log = opts.out_dir.join(format!("{}.csv", rec.name));
-        let result = if !opts.redo && already_complete(&log) {
+        let result = if !opts.redo && complete_in(&log, opts.log_format) {
             RecordingResult {
                 name: rec.name.clone(),
                 log,

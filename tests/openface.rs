@@ -176,3 +176,43 @@ fn openface_columns_need_a_csv_log() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("openface"), "{}", stderr(&out));
 }
+
+/// `facs batch --format openface` writes every recording's log in OpenFace's columns, and a
+/// rerun in another format redoes the logs a run in the other format completed.
+#[test]
+fn batch_logs_follow_the_format_and_a_new_format_redoes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("study");
+    std::fs::create_dir(&study).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/single_face_30f.mp4"),
+        study.join("p01.mp4"),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("logs");
+    let batch = |format: &str| {
+        let out = facs(&[
+            "batch",
+            "--input",
+            study.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--emotion",
+            "none",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let header = || {
+        let text = std::fs::read_to_string(out_dir.join("p01.csv")).unwrap();
+        text.lines().next().unwrap().to_string()
+    };
+    assert!(batch("facs").contains("p01: complete"));
+    assert!(header().starts_with("frame,face_id,timestamp,confidence,success,x,y,w,h"));
+    assert!(batch("facs").contains("p01: already complete"));
+    assert!(batch("openface").contains("p01: complete"));
+    assert_eq!(header(), facs::log::openface::columns().join(","));
+    assert!(batch("openface").contains("p01: already complete"));
+}
