@@ -127,6 +127,8 @@ pub struct BatchOptions {
     pub template: PipelineSpec,
     /// Also write `<name>.jsonl`.
     pub jsonl: bool,
+    /// The logs' columns.
+    pub log_format: crate::log::LogFormat,
     /// Run recordings again even when their sidecar says complete.
     pub redo: bool,
 }
@@ -178,6 +180,16 @@ pub fn already_complete(log: &Path) -> bool {
         .is_some_and(|v| v["status"] == "complete")
 }
 
+/// True when `log`'s sidecar records a complete run in `format`'s columns (a sidecar that
+/// names no format is from a run in facs's own columns): a rerun in another format redoes it.
+fn complete_in(log: &Path, format: crate::log::LogFormat) -> bool {
+    already_complete(log)
+        && std::fs::read_to_string(sidecar_path(log))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["format"].as_str().unwrap_or("facs") == format.as_str())
+}
+
 fn from_summary(rec: &Recording, log: PathBuf, s: &Summary) -> RecordingResult {
     let status = if s.interrupted {
         Status::Interrupted
@@ -217,7 +229,7 @@ pub fn run(
             break;
         }
         let log = opts.out_dir.join(format!("{}.csv", rec.name));
-        let result = if !opts.redo && already_complete(&log) {
+        let result = if !opts.redo && complete_in(&log, opts.log_format) {
             RecordingResult {
                 name: rec.name.clone(),
                 log,
@@ -238,7 +250,9 @@ pub fn run(
                 log_jsonl: opts
                     .jsonl
                     .then(|| opts.out_dir.join(format!("{}.jsonl", rec.name))),
-                annotate_dir: None,
+                log_format: opts.log_format,
+                annotate: None,
+                annotate_every: 1,
                 show_window: false,
                 show_landmarks: false,
                 // A log without a complete sidecar is a run that did not finish: redone.

@@ -115,9 +115,25 @@ pub(crate) struct AnalysisOptions {
     /// The same rows as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub(crate) jsonl: Option<PathBuf>,
-    /// Write every analysed frame, drawn, as PNG into DIR.
-    #[arg(long, value_name = "DIR")]
+    /// The log's columns: `facs` (its own) or `openface` (OpenFace 2.2's columns in
+    /// OpenFace's order, empty where facs estimates nothing, then facs's scores); needs
+    /// --log (or facs batch), and --jsonl follows it.
+    #[arg(
+        long,
+        value_name = "COLUMNS",
+        default_value = "facs",
+        value_parser = ["facs", "openface"]
+    )]
+    pub(crate) format: String,
+    /// Draw every analysed frame: into a video (H.264 through ffmpeg) for a FILE ending in
+    /// .mp4, .mkv or .mov, else as PNGs into the folder DIR.
+    #[arg(long, value_name = "DIR|FILE.mp4")]
     pub(crate) annotate: Option<PathBuf>,
+    /// With --annotate: draw only every Nth analysed frame (a video then plays at the
+    /// source's frame rate divided by N).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "annotate",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) annotate_every: u32,
     /// Replace a log (and its sidecar) or drawn frames that already exist; without it facs
     /// refuses to write over them, as ffmpeg does without -y.
     #[arg(short = 'y', long)]

@@ -3,7 +3,11 @@
 //! written and flushed together, so a killed run keeps every frame before it intact. The
 //! CSV goes through the `csv` crate; the cells are numbers or empty, except the last,
 //! `file` (the image a row comes from; empty for video, camera and synthetic frames), which
-//! the `csv` crate quotes when the name holds a comma, a quote or a line break.
+//! the `csv` crate quotes when the name holds a comma, a quote or a line break. A JSON line
+//! holds the CSV row's columns as keys, in the CSV's order, then `au_source`.
+//!
+//! Two sets of columns ([`LogFormat`]): facs's own ([`columns`]) and OpenFace 2.2's
+//! ([`openface::columns`]).
 //!
 //! A log file is claimed before it is written ([`LogFiles::claim`]): locked (`flock`) for
 //! the whole run, so a second run on the same file fails at once, and left as it was until
@@ -17,7 +21,49 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, AU_NUMBERS, EMOTIONS};
 
-/// The log's column names, in order.
+pub mod openface;
+
+/// Which columns a log holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// facs's own columns ([`columns`]).
+    #[default]
+    Facs,
+    /// OpenFace 2.2's columns, then facs's own scores ([`openface::columns`]).
+    OpenFace,
+}
+
+impl LogFormat {
+    /// The name the command line and the sidecar use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Facs => "facs",
+            LogFormat::OpenFace => "openface",
+        }
+    }
+
+    /// The column names of a log in this format, in order.
+    pub fn columns(self) -> Vec<String> {
+        match self {
+            LogFormat::Facs => columns(),
+            LogFormat::OpenFace => openface::columns(),
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "facs" => Ok(LogFormat::Facs),
+            "openface" => Ok(LogFormat::OpenFace),
+            other => Err(Error::config("log format", other, "facs or openface")),
+        }
+    }
+}
+
+/// The column names of facs's own log format, in order.
 pub fn columns() -> Vec<String> {
     let mut c: Vec<String> = [
         "frame",
@@ -84,8 +130,16 @@ impl Cell<'_> {
     }
 }
 
-/// The rows for one analysed frame.
-fn rows(a: &Analysed) -> Vec<Vec<Cell<'_>>> {
+/// The rows for one analysed frame in `format`.
+fn rows(a: &Analysed, format: LogFormat) -> Vec<Vec<Cell<'_>>> {
+    match format {
+        LogFormat::Facs => facs_rows(a),
+        LogFormat::OpenFace => openface::rows(a),
+    }
+}
+
+/// The rows for one analysed frame in facs's own columns.
+fn facs_rows(a: &Analysed) -> Vec<Vec<Cell<'_>>> {
     let frame = Cell::Int(a.frame.index as i64 + 1);
     let ts = Cell::Float(a.frame.timestamp_s, 3);
     let file = a.frame.file.as_deref().map_or(Cell::Empty, Cell::Text);
@@ -307,7 +361,9 @@ impl Drop for LogFiles {
 pub struct LogWriter {
     csv: Option<(PathBuf, csv::Writer<File>)>,
     jsonl: Option<(PathBuf, BufWriter<File>)>,
-    names: Vec<String>,
+    format: LogFormat,
+    /// The column names, JSON-quoted with their colon (`"x_0":`), in order.
+    json_keys: Vec<String>,
     buf: String,
     /// One CSV row's cells, reused from row to row.
     record: csv::ByteRecord,
@@ -319,17 +375,17 @@ impl LogWriter {
     ///
     /// # Errors
     /// As [`LogFiles::claim`] and [`LogWriter::start`].
-    pub fn create(csv: Option<&Path>, jsonl: Option<&Path>) -> Result<Self> {
-        Self::start(LogFiles::claim(csv, jsonl, true)?)
+    pub fn create(csv: Option<&Path>, jsonl: Option<&Path>, format: LogFormat) -> Result<Self> {
+        Self::start(LogFiles::claim(csv, jsonl, true)?, format)
     }
 
-    /// Empties the claimed files and writes the CSV header. The files stay locked until
-    /// the writer is dropped.
+    /// Empties the claimed files and writes the CSV header of `format`. The files stay
+    /// locked until the writer is dropped.
     ///
     /// # Errors
     /// A file cannot be emptied or written.
-    pub fn start(mut files: LogFiles) -> Result<Self> {
-        let names = columns();
+    pub fn start(mut files: LogFiles, format: LogFormat) -> Result<Self> {
+        let names = format.columns();
         let csv = match files.csv.take() {
             Some(c) => {
                 let (p, file) = c.into_empty()?;
@@ -350,10 +406,15 @@ impl LogWriter {
             }
             None => None,
         };
+        let json_keys = names
+            .iter()
+            .map(|n| format!("{}:", serde_json::Value::from(n.as_str())))
+            .collect();
         Ok(LogWriter {
             csv,
             jsonl,
-            names,
+            format,
+            json_keys,
             buf: String::new(),
             record: csv::ByteRecord::new(),
             rows_written: 0,
@@ -373,7 +434,7 @@ impl LogWriter {
         if self.is_empty() {
             return Ok(());
         }
-        let rows = rows(a);
+        let rows = rows(a, self.format);
         if let Some((path, w)) = &mut self.csv {
             let write_error = |e: csv::Error| Error::io(path.as_path(), e.into());
             for row in &rows {
@@ -397,21 +458,18 @@ impl LogWriter {
                 sources.collect()
             };
             for (row, source) in rows.iter().zip(sources) {
-                let mut obj: serde_json::Map<String, serde_json::Value> = self
-                    .names
-                    .iter()
-                    .zip(row)
-                    .map(|(k, v)| (k.clone(), v.json()))
-                    .collect();
+                // Written key by key: the keys keep the CSV's column order (a JSON map
+                // would sort them: x_10 before x_2).
+                self.buf.push('{');
+                for (key, cell) in self.json_keys.iter().zip(row) {
+                    self.buf.push_str(key);
+                    self.buf.push_str(&cell.json().to_string());
+                    self.buf.push(',');
+                }
                 // JSONL only: the CSV keeps OpenFace's numeric columns; its sidecar says the
                 // run's source.
-                obj.insert(
-                    "au_source".into(),
-                    source.map_or(serde_json::Value::Null, |s| s.into()),
-                );
-                self.buf
-                    .push_str(&serde_json::Value::Object(obj).to_string());
-                self.buf.push('\n');
+                let source = source.map_or(serde_json::Value::Null, |s| s.into());
+                self.buf.push_str(&format!("\"au_source\":{source}}}\n"));
             }
             w.write_all(self.buf.as_bytes())
                 .and_then(|_| w.flush())
@@ -479,7 +537,7 @@ mod tests {
     fn rows_for_faces_and_for_no_face() {
         let dir = tempfile::tempdir().unwrap();
         let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
-        let mut w = LogWriter::create(Some(&csv), Some(&jsonl)).unwrap();
+        let mut w = LogWriter::create(Some(&csv), Some(&jsonl), LogFormat::Facs).unwrap();
         w.write_frame(&analysed(vec![])).unwrap();
         let face = TrackedFace {
             id: 2,
@@ -540,11 +598,169 @@ mod tests {
         assert!(json[1]["file"].is_null());
     }
 
+    fn face(landmarks: bool) -> FaceResult {
+        let mut pts = [(0.0f32, 0.0f32); 68];
+        for (i, p) in pts.iter_mut().enumerate() {
+            *p = (100.0 + i as f32, 200.0 + i as f32 / 2.0);
+        }
+        FaceResult {
+            face: TrackedFace {
+                id: 3,
+                bbox: FaceBox {
+                    x: 10.0,
+                    y: 20.0,
+                    w: 50.0,
+                    h: 60.0,
+                    confidence: 0.5,
+                },
+            },
+            scores: Scores {
+                landmarks: landmarks.then_some(pts),
+                pose: landmarks.then_some(crate::frame::HeadPose {
+                    rx: 0.1,
+                    ry: -0.2,
+                    rz: 0.3,
+                }),
+                au_prob: Some([0.75; 11]),
+                // AU12 (the 7th of facs's AUs) present, the others absent.
+                au_present: Some(std::array::from_fn(|i| i == 6)),
+                au_source: Some("geometric".into()),
+                happy: Some(0.5),
+                emotions: Some([0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.5]),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Each JSON line's keys are the CSV's columns in the CSV's order (x_2 before x_10),
+    /// then `au_source`, in both formats.
+    #[test]
+    fn json_keys_follow_the_csv_columns_in_order() {
+        for format in [LogFormat::Facs, LogFormat::OpenFace] {
+            let dir = tempfile::tempdir().unwrap();
+            let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
+            let mut w = LogWriter::create(Some(&csv), Some(&jsonl), format).unwrap();
+            w.write_frame(&analysed(vec![])).unwrap();
+            w.write_frame(&analysed(vec![face(true)])).unwrap();
+            drop(w);
+            let header = std::fs::read_to_string(&csv).unwrap();
+            let header: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+            assert_eq!(header, format.columns());
+            for line in std::fs::read_to_string(&jsonl).unwrap().lines() {
+                // Keys in the order the text holds them, read with a streaming parser.
+                let mut keys = Vec::new();
+                let mut de = serde_json::Deserializer::from_str(line);
+                struct Keys<'a>(&'a mut Vec<String>);
+                impl<'de> serde::de::Visitor<'de> for Keys<'_> {
+                    type Value = ();
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<M: serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: M,
+                    ) -> std::result::Result<(), M::Error> {
+                        while let Some((k, _)) = m.next_entry::<String, serde_json::Value>()? {
+                            self.0.push(k);
+                        }
+                        Ok(())
+                    }
+                }
+                serde::Deserializer::deserialize_map(&mut de, Keys(&mut keys)).unwrap();
+                assert_eq!(keys.len(), header.len() + 1, "{}", format.as_str());
+                assert_eq!(&keys[..header.len()], &header[..]);
+                assert_eq!(keys.last().unwrap(), "au_source");
+                let x2 = keys.iter().position(|k| k == "x_2").unwrap();
+                let x10 = keys.iter().position(|k| k == "x_10").unwrap();
+                assert!(x2 < x10);
+            }
+        }
+    }
+
+    /// In OpenFace's columns facs fills what it estimates and leaves the rest empty.
+    #[test]
+    fn openface_rows_fill_only_what_facs_estimates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
+        let mut w = LogWriter::create(Some(&csv), Some(&jsonl), LogFormat::OpenFace).unwrap();
+        w.write_frame(&analysed(vec![])).unwrap();
+        w.write_frame(&analysed(vec![face(true), face(false)]))
+            .unwrap();
+        drop(w);
+        let mut reader = csv::Reader::from_path(&csv).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 3);
+        let get = |row: &csv::StringRecord, name: &str| -> String {
+            let i = header.iter().position(|h| h == name).unwrap();
+            row[i].to_string()
+        };
+        // No face: frame, timestamp, confidence 0, success 0; everything else empty.
+        let none = &rows[0];
+        assert_eq!(
+            (get(none, "frame"), get(none, "success")),
+            ("5".into(), "0".into())
+        );
+        assert!(none.iter().skip(5).all(str::is_empty), "{none:?}");
+        let f = &rows[1];
+        assert_eq!(get(f, "face_id"), "3");
+        assert_eq!(get(f, "confidence"), "0.500");
+        assert_eq!(get(f, "success"), "1");
+        assert_eq!(get(f, "x_0"), "100.0");
+        assert_eq!(get(f, "x_67"), "167.0");
+        assert_eq!(get(f, "y_10"), "205.0");
+        // facs's pitch 0.1 (chin up), yaw -0.2 (nose to the image's left), roll 0.3 in
+        // OpenFace's signs (pitch down and yaw left positive).
+        assert_eq!(get(f, "pose_Rx"), "-0.100");
+        assert_eq!(get(f, "pose_Ry"), "0.200");
+        assert_eq!(get(f, "pose_Rz"), "0.300");
+        assert_eq!(get(f, "AU12_c"), "1");
+        assert_eq!(get(f, "AU01_c"), "0");
+        assert_eq!(get(f, "AU12_p"), "0.7500");
+        assert_eq!(get(f, "happy"), "0.5000");
+        assert_eq!(get(f, "w"), "50.0");
+        // Never invented: gaze, eye landmarks, translation, 3D points, shape parameters,
+        // intensities, and the AUs facs does not score.
+        for name in [
+            "gaze_0_x",
+            "gaze_angle_y",
+            "eye_lmk_x_0",
+            "eye_lmk_Z_55",
+            "pose_Tx",
+            "pose_Tz",
+            "X_0",
+            "Z_67",
+            "p_scale",
+            "p_33",
+            "AU01_r",
+            "AU12_r",
+            "AU45_r",
+            "AU07_c",
+            "AU28_c",
+            "AU45_c",
+        ] {
+            assert_eq!(get(f, name), "", "{name}");
+        }
+        // A face without landmarks: no landmarks and no pose, AUs still decided.
+        let g = &rows[2];
+        assert_eq!(get(g, "x_0"), "");
+        assert_eq!(get(g, "pose_Rx"), "");
+        assert_eq!(get(g, "AU12_c"), "1");
+        let json: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(json[1]["x_67"], 167.0);
+        assert!(json[1]["gaze_0_x"].is_null());
+        assert_eq!(json[1]["au_source"], "geometric");
+    }
+
     #[test]
     fn rows_name_their_image_file_quoted_when_needed() {
         let dir = tempfile::tempdir().unwrap();
         let (csv, jsonl) = (dir.path().join("a.csv"), dir.path().join("a.jsonl"));
-        let mut w = LogWriter::create(Some(&csv), Some(&jsonl)).unwrap();
+        let mut w = LogWriter::create(Some(&csv), Some(&jsonl), LogFormat::Facs).unwrap();
         let mut a = analysed(vec![]);
         a.frame.file = Some("000005.jpg".into());
         w.write_frame(&a).unwrap();
@@ -581,7 +797,7 @@ mod tests {
         // A second claim (as by another run: another open file, another lock) fails at once.
         let busy = LogFiles::claim(Some(&csv), None, true).err().unwrap();
         assert!(busy.to_string().contains("another facs run"), "{busy}");
-        let mut w = LogWriter::start(files).unwrap();
+        let mut w = LogWriter::start(files, LogFormat::Facs).unwrap();
         w.write_frame(&analysed(vec![])).unwrap();
         let busy = LogFiles::claim(Some(&csv), None, true).err().unwrap();
         assert!(busy.to_string().contains("another facs run"), "{busy}");
@@ -592,7 +808,11 @@ mod tests {
         let exists = LogFiles::claim(Some(&csv), None, false).err().unwrap();
         assert!(exists.to_string().contains("--overwrite"), "{exists}");
         assert_eq!(std::fs::read(&csv).unwrap(), before);
-        LogWriter::start(LogFiles::claim(Some(&csv), None, true).unwrap()).unwrap();
+        LogWriter::start(
+            LogFiles::claim(Some(&csv), None, true).unwrap(),
+            LogFormat::Facs,
+        )
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 1);
     }
 

@@ -12,6 +12,7 @@ use facs::calibrate::thresholds::calibration_file;
 use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
 use facs::config::{parse_size, PipelineConfig};
+use facs::log::LogFormat;
 use facs::model::au_net::{AuNetConfig, Backbone};
 use facs::model::emotion::EmotionModel;
 use facs::model::{default_models_dir, verify_all};
@@ -104,11 +105,20 @@ fn run_session(
     interrupt: Arc<AtomicBool>,
     progress: &ProgressFn,
 ) -> anyhow::Result<Ending> {
+    let log_format = log_format(analysis)?;
+    if log_format == LogFormat::OpenFace && analysis.log.is_none() {
+        bail!(
+            "--format openface is OpenFace's CSV convention: give --log FILE.csv (a --jsonl \
+             beside it gets the same columns)"
+        );
+    }
     let opts = SessionOptions {
         pipeline,
         log_csv: analysis.log.clone(),
         log_jsonl: analysis.jsonl.clone(),
-        annotate_dir: analysis.annotate.clone(),
+        log_format,
+        annotate: analysis.annotate.clone(),
+        annotate_every: analysis.annotate_every,
         show_window: show,
         show_landmarks: analysis.draw_landmarks,
         overwrite: analysis.overwrite,
@@ -133,6 +143,11 @@ fn run_session(
         return Ok(Ending::InputDamaged);
     }
     Ok(Ending::Complete)
+}
+
+/// The log format `--format` names.
+fn log_format(analysis: &AnalysisOptions) -> anyhow::Result<LogFormat> {
+    Ok(analysis.format.parse::<LogFormat>()?)
 }
 
 /// `facs batch`: every recording of a folder, one after the other.
@@ -180,6 +195,7 @@ fn run_batch(
         out_dir,
         template: spec(config, placeholder, a, false)?,
         jsonl: args.with_jsonl,
+        log_format: log_format(a)?,
         redo: a.overwrite,
     };
     let n = recordings.len();
@@ -294,7 +310,9 @@ fn eval_frames(
                 },
                 log_csv: Some(log.clone()),
                 log_jsonl: None,
-                annotate_dir: None,
+                log_format: LogFormat::Facs,
+                annotate: None,
+                annotate_every: 1,
                 show_window: false,
                 show_landmarks: false,
                 // run.csv belongs to this report folder, as report.md does.

@@ -1,6 +1,6 @@
 //! One run from start to summary: checks its outputs, claims its logs, starts the
 //! [`Pipeline`], and on this (the main) thread feeds each analysed frame to the sinks (log,
-//! annotated PNGs, window), keeps the latency figures, handles keys, writes the sidecar and
+//! drawn frames as PNGs or a video ([`annotate`]), window), keeps the latency figures, handles keys, writes the sidecar and
 //! returns the [`Summary`].
 //!
 //! Everything that can fail at the start fails before an existing log or sidecar is
@@ -9,6 +9,7 @@
 //! written and the logs emptied. The sidecar's `status` is `running` during the run, then
 //! `complete`, `interrupted` (a signal stopped it) or `failed` (with the `error`).
 
+mod annotate;
 mod outputs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +23,7 @@ use crate::classify::{AuSource, ModelUse};
 use crate::config::Mode;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource};
-use crate::log::{sidecar_path, LogFiles, LogWriter};
+use crate::log::{sidecar_path, LogFiles, LogFormat, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec, SourceGap};
 use crate::source::{ReadAs, SourceInfo};
@@ -39,8 +40,13 @@ pub struct SessionOptions {
     pub pipeline: PipelineSpec,
     pub log_csv: Option<PathBuf>,
     pub log_jsonl: Option<PathBuf>,
-    /// Write each frame, drawn, as PNG here.
-    pub annotate_dir: Option<PathBuf>,
+    /// The logs' columns.
+    pub log_format: LogFormat,
+    /// Draw the analysed frames here: a video (a name ending in .mp4, .mkv or .mov that is
+    /// not a folder), else a folder of PNGs.
+    pub annotate: Option<PathBuf>,
+    /// Draw every Nth analysed frame only (1: all).
+    pub annotate_every: u32,
     pub show_window: bool,
     /// Start with landmarks drawn (toggle with l).
     pub show_landmarks: bool,
@@ -80,7 +86,13 @@ pub struct Summary {
     pub fps: f64,
     pub latency_ms: LatencySummary,
     pub logs: Vec<PathBuf>,
+    /// The logs' columns (`facs` or `openface`).
+    pub log_format: LogFormat,
     pub annotate_dir: Option<PathBuf>,
+    /// The video the drawn frames went to.
+    pub annotate_video: Option<PathBuf>,
+    /// Frames drawn to the folder or the video.
+    pub frames_drawn: u64,
     /// False if the run was stopped early (q, window closed, Ctrl-C, --max-frames).
     pub completed: bool,
     /// True if a signal (Ctrl-C, SIGTERM) stopped the run ([`Control::with_interrupt`]).
@@ -171,7 +183,18 @@ impl Summary {
             s.push_str(&format!("sidecar: {}\n", sidecar_path(p).display()));
         }
         if let Some(d) = &self.annotate_dir {
-            s.push_str(&format!("frames drawn to: {}\n", d.display()));
+            s.push_str(&format!(
+                "frames drawn to: {} ({} PNGs)\n",
+                d.display(),
+                self.frames_drawn
+            ));
+        }
+        if let Some(v) = &self.annotate_video {
+            s.push_str(&format!(
+                "video drawn to: {} ({} frames)\n",
+                v.display(),
+                self.frames_drawn
+            ));
         }
         if self.interrupted {
             s.push_str("interrupted: stopped before the end of the input\n");
@@ -292,15 +315,26 @@ pub fn run(
     let mode = opts.pipeline.config.mode;
     let started = Instant::now();
     opts.pipeline.config.validate()?;
+    if opts.annotate_every == 0 {
+        return Err(Error::config("annotate every", 0, "1 or more"));
+    }
+    let (annotate_dir, annotate_video) = match &opts.annotate {
+        Some(p) if annotate::is_video_path(p) => (None, Some(p.clone())),
+        other => (other.clone(), None),
+    };
     outputs::check(
         &opts.pipeline.source,
         &outputs::Outputs {
             log_csv: opts.log_csv.as_deref(),
             log_jsonl: opts.log_jsonl.as_deref(),
-            annotate_dir: opts.annotate_dir.as_deref(),
+            annotate_dir: annotate_dir.as_deref(),
+            annotate_video: annotate_video.as_deref(),
             overwrite: opts.overwrite,
         },
     )?;
+    if annotate_video.is_some() {
+        annotate::check_encoder()?;
+    }
     // Locked against other runs from here on, but unchanged until the start has succeeded;
     // dropped on a failed start, it removes only the files it created.
     let files = LogFiles::claim(
@@ -309,9 +343,23 @@ pub fn run(
         opts.overwrite,
     )?;
     let pipeline = Pipeline::start(opts.pipeline.clone(), control.clone())?;
-    if let Some(dir) = &opts.annotate_dir {
+    if let Some(dir) = &annotate_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    if let Some(dir) = annotate_video.as_deref().and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+    }
+    let mut video = annotate_video.as_deref().map(|path| {
+        let timing = pipeline.source_info.timing.as_ref();
+        let rate = annotate::video_rate(
+            timing.and_then(|t| t.r_frame_rate.as_deref()),
+            pipeline.source_info.fps,
+            opts.annotate_every,
+        );
+        annotate::VideoWriter::new(path, rate, opts.overwrite)
+    });
     let mut window = None;
     if opts.show_window {
         let (w, h) = Canvas::size_for(
@@ -333,18 +381,22 @@ pub fn run(
             "calibration": pipeline.default_baseline,
             "detector": opts.pipeline.config.detect,
             "tracker": opts.pipeline.config.track,
-            "columns": crate::log::columns(),
+            "format": opts.log_format,
+            "columns": opts.log_format.columns(),
         }),
         started_utc: utc_rfc3339(std::time::SystemTime::now()),
     };
     sidecar.write(Status::Running, None, None)?;
-    let mut log = LogWriter::start(files).inspect_err(|e| sidecar.fail(e, None))?;
+    let mut log =
+        LogWriter::start(files, opts.log_format).inspect_err(|e| sidecar.fail(e, None))?;
 
     let mut latency = Latency::default();
     let mut fps = FpsMeter::new(30);
     let mut canvas = Canvas::default();
     let mut ids = BTreeSet::new();
     let (mut analysed, mut with_faces, mut faces_found) = (0u64, 0u64, 0u64);
+    let mut frames_drawn = 0u64;
+    let drawing = annotate_dir.is_some() || video.is_some();
     let mut last_progress = Instant::now();
     let frame_total = pipeline.source_info.frame_count;
     let mut result: Result<()> = Ok(());
@@ -373,7 +425,9 @@ pub fn run(
                     baselines.insert(f.face.id, b.clone());
                 }
             }
-            if window.is_some() || opts.annotate_dir.is_some() {
+            // Every Nth analysed frame is drawn to the folder or video, the 1st included.
+            let draw_this = drawing && (analysed - 1) % opts.annotate_every as u64 == 0;
+            if window.is_some() || draw_this {
                 let hud = Hud {
                     fps: fps.fps(),
                     capture_ms: latency.capture.recent_mean(30),
@@ -390,8 +444,14 @@ pub fn run(
                     }),
                 };
                 overlay::draw(&a, &hud, &mut canvas);
-                if let Some(dir) = &opts.annotate_dir {
-                    save_png(dir, a.frame.index, &canvas)?;
+                if draw_this {
+                    if let Some(dir) = &annotate_dir {
+                        save_png(dir, a.frame.index, &canvas)?;
+                    }
+                    if let Some(v) = video.as_mut() {
+                        v.push(canvas.to_rgb(), canvas.width, canvas.height)?;
+                    }
+                    frames_drawn += 1;
                 }
                 if let Some(w) = window.as_mut() {
                     w.show(&canvas)?;
@@ -451,7 +511,10 @@ pub fn run(
     let models = pipeline.models.clone();
     let default_baseline = pipeline.default_baseline.clone();
     let finish = pipeline.finish();
-    if let Err(e) = result.and(finish) {
+    // The video is finished even after a failure, so that the frames drawn so far play.
+    let video_path = video.as_ref().map(|v| v.path().to_path_buf());
+    let video_end = video.take().map_or(Ok(0), annotate::VideoWriter::finish);
+    if let Err(e) = result.and(finish).and(video_end.map(|_| ())) {
         sidecar.fail(&e, None);
         return Err(e);
     }
@@ -502,7 +565,10 @@ pub fn run(
         },
         latency_ms: latency.summary(),
         logs: log.paths(),
-        annotate_dir: opts.annotate_dir.clone(),
+        log_format: opts.log_format,
+        annotate_dir,
+        annotate_video: video_path,
+        frames_drawn,
         completed: !stopped_early,
         // A signal that came after the input had ended stopped nothing.
         interrupted: stopped_early && control.interrupted(),

@@ -16,6 +16,8 @@ pub(super) struct Outputs<'a> {
     pub log_csv: Option<&'a Path>,
     pub log_jsonl: Option<&'a Path>,
     pub annotate_dir: Option<&'a Path>,
+    /// The video the drawn frames go to (`--annotate out.mp4`).
+    pub annotate_video: Option<&'a Path>,
     pub overwrite: bool,
 }
 
@@ -131,6 +133,7 @@ pub(super) fn check(input: &SourceSpec, out: &Outputs) -> Result<()> {
             first_log.map_or_else(String::new, |l| format!("the sidecar of {}", l.display())),
             sidecar.as_deref(),
         ),
+        ("--annotate".to_string(), out.annotate_video),
     ] {
         let Some(path) = path else { continue };
         if path.file_name().is_none() {
@@ -144,6 +147,14 @@ pub(super) fn check(input: &SourceSpec, out: &Outputs) -> Result<()> {
         }
         check_parent_is_folder(path)?;
         files.push((what, path, resolve(path)?));
+    }
+    if let Some(video) = out.annotate_video {
+        if !out.overwrite && video.exists() {
+            return Err(Error::output(
+                video,
+                "already exists; pass --overwrite (-y) to replace the video, or choose another file",
+            ));
+        }
     }
     for (i, (what, path, resolved)) in files.iter().enumerate() {
         if let Some(input) = &input_resolved {
@@ -237,6 +248,7 @@ mod tests {
             log_csv: csv,
             log_jsonl: jsonl,
             annotate_dir: annotate,
+            annotate_video: None,
             overwrite: false,
         }
     }
@@ -364,6 +376,32 @@ mod tests {
         // A single image named like a drawn frame, in the --annotate folder.
         let photo = SourceSpec::Image(drawn.join("000001.png"));
         refused(&photo, &out, "over the input");
+    }
+
+    #[test]
+    fn a_video_is_checked_like_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let video = dir.path().join("v.mp4");
+        std::fs::write(&video, b"x").unwrap();
+        let input = SourceSpec::Video(video.clone());
+        let (drawn, csv) = (dir.path().join("drawn.mp4"), dir.path().join("run.csv"));
+        let mut out = outputs(None, None, None);
+        out.overwrite = true;
+        out.annotate_video = Some(&video);
+        refused(&input, &out, "is the input");
+        out.annotate_video = Some(&drawn);
+        out.log_csv = Some(&drawn);
+        refused(&input, &out, "--log and --annotate");
+        out.log_csv = Some(&csv);
+        check(&input, &out).unwrap();
+        // An existing video is replaced only when asked.
+        std::fs::write(&drawn, b"old").unwrap();
+        check(&input, &out).unwrap();
+        out.overwrite = false;
+        refused(&input, &out, "--overwrite");
+        let inside_a_file = video.join("x.mp4");
+        out.annotate_video = Some(&inside_a_file);
+        refused(&input, &out, "is a file, not a folder");
     }
 
     #[test]
