@@ -169,9 +169,12 @@ impl Tally {
 
     fn row(&mut self, what: &str) {
         self.ms.sort_by(f32::total_cmp);
-        let med = self.ms.get(self.ms.len() / 2).copied().unwrap_or(0.0);
+        let med = self
+            .ms
+            .get(self.ms.len() / 2)
+            .map_or("see benches".into(), |m| format!("{m:.1}"));
         println!(
-            "| {what} | {}/{} ({:.1}%) | {}/{} ({:.1}%) | {} | {med:.1} |",
+            "| {what} | {}/{} ({:.1}%) | {}/{} ({:.1}%) | {} | {med} |",
             self.happy_ok,
             self.n,
             100.0 * self.happy_ok as f32 / self.n as f32,
