@@ -222,6 +222,23 @@ fn bad_weights_name_the_tensor() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("fc.weights"), "{err}");
+
+    let fx = std::fs::read(models.join("facex_emotion_mobilenetv2.safetensors")).unwrap();
+    let missing = tampered(&fx, Some("block_12_depthwise.bias"), None);
+    let err = EmotionHead::from_bytes(missing, EmotionModel::FaceX, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("block_12_depthwise.bias"), "{err}");
+    let reshaped = tampered(&fx, None, Some("predictis.weight"));
+    let err = EmotionHead::from_bytes(reshaped, EmotionModel::FaceX, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("predictis.weight"), "{err}");
+    // The ensemble is two heads, not one network.
+    let err = EmotionHead::from_bytes(fx, EmotionModel::Ensemble, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("ensemble"), "{err}");
     // Not a safetensors file at all.
     let err = EmotionHead::from_bytes(b"garbage".to_vec(), EmotionModel::Fer, &Device::Cpu)
         .err()
