@@ -9,7 +9,7 @@ use facs::frame::Features;
 use facs::frame::{FaceBox, Frame};
 use facs::geometry::{geometric_au_scores, head_pose, POPULATION_NEUTRAL};
 use facs::model::au_net::{to_tensor, AuNet, AuNetConfig};
-use facs::model::emotion::{EmotionHead, EmotionModel};
+use facs::model::emotion::{average, EmotionHead, EmotionModel};
 use facs::model::faceapi::FaceApiNet;
 use facs::model::landmarks::LandmarkNet;
 use facs::model::{read_verified, FACEAPI_LANDMARKS};
@@ -32,7 +32,11 @@ fn networks(c: &mut Criterion) {
     }
     let dev = Device::Cpu;
     let mut g = c.benchmark_group("network_per_batch");
-    for kind in [EmotionModel::Fer, EmotionModel::FaceApi] {
+    for kind in [
+        EmotionModel::Fer,
+        EmotionModel::FaceApi,
+        EmotionModel::FaceX,
+    ] {
         let head = EmotionHead::load(&models(), kind, &dev).expect("weights");
         let one = crop(kind.input_size());
         for n in [1usize, 5] {
@@ -42,6 +46,24 @@ fn networks(c: &mut Criterion) {
             });
         }
     }
+    // The ensemble for one face as facs runs it: face-api and facex side by side on two
+    // threads (a scoped thread per call: its start costs microseconds), probabilities averaged.
+    let faceapi = EmotionHead::load(&models(), EmotionModel::FaceApi, &dev).expect("weights");
+    let facex = EmotionHead::load(&models(), EmotionModel::FaceX, &dev).expect("weights");
+    let (crop_a, crop_x) = (
+        crop(faceapi.kind().input_size()),
+        crop(facex.kind().input_size()),
+    );
+    g.bench_function("ensemble_two_threads_one_face", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                let a = s.spawn(|| faceapi.predict(&crop_a, 1).expect("forward"));
+                let x = facex.predict(&crop_x, 1).expect("forward");
+                let a = a.join().expect("face-api thread");
+                average(&[a, x]).expect("same faces")
+            })
+        })
+    });
     let bytes = read_verified(&models(), &FACEAPI_LANDMARKS).expect("weights");
     let net = FaceApiNet::from_bytes(bytes, 136, &dev).expect("weights");
     let one = crop(112);

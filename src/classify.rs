@@ -17,7 +17,7 @@ use crate::frame::{
 use crate::geometry::{geometric_au_scores, head_pose};
 use crate::model::au_net::{to_tensor, AuNet};
 use crate::model::au_net_file::load_with_sha256;
-use crate::model::emotion::{EmotionHead, EmotionModel};
+use crate::model::emotion::{average, EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
 use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
 use crate::util::worker::Worker;
@@ -171,7 +171,11 @@ fn expression_probs(
 type ExpressionWorker = Worker<(Frame, Vec<FaceBox>), Result<Vec<[f32; 7]>>>;
 
 fn spawn_expression(head: EmotionHead, margin: f32) -> Result<ExpressionWorker> {
-    Worker::spawn("classify-expression", move || {
+    let name = match head.kind() {
+        EmotionModel::FaceX => "classify-facex",
+        _ => "classify-expression",
+    };
+    Worker::spawn(name, move || {
         let mut crops = Vec::new();
         Ok(move |(frame, boxes): (Frame, Vec<FaceBox>)| {
             expression_probs(&head, margin, &frame, &boxes, &mut crops)
@@ -274,8 +278,9 @@ enum Expression {
         margin: f32,
         crops: Vec<u8>,
     },
-    /// Run on a worker thread, overlapping the landmark network.
-    Worker(ExpressionWorker),
+    /// Run on worker threads, one per network (the ensemble has two), overlapping the
+    /// landmark network; their probabilities are averaged.
+    Workers(Vec<ExpressionWorker>),
 }
 
 /// Runs the loaded networks on face crops.
@@ -298,24 +303,25 @@ impl Classifier {
         opts.validate()?;
         let dev = device();
         let mut models = Vec::new();
-        let emotion = match opts.emotion {
-            Some(kind) => {
-                let head = EmotionHead::load(models_dir, kind, &dev)?;
-                models.push(ModelUse::from(kind.bundled()));
-                Some((head, opts.emotion_margin.unwrap_or(kind.crop_margin())))
-            }
-            None => None,
-        };
-        let expression = match emotion {
-            Some((head, margin)) if opts.landmarks => {
-                Some(Expression::Worker(spawn_expression(head, margin)?))
-            }
-            Some((head, margin)) => Some(Expression::Inline {
+        let mut emotion = Vec::new();
+        for &kind in opts.emotion.map_or(&[][..], |k| k.members()) {
+            let head = EmotionHead::load(models_dir, kind, &dev)?;
+            models.push(ModelUse::from(kind.bundled()));
+            emotion.push((head, opts.emotion_margin.unwrap_or(kind.crop_margin())));
+        }
+        let expression = match emotion.len() {
+            0 => None,
+            1 if !opts.landmarks => emotion.pop().map(|(head, margin)| Expression::Inline {
                 head,
                 margin,
                 crops: Vec::new(),
             }),
-            None => None,
+            _ => Some(Expression::Workers(
+                emotion
+                    .into_iter()
+                    .map(|(head, margin)| spawn_expression(head, margin))
+                    .collect::<Result<_>>()?,
+            )),
         };
         let landmarks = if opts.landmarks {
             let net = LandmarkNet::load(models_dir, &dev)?;
@@ -381,8 +387,10 @@ impl Classifier {
             return Ok(scores);
         }
         let boxes: Vec<FaceBox> = faces.iter().map(|f| f.bbox).collect();
-        if let Some(Expression::Worker(w)) = &mut self.expression {
-            w.submit((frame.clone(), boxes.clone()))?;
+        if let Some(Expression::Workers(ws)) = &mut self.expression {
+            for w in ws.iter_mut() {
+                w.submit((frame.clone(), boxes.clone()))?;
+            }
         }
         if let Some((net, baselines)) = &mut self.landmarks {
             let marks = net.detect(frame, &boxes, &mut self.crops)?;
@@ -414,7 +422,13 @@ impl Classifier {
             }
         }
         let probs = match &mut self.expression {
-            Some(Expression::Worker(w)) => Some(w.wait()??),
+            Some(Expression::Workers(ws)) => {
+                let mut heads = Vec::with_capacity(ws.len());
+                for w in ws.iter_mut() {
+                    heads.push(w.wait()??);
+                }
+                Some(average(&heads)?)
+            }
             Some(Expression::Inline {
                 head,
                 margin,

@@ -151,8 +151,10 @@ pub(crate) struct AnalysisOptions {
     /// Stop after N frames.
     #[arg(long, value_name = "N")]
     pub(crate) max_frames: Option<u64>,
-    /// Expression head: faceapi (default, more accurate), fer (faster), or none.
-    #[arg(long, value_name = "MODEL", default_value = "faceapi")]
+    /// Expression head: auto (default: ensemble for recordings, faceapi live), faceapi,
+    /// fer (fastest), facex, ensemble (faceapi and facex averaged: most accurate, slowest),
+    /// or none.
+    #[arg(long, value_name = "MODEL", default_value = "auto")]
     pub(crate) emotion: String,
     /// Neutral baseline for every face: a file from `facs calibrate`, or its NAME in calibration/.
     #[arg(long, value_name = "NAME|FILE")]

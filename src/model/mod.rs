@@ -6,13 +6,14 @@ pub mod au_net;
 pub mod au_net_file;
 pub mod emotion;
 pub mod faceapi;
+pub mod facex;
 pub mod fer;
 pub mod landmarks;
 pub mod ops;
 
 pub use crate::weights::{
     default_models_dir, read_verified, sha256_hex, verify_all, BundledModel, ModelStatus, BUNDLED,
-    FACEAPI_EXPRESSION, FACEAPI_LANDMARKS, FER_EMOTION, SEETA_DETECTOR,
+    FACEAPI_EXPRESSION, FACEAPI_LANDMARKS, FACEX_EMOTION, FER_EMOTION, SEETA_DETECTOR,
 };
 
 use crate::error::{first_line, Error};
