@@ -151,10 +151,10 @@ pub(crate) struct AnalysisOptions {
     /// Stop after N frames.
     #[arg(long, value_name = "N")]
     pub(crate) max_frames: Option<u64>,
-    /// Expression head: auto (default: ensemble for recordings, faceapi live), faceapi,
-    /// fer (fastest), facex, ensemble (faceapi and facex averaged: most accurate, slowest),
-    /// or none.
-    #[arg(long, value_name = "MODEL", default_value = "auto")]
+    /// Expression head: faceapi (default), fer (fastest), facex, ensemble (faceapi and
+    /// facex averaged: the most accurate on the labelled frames, several times faceapi's
+    /// time per face), or none.
+    #[arg(long, value_name = "MODEL", default_value = "faceapi")]
     pub(crate) emotion: String,
     /// Neutral baseline for every face: a file from `facs calibrate`, or its NAME in calibration/.
     #[arg(long, value_name = "NAME|FILE")]

@@ -59,7 +59,6 @@ fn spec(
 ) -> anyhow::Result<PipelineSpec> {
     let emotion = match analysis.emotion.as_str() {
         "none" => None,
-        "auto" => Some(EmotionModel::default_for(config.mode)),
         name => Some(name.parse::<EmotionModel>()?),
     };
     let models_dir = analysis.models.clone().unwrap_or_else(default_models_dir);

@@ -12,7 +12,6 @@ use super::facex::{self, FacexNet};
 use super::fer::{self, FerNet};
 use super::{read_verified, BundledModel, FACEAPI_EXPRESSION, FACEX_EMOTION, FER_EMOTION};
 use crate::align::rgb_to_grey;
-use crate::config::Mode;
 use crate::error::{Error, Result};
 
 /// Which expression network to use.
@@ -47,16 +46,6 @@ impl FromStr for EmotionModel {
 }
 
 impl EmotionModel {
-    /// The head used when none is named: the ensemble for offline runs (the most accurate
-    /// on the labelled frames), face-api live (the ensemble's facex half costs several times
-    /// face-api's time per face, more than the live targets leave; see BENCHMARKS.md).
-    pub fn default_for(mode: Mode) -> EmotionModel {
-        match mode {
-            Mode::Offline => EmotionModel::Ensemble,
-            Mode::Live => EmotionModel::FaceApi,
-        }
-    }
-
     /// The single networks behind this choice: itself, or the ensemble's two members.
     pub fn members(&self) -> &'static [EmotionModel] {
         match self {
@@ -324,11 +313,6 @@ mod tests {
         assert!(average(&[a.clone(), vec![]]).is_err());
         assert_eq!(average(&[a.clone()]).unwrap(), a);
         assert!("ensemble".parse::<EmotionModel>().unwrap().members().len() == 2);
-        assert_eq!(
-            EmotionModel::default_for(Mode::Offline),
-            EmotionModel::Ensemble
-        );
-        assert_eq!(EmotionModel::default_for(Mode::Live), EmotionModel::FaceApi);
         let err = "bogus".parse::<EmotionModel>().unwrap_err().to_string();
         assert!(err.contains("facex, ensemble"), "{err}");
     }
