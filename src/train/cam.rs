@@ -127,6 +127,54 @@ const TEXT_PX: u32 = 13;
 const SCALE_W: u32 = 256;
 const SCALE_H: u32 = 12;
 
+/// Where things go in a gallery of `per_row` faces a row.
+struct GalleryLayout {
+    per_row: u32,
+    /// Side of a face tile.
+    shown: u32,
+    line: u32,
+    /// Height of the caption under a tile (two lines).
+    caption: u32,
+    /// Width of the row names' column.
+    label_w: u32,
+    /// Height of the title and its explanation.
+    header: u32,
+    /// Height of the colour bar and its labels.
+    footer: u32,
+}
+
+impl GalleryLayout {
+    fn new(per_row: usize) -> Self {
+        let line = TEXT_PX + 3;
+        GalleryLayout {
+            per_row: per_row as u32,
+            shown: 112,
+            line,
+            caption: 2 * line + 6,
+            label_w: ROWS
+                .iter()
+                .flatten()
+                .map(|s| text_width(s, TEXT_PX))
+                .max()
+                .unwrap_or(0)
+                + 16,
+            header: TITLE_PX + 2 * line + 14,
+            footer: SCALE_H + 2 * line + 16,
+        }
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let w = (self.label_w + self.per_row * (self.shown + 6) + 6).max(SCALE_W + 260);
+        let h = self.header + ROWS.len() as u32 * (self.shown + self.caption) + self.footer;
+        (w, h)
+    }
+}
+
+/// Width and height of each gallery [`write_galleries`] draws with `per_row` faces a row.
+pub fn gallery_size(per_row: usize) -> (u32, u32) {
+    GalleryLayout::new(per_row).size()
+}
+
 /// Writes one PNG per AU (`AU12.png`, ...) into `out_dir`: a title with the AU's FACS name,
 /// rows of the most uncertain predictions, the most incorrect and the most confident correct
 /// ones, up to `per_row` faces each, shown at 112 pixels, each captioned in words
@@ -142,26 +190,15 @@ pub fn write_galleries(
     per_row: usize,
 ) -> Result<Vec<PathBuf>> {
     let side = data.side;
-    let shown = 112u32;
-    let line = TEXT_PX + 3;
-    let caption = 2 * line + 6;
-    let label_w = ROWS
-        .iter()
-        .flatten()
-        .map(|s| text_width(s, TEXT_PX))
-        .max()
-        .unwrap_or(0)
-        + 16;
-    let header = TITLE_PX + 2 * line + 14;
-    let footer = SCALE_H + 2 * line + 16;
+    let g = GalleryLayout::new(per_row);
+    let (shown, line, caption, label_w, header) = (g.shown, g.line, g.caption, g.label_w, g.header);
+    let (w, h) = g.size();
+    let rows_h = ROWS.len() as u32 * (shown + caption);
     let mut written = Vec::new();
     for k in 0..NUM_AUS {
         let au = AU_NUMBERS[k];
         let picks = pick(samples, k, per_row);
         let rows = [&picks.uncertain, &picks.incorrect, &picks.correct];
-        let w = (label_w + per_row as u32 * (shown + 6) + 6).max(SCALE_W + 260);
-        let rows_h = rows.len() as u32 * (shown + caption);
-        let h = header + rows_h + footer;
         let mut canvas = vec![BG; (w * h) as usize];
         let mut text = |x: u32, y: u32, s: &str, colour: u32, px: u32| {
             draw_text(&mut canvas, w, x as i32, y as i32, s, colour, px)

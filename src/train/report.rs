@@ -52,7 +52,13 @@ pub fn write_eval_report(
         .filter_map(|h| h.val_macro_f1.map(|f| (h.epoch as f32, f as f32)))
         .collect();
     // Loss and F1 have their own axes: on one axis a loss of 3-4 flattens an F1 of 0.2.
-    let loss_plot = line_plot("LOSS", "EPOCH", "LOSS", &losses, false)?;
+    let loss_plot = line_plot(
+        "TRAINING AND VALIDATION LOSS",
+        "EPOCH",
+        "LOSS",
+        &losses,
+        false,
+    )?;
     let img = if f1.is_empty() {
         loss_plot
     } else {
@@ -170,20 +176,21 @@ pub fn peak_table_text(rows: &[PeakSummary]) -> String {
         .max()
         .unwrap_or(0);
     // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "Where each AU's class activation map peaks, over the faces labelled with the AU:"
-    );
-    let _ = writeln!(
-        out,
-        "  nearest <feature>: share of those faces whose map's peak is closest to a landmark of \
-         that feature (each row adds up to 100%)"
-    );
-    let _ = writeln!(
-        out,
-        "  on it: share whose peak lies within {NEAR} eye distances of the feature where FACS \
-         places the AU (acts at); stricter, so it can be lower than that feature's nearest share"
-    );
+    for l in [
+        "Where each AU's class activation map peaks, over the faces labelled with the AU."
+            .to_string(),
+        "  nearest <feature>: % of faces whose peak is closest to a landmark of that feature \
+         (rows add to 100%)"
+            .to_string(),
+        format!(
+            "  on it: % whose peak is within {NEAR} eye distances of the feature where FACS places \
+             the AU"
+        ),
+        "         (acts at); a stricter test, so it can be below that feature's nearest share"
+            .to_string(),
+    ] {
+        let _ = writeln!(out, "{l}");
+    }
     let nearest = REGIONS.map(|r| format!("{r:>7}")).join(" ");
     let _ = writeln!(
         out,
@@ -237,17 +244,17 @@ mod tests {
             lines[1].contains("nearest <feature>") && lines[1].contains("100%"),
             "{t}"
         );
-        assert!(lines[2].contains("within 0.3 eye distances") && lines[2].contains("stricter"));
-        assert!(lines[3].starts_with("AU    name") && lines[3].contains("acts at  on it"));
+        assert!(lines[2].contains("within 0.3 eye distances") && lines[3].contains("stricter"));
+        assert!(lines[4].starts_with("AU    name") && lines[4].contains("acts at  on it"));
         // Rows only for AUs with labelled faces, each with its name, shares and site.
-        assert_eq!(lines.len(), 6, "{t}");
-        assert!(lines[4].starts_with("AU01  inner brow raiser"), "{t}");
+        assert_eq!(lines.len(), 7, "{t}");
+        assert!(lines[5].starts_with("AU01  inner brow raiser"), "{t}");
         assert!(
-            lines[4].contains("86%") && lines[4].contains("brows") && lines[4].ends_with("14%")
+            lines[5].contains("86%") && lines[5].contains("brows") && lines[5].ends_with("14%")
         );
-        assert!(lines[5].starts_with("AU12  lip corner puller") && lines[5].contains("75%"));
+        assert!(lines[6].starts_with("AU12  lip corner puller") && lines[6].contains("75%"));
         // The header's columns line up with the rows': "faces" ends where the count does.
         let end = |l: &str, w: &str| l.find(w).map(|i| i + w.len());
-        assert_eq!(end(lines[3], "faces"), end(lines[4], "    7"));
+        assert_eq!(end(lines[4], "faces"), end(lines[5], "    7"));
     }
 }
