@@ -1,5 +1,6 @@
 //! Per-stage costs on a real frame: grey conversion + detection at two scales, cropping,
-//! and the whole classification stage for one face.
+//! the whole classification stage for one face, and drawing the overlay (frame, box and
+//! score panel) at two frame sizes.
 //! Run: cargo bench --bench stages
 
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use facs::align::{crop_rgb, grey_scaled, square_crop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
-use facs::frame::Frame;
+use facs::frame::{Analysed, FaceBox, FaceResult, Frame, Scores, StageTimes, TrackedFace};
+use facs::overlay::{draw, Canvas, Hud};
 use facs::track::Tracker;
 
 fn root() -> PathBuf {
@@ -59,9 +61,66 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
+/// One analysed frame of `w` x `h` (the fixture, resized) with one face and every score
+/// filled, as the window and `--annotate` draw it.
+fn analysed(w: u32, h: u32) -> Analysed {
+    let img = image::open(root().join("tests/fixtures/single_face/000030.jpg"))
+        .expect("fixture")
+        .into_rgb8();
+    let img = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let frame = Frame::new(0, 0.0, w, h, img.into_raw()).expect("frame");
+    let k = w as f32 / 640.0;
+    let au = [0.1, 0.2, 0.05, 0.4, 0.41, 0.02, 0.8, 0.3, 0.1, 0.6, 0.28];
+    let face = FaceResult {
+        face: TrackedFace {
+            id: 0,
+            bbox: FaceBox {
+                x: 250.0 * k,
+                y: 80.0 * k,
+                w: 140.0 * k,
+                h: 140.0 * k,
+                confidence: 0.9,
+            },
+        },
+        scores: Scores {
+            au_prob: Some(au),
+            au_present: Some(au.map(|p| p >= 0.5)),
+            happy: Some(0.7),
+            emotions: Some([0.05, 0.05, 0.05, 0.6, 0.05, 0.1, 0.1]),
+            ..Default::default()
+        },
+    };
+    Analysed {
+        frame,
+        faces: vec![face],
+        times: StageTimes::default(),
+    }
+}
+
+fn overlay(c: &mut Criterion) {
+    let mut g = c.benchmark_group("overlay");
+    let hud = Hud {
+        fps: 29.7,
+        capture_ms: 1.7,
+        detect_ms: 0.2,
+        classify_ms: 22.5,
+        end_to_end_ms: 30.1,
+        au_source: Some("AUs: geometric estimate".into()),
+        ..Hud::default()
+    };
+    for (w, h) in [(640u32, 360u32), (1280, 720)] {
+        let a = analysed(w, h);
+        let mut canvas = Canvas::default();
+        g.bench_function(format!("draw_{w}x{h}_one_face"), |b| {
+            b.iter(|| draw(&a, &hud, &mut canvas))
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = stages
+    targets = stages, overlay
 }
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! The crate's one drawing surface: a row-major pixel buffer, [`Canvas`], used by the overlay
-//! (0RGB `u32` pixels: rectangles and 5x7 text, in whole pixels) and by the synthetic face
+//! (0RGB `u32` pixels: rectangles, translucent panels and antialiased text in the bundled
+//! font, placed in whole pixels) and by the synthetic face
 //! renderer (float [`Rgb`] pixels: anti-aliased shapes).
 //!
 //! Anti-aliased shapes are given in a shape space that [`Canvas::transform`] (a similarity:
@@ -9,7 +10,7 @@
 //!
 //! Imports only std and [`crate::font`].
 
-use crate::font::draw_text;
+use crate::font::{blend, draw_text};
 
 /// A colour with float channels, nominally in [0, 1]; above 1 brightens in
 /// [`Blend::Multiply`].
@@ -120,10 +121,25 @@ impl<P: Copy> Canvas<P> {
 }
 
 impl Canvas<u32> {
-    /// `text` in the 5x7 font of [`crate::font`] with its top-left at (`x`, `y`), clipped to
-    /// the canvas.
-    pub fn text(&mut self, x: i32, y: i32, text: &str, colour: u32) {
-        draw_text(&mut self.pixels, self.width, x, y, text, colour, 1);
+    /// `text` at size `px` in the bundled font ([`crate::font`]), the top of its line at `y`
+    /// and starting at `x`, antialiased and clipped to the canvas. Returns its width.
+    pub fn text(&mut self, x: i32, y: i32, text: &str, colour: u32, px: u32) -> u32 {
+        draw_text(&mut self.pixels, self.width, x, y, text, colour, px)
+    }
+
+    /// Lays `colour` over the `w` x `h` rectangle at (`x`, `y`) with opacity `alpha` of
+    /// 255 (a translucent panel), clipped to the canvas.
+    pub fn shade_rect(&mut self, x: i32, y: i32, w: i32, h: i32, colour: u32, alpha: u32) {
+        let x0 = x.clamp(0, self.width as i32);
+        let y0 = y.clamp(0, self.height as i32);
+        let x1 = (x + w).clamp(x0, self.width as i32);
+        let y1 = (y + h).clamp(y0, self.height as i32);
+        for yy in y0..y1 {
+            let row = (yy as u32 * self.width) as usize;
+            for p in &mut self.pixels[row + x0 as usize..row + x1 as usize] {
+                *p = blend(*p, colour, alpha);
+            }
+        }
     }
 
     /// The canvas as RGB8 bytes, for PNG output.
@@ -354,15 +370,24 @@ mod tests {
     }
 
     #[test]
-    fn text_and_rgb_bytes() {
-        let mut c = Canvas::new(8, 8, 0x00_10_20_30u32);
-        c.text(0, 0, "1", 0xFF_00_00);
-        // '1' has its stem in column 2 (see font.rs).
-        assert_eq!(c.pixels[2], 0xFF_00_00);
-        assert_eq!(
-            &c.to_rgb()[..9],
-            &[0x10, 0x20, 0x30, 0x10, 0x20, 0x30, 0xFF, 0, 0]
-        );
+    fn text_shading_and_rgb_bytes() {
+        let mut c = Canvas::new(40, 20, 0x00_10_20_30u32);
+        let w = c.text(2, 1, "AU", 0xFF_00_00, 14);
+        assert!(w >= 14, "{w}");
+        // The text is red where it covers most of a pixel; left of x = 2 nothing changed.
+        assert!(c
+            .pixels
+            .iter()
+            .any(|&p| (p >> 16) & 0xFF > 0xE0 && p & 0xFF < 0x20));
+        assert!((0..20).all(|y| c.pixels[y * 40] == 0x10_20_30));
+        // A 50% black shade halves each channel of what is under it.
+        let mut c = Canvas::new(4, 2, 0x00_80_40_20u32);
+        c.shade_rect(1, 0, 2, 9, 0, 128);
+        assert_eq!(c.pixels[1], 0x40_20_10);
+        assert_eq!(c.pixels[0], 0x80_40_20);
+        assert_eq!(c.pixels[7], 0x80_40_20);
+        c.pixels[0] = 0xFF_00_00;
+        assert_eq!(&c.to_rgb()[..6], &[0xFF, 0, 0, 0x40, 0x20, 0x10]);
     }
 
     #[test]

@@ -257,6 +257,22 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     for f in ["report.md", "pr_curves.png", "training.png"] {
         assert!(dir.path().join("report").join(f).is_file(), "{f}");
     }
+    // training.png: the loss plot (training and validation loss) over the macro-F1 plot,
+    // captioned; each epoch recorded its validation loss.
+    let t = image::open(dir.path().join("report/training.png")).unwrap();
+    assert_eq!(t.width(), facs::train::plot::LINE_PLOT_WIDTH);
+    assert!(
+        t.height() > 2 * facs::train::plot::LINE_PLOT_HEIGHT,
+        "{}",
+        t.height()
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m1/model.json")).unwrap())
+            .unwrap();
+    for e in info["history"].as_array().unwrap() {
+        let v = e["val_loss"].as_f64().unwrap_or(f64::NAN);
+        assert!(v.is_finite() && v > 0.0, "{e}");
+    }
     // CAM galleries, one per AU.
     let text = ok(&facs(&[
         "cam",
@@ -273,8 +289,21 @@ fn train_save_load_eval_gives_the_same_scores_and_runs_repeat() {
     ]));
     assert!(text.contains("11 galleries"), "{text}");
     let g = image::open(dir.path().join("cam/AU12.png")).unwrap();
-    // 110 px of row labels + 3 faces of 96 + 4 px.
-    assert_eq!(g.width(), 110 + 3 * 100);
+    // Row names, 3 faces of 112 px each with 6 px between, and a 2-line caption under each.
+    let (w, h) = facs::train::cam::gallery_size(3);
+    assert_eq!((g.width(), g.height()), (w, h));
+    assert!(w >= 3 * 118 && h >= 3 * (112 + 2 * 16), "{w}x{h}");
+    // One peak table, its header saying what its columns count.
+    assert!(
+        text.contains("nearest <feature>: % of faces whose peak")
+            && text.contains("acts at  on it"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("Where each AU's class activation map peaks")
+            .count(),
+        1
+    );
     // The pipeline with the trained network: it fills the AU columns, presence follows the
     // calibrated thresholds, and the sidecar names the model and warns it is synthetic-only.
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/single_face");

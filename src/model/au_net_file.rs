@@ -135,6 +135,10 @@ pub fn validate_target_precision(p: f64) -> Result<()> {
 pub struct EpochLog {
     pub epoch: usize,
     pub train_loss: f64,
+    /// The same loss on the validation faces (no augmentation, evaluation mode); absent
+    /// without validation data and in models trained before it was recorded.
+    #[serde(default)]
+    pub val_loss: Option<f64>,
     pub val_macro_f1: Option<f64>,
     pub seconds: f64,
 }

@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::classify::{AuSource, ModelUse};
+use crate::calibrate::default_calibration_dir;
+use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
+use crate::classify::{AuSource, ClassifierOptions, ModelUse, GEOMETRIC_PRESENT};
 use crate::config::Mode;
 use crate::error::{Error, Result};
-use crate::frame::{Analysed, BaselineSource};
+use crate::frame::{Analysed, BaselineSource, NUM_AUS};
 use crate::log::{sidecar_path, LogFiles, LogFormat, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec, SourceGap};
@@ -294,6 +296,46 @@ impl Sidecar {
     }
 }
 
+/// For the overlay: the thresholds that decide each AU's presence (the bars' ticks and
+/// colours), and the calibration behind the AU bars in words. A trained network's
+/// thresholds are read as the classifier read them; if that fails here, the overlay goes
+/// without ticks rather than the run stopping.
+fn overlay_calibration(
+    opts: &ClassifierOptions,
+    au_source: Option<&AuSource>,
+) -> (Option<[f32; NUM_AUS]>, Option<String>) {
+    let Some(src) = au_source else {
+        return (None, None);
+    };
+    if let (Some(dir), Some(sha)) = (&opts.au_model, &src.sha256) {
+        return match load_thresholds_for(dir, &default_calibration_dir(), sha) {
+            Ok((t, ThresholdSource::File(p))) => (
+                Some(t),
+                Some(format!("calibration: AU thresholds from {}", p.display())),
+            ),
+            Ok((t, ThresholdSource::Default)) => (
+                Some(t),
+                Some("calibration: none (threshold 0.5 for every AU)".into()),
+            ),
+            Err(_) => (None, None),
+        };
+    }
+    let c = &opts.calibration;
+    let file = c.file.as_ref().map(|f| {
+        f.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    });
+    let text = match (c.calibrate_secs, file) {
+        (Some(secs), Some(f)) => {
+            format!("calibration: per-person, first {secs:.1} s (before: {f})")
+        }
+        (Some(secs), None) => format!("calibration: per-person, first {secs:.1} s"),
+        (None, Some(f)) => format!("calibration: neutral face from {f}"),
+        (None, None) => "calibration: none (population neutral face)".into(),
+    };
+    (Some([GEOMETRIC_PRESENT; NUM_AUS]), Some(text))
+}
+
 fn save_png(dir: &Path, index: u64, canvas: &Canvas) -> Result<()> {
     let path = dir.join(outputs::frame_png_name(index));
     save_rgb_png(&path, canvas.width, canvas.height, &canvas.to_rgb())
@@ -361,12 +403,15 @@ pub fn run(
         annotate::VideoWriter::new(path, rate, opts.overwrite)
     });
     let mut window = None;
+    // The window's size, until the first frame shows whether it fits.
+    let mut window_size = None;
     if opts.show_window {
         let (w, h) = Canvas::size_for(
             pipeline.source_info.width.unwrap_or(640),
             pipeline.source_info.height.unwrap_or(480),
         );
         window = Some(Window::open("facs", w, h)?);
+        window_size = Some((w, h));
     }
     let au_source = pipeline.au_source.clone();
     let model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
@@ -403,6 +448,8 @@ pub fn run(
     let mut show_landmarks = opts.show_landmarks;
 
     let mut baselines: BTreeMap<u32, BaselineSource> = BTreeMap::new();
+    let (au_thresholds, calibration) =
+        overlay_calibration(&opts.pipeline.classifier, au_source.as_ref());
     let mut on_frame =
         |a: Analysed, window: &mut Option<Window>, show_landmarks: bool| -> Result<()> {
             log.write_frame(&a)?;
@@ -438,6 +485,8 @@ pub fn run(
                     paused: control.paused(),
                     show_landmarks,
                     au_source: au_source.as_ref().map(AuSource::overlay_text),
+                    au_thresholds,
+                    calibration: calibration.clone(),
                     warning: au_source.as_ref().and_then(|s| {
                         s.synthetic_only
                             .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
@@ -454,6 +503,13 @@ pub fn run(
                     frames_drawn += 1;
                 }
                 if let Some(w) = window.as_mut() {
+                    // A source that did not know its frame size at the start (the demo
+                    // clip) gets a window of the drawn frame's size once, so the overlay
+                    // is shown pixel for pixel, not stretched.
+                    let size = (canvas.width, canvas.height);
+                    if window_size.take().is_some_and(|s| s != size) {
+                        *w = Window::open("facs", size.0, size.1)?;
+                    }
                     w.show(&canvas)?;
                 }
             }

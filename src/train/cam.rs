@@ -1,6 +1,7 @@
 //! Class activation map galleries: for each AU, a row of the most uncertain predictions, the
 //! most incorrect and the most correct, each face drawn with where the AU's logit comes from
-//! (the CAM of [`AuNet::cam`], upsampled and laid over the face).
+//! (the CAM of [`AuNet::cam`], upsampled and laid over the face), captioned in words, with a
+//! colour bar; and where the maps peak (which facial feature), for `facs cam`'s table.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +13,9 @@ use super::metrics::EvalSample;
 use crate::align::ALIGN_ZOOM;
 use crate::align::CANONICAL_5;
 use crate::error::Result;
-use crate::font::draw_text;
+use crate::font::{draw_text, text_width};
 use crate::frame::Landmarks;
-use crate::frame::{AU_NUMBERS, NUM_AUS};
+use crate::frame::{au_description, au_name, AU_NUMBERS, NUM_AUS};
 use crate::model::au_net::{to_tensor, AuNet, Head};
 
 /// Which faces a gallery row shows for one AU (indices into the data).
@@ -98,9 +99,86 @@ pub fn overlay(crop: &[u8], side: u32, cam: &[f32], side_c: u32) -> RgbImage {
     img
 }
 
-/// Writes one PNG per AU (`AU12.png`, ...) into `out_dir`: rows UNCERTAIN, MOST INCORRECT,
-/// MOST CORRECT, up to `per_row` faces each, shown at `shown` pixels, captioned with the
-/// probability and the label. Returns the files written.
+/// The two lines under a face in a gallery: the network's probability and the face's label
+/// in words, e.g. `["p = 0.50", "labelled present"]`.
+pub fn tile_caption(p: f32, label: Option<bool>) -> [String; 2] {
+    let label = match label {
+        Some(true) => "labelled present",
+        Some(false) => "labelled absent",
+        None => "not labelled",
+    };
+    [format!("p = {p:.2}"), label.to_string()]
+}
+
+/// A gallery's rows: what each shows, in two lines.
+const ROWS: [[&str; 2]; 3] = [
+    ["most uncertain", "(p nearest 0.5)"],
+    ["most incorrect", "(p farthest from label)"],
+    ["most confident", "correct (labelled present)"],
+];
+
+const BG: u32 = 0x20_20_28;
+const INK: u32 = 0xF0_F0_F0;
+const SOFT: u32 = 0xC0_C4_CC;
+/// Text sizes: title, everything else.
+const TITLE_PX: u32 = 18;
+const TEXT_PX: u32 = 13;
+/// Width and height of the colour bar.
+const SCALE_W: u32 = 256;
+const SCALE_H: u32 = 12;
+
+/// Where things go in a gallery of `per_row` faces a row.
+struct GalleryLayout {
+    per_row: u32,
+    /// Side of a face tile.
+    shown: u32,
+    line: u32,
+    /// Height of the caption under a tile (two lines).
+    caption: u32,
+    /// Width of the row names' column.
+    label_w: u32,
+    /// Height of the title and its explanation.
+    header: u32,
+    /// Height of the colour bar and its labels.
+    footer: u32,
+}
+
+impl GalleryLayout {
+    fn new(per_row: usize) -> Self {
+        let line = TEXT_PX + 3;
+        GalleryLayout {
+            per_row: per_row as u32,
+            shown: 112,
+            line,
+            caption: 2 * line + 6,
+            label_w: ROWS
+                .iter()
+                .flatten()
+                .map(|s| text_width(s, TEXT_PX))
+                .max()
+                .unwrap_or(0)
+                + 16,
+            header: TITLE_PX + 2 * line + 14,
+            footer: SCALE_H + 2 * line + 16,
+        }
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let w = (self.label_w + self.per_row * (self.shown + 6) + 6).max(SCALE_W + 260);
+        let h = self.header + ROWS.len() as u32 * (self.shown + self.caption) + self.footer;
+        (w, h)
+    }
+}
+
+/// Width and height of each gallery [`write_galleries`] draws with `per_row` faces a row.
+pub fn gallery_size(per_row: usize) -> (u32, u32) {
+    GalleryLayout::new(per_row).size()
+}
+
+/// Writes one PNG per AU (`AU12.png`, ...) into `out_dir`: a title with the AU's FACS name,
+/// rows of the most uncertain predictions, the most incorrect and the most confident correct
+/// ones, up to `per_row` faces each, shown at 112 pixels, each captioned in words
+/// ([`tile_caption`]), and a colour bar giving the maps' scale. Returns the files written.
 ///
 /// # Errors
 /// A tensor failure or an image that cannot be written.
@@ -112,50 +190,57 @@ pub fn write_galleries(
     per_row: usize,
 ) -> Result<Vec<PathBuf>> {
     let side = data.side;
-    let shown = 96u32;
-    let caption = 12u32;
-    let label_w = 110u32;
+    let g = GalleryLayout::new(per_row);
+    let (shown, line, caption, label_w, header) = (g.shown, g.line, g.caption, g.label_w, g.header);
+    let (w, h) = g.size();
+    let rows_h = ROWS.len() as u32 * (shown + caption);
     let mut written = Vec::new();
     for k in 0..NUM_AUS {
+        let au = AU_NUMBERS[k];
         let picks = pick(samples, k, per_row);
-        let rows = [
-            ("UNCERTAIN", &picks.uncertain),
-            ("MOST INCORRECT", &picks.incorrect),
-            ("MOST CORRECT", &picks.correct),
-        ];
-        let w = label_w + per_row as u32 * (shown + 4);
-        let h = 20 + rows.len() as u32 * (shown + caption + 6);
-        let mut canvas = vec![0x20_20_28u32; (w * h) as usize];
-        draw_text(
-            &mut canvas,
-            w,
+        let rows = [&picks.uncertain, &picks.incorrect, &picks.correct];
+        let mut canvas = vec![BG; (w * h) as usize];
+        let mut text = |x: u32, y: u32, s: &str, colour: u32, px: u32| {
+            draw_text(&mut canvas, w, x as i32, y as i32, s, colour, px)
+        };
+        text(
+            8,
             6,
-            6,
-            &format!("AU{:02} CLASS ACTIVATION MAPS", AU_NUMBERS[k]),
-            0xFF_FF_FF,
-            1,
+            &format!(
+                "{} {}: class activation maps",
+                au_name(au),
+                au_description(au)
+            ),
+            INK,
+            TITLE_PX,
+        );
+        text(
+            8,
+            10 + TITLE_PX,
+            "where on each face the network's AU score comes from (warm: most, cool: least);",
+            SOFT,
+            TEXT_PX,
+        );
+        text(
+            8,
+            10 + TITLE_PX + line,
+            "p: the network's probability that the AU is present",
+            SOFT,
+            TEXT_PX,
         );
         let mut tiles: Vec<(u32, u32, RgbImage)> = Vec::new();
-        for (r, (name, idx)) in rows.iter().enumerate() {
-            let y0 = 20 + r as u32 * (shown + caption + 6);
-            draw_text(
-                &mut canvas,
-                w,
-                6,
-                (y0 + shown / 2) as i32,
-                name,
-                0xC0_C0_C0,
-                1,
-            );
+        for (r, idx) in rows.iter().enumerate() {
+            let y0 = header + r as u32 * (shown + caption);
+            for (j, s) in ROWS[r].iter().enumerate() {
+                text(8, y0 + shown / 2 - line + j as u32 * line, s, INK, TEXT_PX);
+            }
             if idx.is_empty() {
-                draw_text(
-                    &mut canvas,
-                    w,
-                    label_w as i32,
-                    (y0 + shown / 2) as i32,
-                    "NONE",
-                    0x80_80_80,
-                    1,
+                text(
+                    label_w,
+                    y0 + shown / 2 - line / 2,
+                    "no such face",
+                    SOFT,
+                    TEXT_PX,
                 );
                 continue;
             }
@@ -176,25 +261,46 @@ pub fn write_galleries(
                     shown,
                     image::imageops::FilterType::Triangle,
                 );
-                let x0 = label_w + j as u32 * (shown + 4);
+                let x0 = label_w + j as u32 * (shown + 6);
                 tiles.push((x0, y0, face));
                 let s = &samples[i];
-                let label = match s.au_labels[k] {
-                    Some(true) => "Y1",
-                    Some(false) => "Y0",
-                    None => "Y?",
-                };
-                draw_text(
-                    &mut canvas,
-                    w,
-                    x0 as i32,
-                    (y0 + shown + 2) as i32,
-                    &format!("P{:.2} {label}", s.au_probs[k]),
-                    0xFF_FF_FF,
-                    1,
-                );
+                for (l, words) in tile_caption(s.au_probs[k], s.au_labels[k])
+                    .iter()
+                    .enumerate()
+                {
+                    text(x0, y0 + shown + 3 + l as u32 * line, words, INK, TEXT_PX);
+                }
             }
         }
+        // The colour bar: the maps' scale, from nothing to each map's own maximum.
+        let y_scale = header + rows_h + 6;
+        text(
+            8,
+            y_scale,
+            "colour scale (laid half over the face):",
+            SOFT,
+            TEXT_PX,
+        );
+        let bar_x = 8u32;
+        let bar_y = y_scale + line + 2;
+        for dx in 0..SCALE_W {
+            let c = heat(dx as f32 / (SCALE_W - 1) as f32).map(|v| (v * 255.0).round() as u32);
+            let px = c[0] << 16 | c[1] << 8 | c[2];
+            for dy in 0..SCALE_H {
+                canvas[((bar_y + dy) * w + bar_x + dx) as usize] = px;
+            }
+        }
+        let mut text = |x: u32, y: u32, s: &str| {
+            draw_text(&mut canvas, w, x as i32, y as i32, s, SOFT, TEXT_PX)
+        };
+        text(bar_x + SCALE_W + 8, bar_y - 2, "0 to the map's own maximum");
+        text(bar_x, bar_y + SCALE_H + 2, "0");
+        let end = "max";
+        text(
+            bar_x + SCALE_W - text_width(end, TEXT_PX),
+            bar_y + SCALE_H + 2,
+            end,
+        );
         let mut img = RgbImage::from_fn(w, h, |x, y| {
             let p = canvas[(y * w + x) as usize];
             Rgb([(p >> 16) as u8, (p >> 8) as u8, p as u8])
@@ -202,7 +308,7 @@ pub fn write_galleries(
         for (x0, y0, face) in tiles {
             image::imageops::overlay(&mut img, &face, x0 as i64, y0 as i64);
         }
-        let path = out_dir.join(format!("AU{:02}.png", AU_NUMBERS[k]));
+        let path = out_dir.join(format!("{}.png", au_name(au)));
         super::plot::save_png(&img, &path)?;
         written.push(path);
     }
@@ -307,10 +413,65 @@ fn positive_peaks(net: &AuNet, data: &Prepared, k: usize) -> Result<Vec<(usize, 
     Ok(out)
 }
 
+/// True if `peak` (crop pixels) lies inside the box around feature `region`
+/// ([`feature_points`] of the landmarks `pts`) grown by `margin` times the distance between
+/// the eye centres on every side.
+pub fn peak_on_feature(pts: &Landmarks, peak: (f32, f32), region: usize, margin: f32) -> bool {
+    let centre = |r: std::ops::Range<usize>| {
+        let n = r.len() as f32;
+        r.fold((0.0, 0.0), |(x, y), i| (x + pts[i].0 / n, y + pts[i].1 / n))
+    };
+    let (l, r) = (centre(36..42), centre(42..48));
+    let grow = margin * ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
+    let (x0, x1, y0, y1) = feature_points(region).map(|i| pts[i]).fold(
+        (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
+        |(a, b, c, d), (x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+    );
+    let (x, y) = peak;
+    x >= x0 - grow && x <= x1 + grow && y >= y0 - grow && y <= y1 + grow
+}
+
+/// Where one AU's maps peak over the faces labelled with it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeakSummary {
+    /// Faces labelled with the AU.
+    pub faces: usize,
+    /// How many peak nearest each of [`REGIONS`] ([`peak_regions`]).
+    pub nearest: [usize; REGIONS.len()],
+    /// The share of those with landmarks whose peak is on the AU's own feature
+    /// ([`AU_REGION`], [`peak_on_feature`]); None without landmarks.
+    pub on_feature: Option<f64>,
+}
+
+/// [`PeakSummary`] of AU `k` from one pass over its faces' maps, the own feature grown by
+/// `margin` eye distances.
+///
+/// # Errors
+/// A tensor operation failed.
+pub fn peak_summary(net: &AuNet, data: &Prepared, k: usize, margin: f32) -> Result<PeakSummary> {
+    let side = data.side as f32;
+    let mut s = PeakSummary::default();
+    let (mut with_landmarks, mut on) = (0usize, 0usize);
+    for (i, p) in positive_peaks(net, data, k)? {
+        s.faces += 1;
+        let pts = data.landmarks.get(i).copied().flatten();
+        let region = match &pts {
+            Some(pts) => nearest_feature(pts, p),
+            None => region_at(p.1 / side),
+        };
+        s.nearest[region] += 1;
+        if let Some(pts) = &pts {
+            with_landmarks += 1;
+            on += peak_on_feature(pts, p, AU_REGION[k], margin) as usize;
+        }
+    }
+    s.on_feature = (with_landmarks > 0).then(|| on as f64 / with_landmarks as f64);
+    Ok(s)
+}
+
 /// For AU `k`: the share of the faces labelled present (and with landmarks) whose map's
-/// [`peak`] lies inside the box around feature `region` ([`feature_points`]) grown by
-/// `margin` times the distance between the eye centres on every side. None without such
-/// faces.
+/// [`peak`] is on feature `region` ([`peak_on_feature`], grown by `margin` eye distances).
+/// None without such faces.
 ///
 /// # Errors
 /// A tensor operation failed.
@@ -322,24 +483,12 @@ pub fn peak_share_near(
     margin: f32,
 ) -> Result<Option<f64>> {
     let (mut faces, mut inside) = (0usize, 0usize);
-    for (i, (x, y)) in positive_peaks(net, data, k)? {
+    for (i, p) in positive_peaks(net, data, k)? {
         let Some(pts) = data.landmarks.get(i).copied().flatten() else {
             continue;
         };
         faces += 1;
-        let centre = |r: std::ops::Range<usize>| {
-            let n = r.len() as f32;
-            r.fold((0.0, 0.0), |(x, y), i| (x + pts[i].0 / n, y + pts[i].1 / n))
-        };
-        let (l, r) = (centre(36..42), centre(42..48));
-        let grow = margin * ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
-        let (x0, x1, y0, y1) = feature_points(region).map(|i| pts[i]).fold(
-            (f32::MAX, f32::MIN, f32::MAX, f32::MIN),
-            |(a, b, c, d), (x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
-        );
-        if x >= x0 - grow && x <= x1 + grow && y >= y0 - grow && y <= y1 + grow {
-            inside += 1;
-        }
+        inside += peak_on_feature(&pts, p, region, margin) as usize;
     }
     Ok((faces > 0).then(|| inside as f64 / faces as f64))
 }
@@ -352,16 +501,7 @@ pub fn peak_share_near(
 /// # Errors
 /// A tensor operation failed.
 pub fn peak_regions(net: &AuNet, data: &Prepared, k: usize) -> Result<[usize; REGIONS.len()]> {
-    let side = data.side as f32;
-    let mut counts = [0usize; REGIONS.len()];
-    for (i, (x, y)) in positive_peaks(net, data, k)? {
-        let region = match data.landmarks.get(i).copied().flatten() {
-            Some(pts) => nearest_feature(&pts, (x, y)),
-            None => region_at(y / side),
-        };
-        counts[region] += 1;
-    }
-    Ok(counts)
+    Ok(peak_summary(net, data, k, NEAR)?.nearest)
 }
 
 #[cfg(test)]
@@ -432,6 +572,36 @@ mod tests {
         assert_eq!(REGIONS[region_at(0.6)], "nose");
         assert_eq!(REGIONS[region_at(0.78)], "mouth");
         assert_eq!(REGIONS[region_at(0.95)], "contour");
+    }
+
+    #[test]
+    fn captions_are_words() {
+        assert_eq!(
+            tile_caption(0.5, Some(true)),
+            ["p = 0.50".to_string(), "labelled present".to_string()]
+        );
+        assert_eq!(tile_caption(0.123, Some(false))[1], "labelled absent");
+        assert_eq!(tile_caption(0.9, None), ["p = 0.90", "not labelled"]);
+    }
+
+    #[test]
+    fn a_peak_is_on_a_feature_within_the_margin() {
+        // Eyes 20 px apart (centres at x = 10 and 30, y = 20); brows on y = 10, x 5..35.
+        let mut pts = [(20.0f32, 40.0f32); 68];
+        for i in 36..42 {
+            pts[i] = (10.0, 20.0);
+        }
+        for i in 42..48 {
+            pts[i] = (30.0, 20.0);
+        }
+        for (j, i) in (17..27).enumerate() {
+            pts[i] = (5.0 + 30.0 * j as f32 / 9.0, 10.0);
+        }
+        // The brows' box grown by 0.3 * 20 = 6 px: y from 4 to 16.
+        assert!(peak_on_feature(&pts, (20.0, 15.0), 0, 0.3));
+        assert!(!peak_on_feature(&pts, (20.0, 17.0), 0, 0.3));
+        assert!(!peak_on_feature(&pts, (20.0, 3.0), 0, 0.3));
+        assert!(peak_on_feature(&pts, (20.0, 3.0), 0, 0.5));
     }
 
     #[test]

@@ -39,9 +39,9 @@ pub const PR_PANEL_HEIGHT: u32 = 250;
 /// Panels per row in [`pr_curves`].
 pub const PR_COLUMNS: usize = 4;
 
-/// DejaVu Sans 2.37 (licence in `assets/fonts/LICENSE-DejaVu.txt`), so that charts need no
-/// system fonts.
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+/// The bundled DejaVu Sans ([`crate::font::DEJAVU_SANS`]), so that charts need no system
+/// fonts.
+use crate::font::DEJAVU_SANS;
 /// The family name the bundled font is registered under.
 const FONT: &str = "sans-serif";
 

@@ -118,6 +118,18 @@ fn predict_with(
     pooled: Option<&Pooled>,
     batch: usize,
 ) -> Result<Vec<EvalSample>> {
+    predict_each(net, data, pooled, batch, |_, _| Ok(()))
+}
+
+/// [`predict_with`], also handing each batch's sample indices and the network's outputs
+/// on them to `on_batch` (the validation loss, from the same forward pass).
+fn predict_each(
+    net: &AuNet,
+    data: &Prepared,
+    pooled: Option<&Pooled>,
+    batch: usize,
+    mut on_batch: impl FnMut(&[usize], &Outputs) -> Result<()>,
+) -> Result<Vec<EvalSample>> {
     let dev = Device::Cpu;
     let side = data.side as usize;
     let mut out = Vec::with_capacity(data.len());
@@ -133,6 +145,7 @@ fn predict_with(
                 net.forward(&to_tensor(&crops, idx.len(), side, &dev)?)?
             }
         };
+        on_batch(&idx, &o)?;
         let au = candle_nn::ops::sigmoid(&o.au)?.to_vec2::<f32>()?;
         let emo = candle_nn::ops::softmax_last_dim(&o.emotion)?.to_vec2::<f32>()?;
         for (r, &i) in idx.iter().enumerate() {
@@ -474,31 +487,42 @@ pub fn train(
         if interrupted {
             break;
         }
-        let val_f1 = if val.is_empty() {
-            None
+        let (val_f1, val_loss) = if val.is_empty() {
+            (None, None)
         } else {
             let pooled = match (&frozen_features, frozen) {
                 (Some((_, f)), true) => Some(f),
                 _ => None,
             };
-            evaluate(
-                &predict_with(&session.net, val, pooled, 64)?,
-                &DEFAULT_THRESHOLDS,
+            // The training loss on each validation batch, weighted by its size (each batch's
+            // loss is a mean over its labelled entries), from the forward pass that also
+            // gives the F1: no second pass over the validation faces.
+            let mut val_sum = 0.0;
+            let samples = predict_each(&session.net, val, pooled, 64, |idx, o| {
+                let t = targets(val, idx, &Device::Cpu)?;
+                let l = session.loss(o, &t)?.to_scalar::<f32>()? as f64;
+                val_sum += l * idx.len() as f64;
+                Ok(())
+            })?;
+            (
+                evaluate(&samples, &DEFAULT_THRESHOLDS).macro_f1,
+                Some(val_sum / val.len() as f64),
             )
-            .macro_f1
         };
         state.history.push(EpochLog {
             epoch,
             train_loss: loss_sum / steps_per_epoch as f64,
+            val_loss,
             val_macro_f1: val_f1,
             seconds: t0.elapsed().as_secs_f64(),
         });
         report(
             run.progress,
             Progress::Note(format!(
-                "epoch {epoch}{}: train loss {:.4}, val macro-F1 {}",
+                "epoch {epoch}{}: train loss {:.4}, val loss {}, val macro-F1 {}",
                 if frozen { " (backbone frozen)" } else { "" },
                 loss_sum / steps_per_epoch as f64,
+                val_loss.map_or("-".into(), |l| format!("{l:.4}")),
                 val_f1.map_or("-".into(), |f| format!("{f:.3}"))
             )),
         );
