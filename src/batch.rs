@@ -241,6 +241,7 @@ pub fn run(
                 annotate_dir: None,
                 show_window: false,
                 show_landmarks: false,
+                cam: None,
                 // A log without a complete sidecar is a run that did not finish: redone.
                 overwrite: true,
             };

@@ -105,6 +105,7 @@ fn once(spec: PipelineSpec) -> Result<Summary> {
         annotate_dir: None,
         show_window: false,
         show_landmarks: false,
+        cam: None,
         overwrite: false,
     };
     session::run(opts, Control::default(), None)

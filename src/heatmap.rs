@@ -1,0 +1,335 @@
+//! The live class activation map overlay: which AU's map is shown (key m cycles AU01, AU02,
+//! ... AU26, off; `--cam AU12` starts on one), and the drawing of that map over each face box,
+//! upsampled from the network's map cells to frame pixels through the crop's alignment, in a
+//! colour map, alpha-blended, with a label naming the AU. The maps themselves come from the
+//! classify stage ([`crate::frame::AuCam`], the same pass as the AU scores); this module only
+//! draws. Self-contained beside the overlay: it draws after it, inside the face boxes.
+
+use crate::canvas::Canvas;
+use crate::frame::{au_name, Analysed, AuCam, FaceBox, AU_NUMBERS, NUM_AUS};
+
+/// Which AU's map is shown; `None` shows none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CamView {
+    selected: Option<usize>,
+}
+
+impl CamView {
+    /// Starts showing the AU at `index` (in [`AU_NUMBERS`] order), or nothing.
+    pub fn new(selected: Option<usize>) -> Self {
+        CamView {
+            selected: selected.filter(|&i| i < NUM_AUS),
+        }
+    }
+
+    /// The next state for key m: off -> AU01 -> AU02 -> ... -> AU26 -> off.
+    pub fn cycle(&mut self) {
+        self.selected = match self.selected {
+            None => Some(0),
+            Some(i) if i + 1 < NUM_AUS => Some(i + 1),
+            Some(_) => None,
+        };
+    }
+
+    /// The AU shown (its index in [`AU_NUMBERS`] order).
+    pub fn selected(&self) -> Option<usize> {
+        self.selected
+    }
+}
+
+/// Parses an AU for `--cam`: `AU12`, `au12` or `12`, one of the AUs facs scores.
+///
+/// # Errors
+/// A message listing the AUs accepted.
+pub fn parse_au(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let digits = t
+        .strip_prefix("AU")
+        .or_else(|| t.strip_prefix("au"))
+        .unwrap_or(t);
+    digits
+        .parse::<u8>()
+        .ok()
+        .and_then(|n| AU_NUMBERS.iter().position(|&a| a == n))
+        .ok_or_else(|| {
+            let all: Vec<String> = AU_NUMBERS.iter().map(|&a| au_name(a)).collect();
+            format!("unknown AU `{text}` (expected one of {})", all.join(", "))
+        })
+}
+
+/// The label drawn with a map: `CAM AU12 lip corner puller`.
+pub fn label(index: usize) -> String {
+    let n = AU_NUMBERS.get(index).copied().unwrap_or(0);
+    let words = crate::frame::au_description(n);
+    format!("CAM {} {words}", au_name(n)).trim_end().to_string()
+}
+
+/// Opacity of the map at its strongest cell; its weakest cell is transparent.
+pub const MAX_ALPHA: f32 = 0.6;
+/// Pixels kept clear inside the box, so that its outline stays visible.
+const INSET: i32 = 2;
+const LABEL_FG: u32 = 0xFF_FF_FF;
+const LABEL_BG: u32 = 0x00_00_00;
+
+/// A blue -> cyan -> green -> yellow -> red colour map of `t` in [0, 1], 0RGB.
+pub fn colour(t: f32) -> u32 {
+    const STOPS: [[f32; 3]; 5] = [
+        [0.0, 0.0, 1.0],
+        [0.0, 1.0, 1.0],
+        [0.0, 1.0, 0.0],
+        [1.0, 1.0, 0.0],
+        [1.0, 0.0, 0.0],
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f32;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f32;
+    let c: [f32; 3] = std::array::from_fn(|k| STOPS[i][k] + (STOPS[i + 1][k] - STOPS[i][k]) * f);
+    let byte = |v: f32| (v * 255.0).round().clamp(0.0, 255.0) as u32;
+    byte(c[0]) << 16 | byte(c[1]) << 8 | byte(c[2])
+}
+
+/// `map` (`side` x `side` cells) at cell coordinates (`x`, `y`), bilinear between cell
+/// centres, the edge cells extended to the map's border; None outside the map.
+fn sample(map: &[f32], side: usize, x: f32, y: f32) -> Option<f32> {
+    let s = side as f32;
+    if !(0.0..=s).contains(&x) || !(0.0..=s).contains(&y) {
+        return None;
+    }
+    let (u, v) = ((x - 0.5).clamp(0.0, s - 1.0), (y - 0.5).clamp(0.0, s - 1.0));
+    let (i, j) = (u.floor() as usize, v.floor() as usize);
+    let (i1, j1) = ((i + 1).min(side - 1), (j + 1).min(side - 1));
+    let (fu, fv) = (u - i as f32, v - j as f32);
+    let at = |a: usize, b: usize| map.get(b * side + a).copied().unwrap_or(0.0);
+    let top = at(i, j) + (at(i1, j) - at(i, j)) * fu;
+    let bottom = at(i, j1) + (at(i1, j1) - at(i, j1)) * fu;
+    Some(top + (bottom - top) * fv)
+}
+
+/// Blends the map of AU `index` over the inside of `face` (frame pixels, clipped to the
+/// `frame_w` x `frame_h` frame area of `canvas`): each pixel takes the map's value where the
+/// crop's alignment puts it, scaled to [0, 1] between the map's weakest and strongest cells,
+/// coloured by [`colour`] at opacity `MAX_ALPHA * value`. Then the label, at the bottom of
+/// the box. Returns false (drawing nothing) when the map is missing.
+pub fn draw_face(
+    canvas: &mut Canvas<u32>,
+    frame_w: u32,
+    frame_h: u32,
+    face: &FaceBox,
+    cam: &AuCam,
+    index: usize,
+) -> bool {
+    let Some(map) = cam.map(index) else {
+        return false;
+    };
+    let lo = map.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !(lo.is_finite() && hi.is_finite()) {
+        return false;
+    }
+    let range = (hi - lo).max(1e-12);
+    let (x0, y0, x1, y1) = inside(canvas, frame_w, frame_h, face);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (cx, cy) = cam.cell_of(x as f32 + 0.5, y as f32 + 0.5);
+            let Some(v) = sample(map, cam.side, cx, cy) else {
+                continue;
+            };
+            let t = (v - lo) / range;
+            let i = (y as u32 * canvas.width + x as u32) as usize;
+            if let Some(p) = canvas.pixels.get_mut(i) {
+                *p = blend(*p, colour(t), MAX_ALPHA * t);
+            }
+        }
+    }
+    draw_label(canvas, (x0, y0, x1, y1), &label(index));
+    true
+}
+
+/// Draws the selected AU's map over every face of `a` that has maps; returns how many.
+pub fn draw(a: &Analysed, index: usize, canvas: &mut Canvas<u32>) -> usize {
+    let (w, h) = (a.frame.width, a.frame.height);
+    a.faces
+        .iter()
+        .filter(|r| {
+            r.scores
+                .au_cam
+                .as_ref()
+                .is_some_and(|cam| draw_face(canvas, w, h, &r.face.bbox, cam, index))
+        })
+        .count()
+}
+
+/// A one-line note at the top left of the frame (e.g. why no map can be shown).
+pub fn draw_note(canvas: &mut Canvas<u32>, frame_w: u32, text: &str) {
+    let fits = (frame_w.saturating_sub(8) / crate::font::CELL_W) as usize;
+    let shown: String = text.chars().take(fits).collect();
+    let w = (shown.chars().count() as u32 * crate::font::CELL_W) as i32 + 4;
+    canvas.fill_rect(2, 2, w, crate::font::CELL_H as i32 + 4, LABEL_BG);
+    canvas.text(4, 4, &shown, LABEL_FG);
+}
+
+/// The note `m` shows when the AUs are not from a trained network.
+pub const NEEDS_TRAINED: &str = "CAM needs a trained AU network (facs train, --au-model)";
+
+/// The box's inside in canvas pixels, clipped to the frame area: [x0, x1) x [y0, y1).
+fn inside(canvas: &Canvas<u32>, frame_w: u32, frame_h: u32, b: &FaceBox) -> (i32, i32, i32, i32) {
+    let (fw, fh) = (
+        frame_w.min(canvas.width) as i32,
+        frame_h.min(canvas.height) as i32,
+    );
+    let (x, y, w, h) = (b.x as i32, b.y as i32, b.w as i32, b.h as i32);
+    (
+        (x + INSET).clamp(0, fw),
+        (y + INSET).clamp(0, fh),
+        (x + w - INSET).clamp(0, fw),
+        (y + h - INSET).clamp(0, fh),
+    )
+}
+
+/// The label on a dark strip at the bottom of the box's inside, cut to its width.
+fn draw_label(canvas: &mut Canvas<u32>, (x0, y0, x1, y1): (i32, i32, i32, i32), text: &str) {
+    let cell_w = crate::font::CELL_W as i32;
+    let strip = crate::font::CELL_H as i32 + 3;
+    let fits = ((x1 - x0 - 2) / cell_w).max(0) as usize;
+    if fits == 0 || y1 - y0 < strip {
+        return;
+    }
+    let shown: String = text.chars().take(fits).collect();
+    let w = (shown.chars().count() as i32 * cell_w + 2).min(x1 - x0);
+    let y = y1 - strip;
+    canvas.fill_rect(x0, y, w, strip, LABEL_BG);
+    // The text, clipped to the strip (the canvas only clips at its own edges).
+    let mut tmp = Canvas::new(w as u32, strip as u32, LABEL_BG);
+    tmp.text(1, 2, &shown, LABEL_FG);
+    for (r, row) in tmp.pixels.chunks_exact(w as usize).enumerate() {
+        let start = ((y + r as i32) as u32 * canvas.width + x0 as u32) as usize;
+        if let Some(dst) = canvas.pixels.get_mut(start..start + w as usize) {
+            dst.copy_from_slice(row);
+        }
+    }
+}
+
+/// `over` on `under` at opacity `alpha`, per channel (0RGB).
+fn blend(under: u32, over: u32, alpha: f32) -> u32 {
+    let ch = |p: u32, s: u32| ((p >> s) & 0xFF) as f32;
+    let mix = |s: u32| {
+        let v = ch(under, s) + (ch(over, s) - ch(under, s)) * alpha;
+        (v.round().clamp(0.0, 255.0) as u32) << s
+    };
+    mix(16) | mix(8) | mix(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_m_cycles_every_au_in_order_then_off() {
+        let mut v = CamView::default();
+        assert_eq!(v.selected(), None);
+        let mut seen = Vec::new();
+        for _ in 0..NUM_AUS {
+            v.cycle();
+            seen.push(AU_NUMBERS[v.selected().unwrap()]);
+        }
+        assert_eq!(seen, AU_NUMBERS.to_vec());
+        v.cycle();
+        assert_eq!(v.selected(), None, "after AU26 comes off");
+        v.cycle();
+        assert_eq!(v.selected(), Some(0), "and then AU01 again");
+        // `--cam AU12` starts on AU12; the next is AU17.
+        let mut v = CamView::new(Some(parse_au("AU12").unwrap()));
+        assert_eq!(label(v.selected().unwrap()), "CAM AU12 lip corner puller");
+        v.cycle();
+        assert_eq!(v.selected().map(|i| AU_NUMBERS[i]), Some(17));
+        assert_eq!(CamView::new(Some(NUM_AUS)).selected(), None);
+    }
+
+    #[test]
+    fn au_names_parse_and_unknown_ones_are_refused() {
+        assert_eq!(parse_au("AU01"), Ok(0));
+        assert_eq!(parse_au("au26"), Ok(NUM_AUS - 1));
+        assert_eq!(parse_au("12"), Ok(6));
+        for bad in ["AU03", "AU", "smile", "AU1200"] {
+            let e = parse_au(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("AU12"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_blended_maps_peak_lands_where_the_cam_peaks() {
+        // A 7x7 map peaking at cell (5, 2) (column 5, row 2), laid over a 140 px face box at
+        // (30, 20) by a plain scale (20 px per cell), as an unaligned box crop gives.
+        let side = 7;
+        let mut maps = vec![0f32; NUM_AUS * side * side];
+        let au = 6;
+        let (pc, pr) = (5usize, 2usize);
+        for r in 0..side {
+            for c in 0..side {
+                let d2 = (c as f32 - pc as f32).powi(2) + (r as f32 - pr as f32).powi(2);
+                maps[au * side * side + r * side + c] = (-d2 / 2.0).exp() * 3.0 - 1.0;
+            }
+        }
+        let (bx, by, px_per_cell) = (30.0, 20.0, 20.0);
+        let cam = AuCam {
+            side,
+            maps,
+            to_cell: [1.0 / px_per_cell, 0.0, -bx / px_per_cell, -by / px_per_cell],
+        };
+        let face = FaceBox {
+            x: bx,
+            y: by,
+            w: 140.0,
+            h: 140.0,
+            confidence: 1.0,
+        };
+        let grey = 0x80_80_80;
+        let mut canvas = Canvas::new(260, 220, grey);
+        assert!(draw_face(&mut canvas, 200, 200, &face, &cam, au));
+        // The pixel the blend changed most, away from the label strip, is the reddest: it
+        // lies within half a cell of the peak cell's centre (100, 70).
+        let strip_top = (by + 140.0) as u32 - INSET as u32 - crate::font::CELL_H - 3;
+        let mut best = (0u32, 0u32, 0i32);
+        for y in 0..strip_top {
+            for x in 0..200 {
+                let p = canvas.pixels[(y * 260 + x) as usize];
+                let redness = ((p >> 16) & 0xFF) as i32 - (p & 0xFF) as i32;
+                if redness > best.2 {
+                    best = (x, y, redness);
+                }
+            }
+        }
+        let (cx, cy) = (
+            bx + (pc as f32 + 0.5) * px_per_cell,
+            by + (pr as f32 + 0.5) * px_per_cell,
+        );
+        let (dx, dy) = (best.0 as f32 + 0.5 - cx, best.1 as f32 + 0.5 - cy);
+        assert!(
+            dx.abs() <= px_per_cell / 2.0 && dy.abs() <= px_per_cell / 2.0,
+            "peak drawn at {best:?}, map peak at ({cx}, {cy})"
+        );
+        // Nothing outside the box changed, nor the panel beyond the frame area.
+        for y in 0..220u32 {
+            for x in 0..260u32 {
+                let inside_box = (x as f32) >= bx + INSET as f32
+                    && (x as f32) < bx + 140.0 - INSET as f32
+                    && (y as f32) >= by + INSET as f32
+                    && (y as f32) < by + 140.0 - INSET as f32;
+                if !inside_box {
+                    assert_eq!(canvas.pixels[(y * 260 + x) as usize], grey, "({x}, {y})");
+                }
+            }
+        }
+        // The weakest cell stays as it was (alpha 0): the box's far corner.
+        assert_eq!(canvas.pixels[(160 * 260 + 35) as usize], grey);
+    }
+
+    #[test]
+    fn colour_map_runs_blue_to_red() {
+        assert_eq!(colour(0.0), 0x00_00_FF);
+        assert_eq!(colour(0.5), 0x00_FF_00);
+        assert_eq!(colour(1.0), 0xFF_00_00);
+        assert_eq!(colour(7.0), 0xFF_00_00);
+        assert_eq!(blend(0x00_00_00, 0xFF_FF_FF, 0.5), 0x80_80_80);
+    }
+}
