@@ -1,9 +1,11 @@
 //! Per-stage costs on a real frame: grey conversion + detection at two scales, cropping,
-//! the whole classification stage for one face, and drawing the overlay (frame, box and
-//! score panel) at two frame sizes.
+//! the whole classification stage for one face (with and without a trained AU network on
+//! face-api's expression backbone), drawing the overlay (frame, box and score panel) at
+//! two frame sizes, and the class activation map overlay.
 //! Run: cargo bench --bench stages
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use facs::align::{crop_rgb, grey_scaled, square_crop};
@@ -11,6 +13,10 @@ use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
 use facs::frame::{Analysed, FaceBox, FaceResult, Frame, Scores, StageTimes, TrackedFace};
+use facs::heatmap;
+use facs::model::au_net::{AuNetConfig, Backbone};
+use facs::model::au_net_file::{load, ModelInfo, TrainConfig, FORMAT, INFO, WEIGHTS};
+use facs::model::{read_verified, FACEAPI_EXPRESSION};
 use facs::overlay::{draw, Canvas, Hud};
 use facs::track::Tracker;
 
@@ -57,6 +63,66 @@ fn stages(c: &mut Criterion) {
     let mut cls = Classifier::load(&models, &ClassifierOptions::default()).expect("models");
     g.bench_function("classify_one_face_default", |b| {
         b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
+    });
+    // A trained AU network on face-api's expression backbone: unchanged (one pass gives AUs,
+    // maps and emotions) or fine-tuned (the emotions keep their own pass). With and without
+    // the landmark network (without it, the AU crop is the box crop).
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
+    for (name, fine_tuned) in [("one_pass", false), ("two_pass", true)] {
+        let dir = tmp.path().join(name);
+        au_model(&dir, fine_tuned);
+        for landmarks in [true, false] {
+            let opts = ClassifierOptions {
+                landmarks,
+                au_model: Some(dir.clone()),
+                ..ClassifierOptions::default()
+            };
+            let mut cls = Classifier::load(&models, &opts).expect("models");
+            assert_eq!(cls.one_pass(), !fine_tuned);
+            let tag = if landmarks { "" } else { "_no_landmarks" };
+            g.bench_function(format!("classify_one_face_au_{name}{tag}"), |b| {
+                b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
+            });
+        }
+    }
+    let opts = ClassifierOptions {
+        landmarks: false,
+        ..ClassifierOptions::default()
+    };
+    let mut cls = Classifier::load(&models, &opts).expect("models");
+    g.bench_function("classify_one_face_expression_no_landmarks", |b| {
+        b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
+    });
+    // The CAM overlay: the 11 maps from a feature map, and one AU's map blended over a face.
+    let (net, _) = load(&tmp.path().join("one_pass")).expect("model");
+    let x = candle_core::Tensor::zeros(
+        (1, 3, 112, 112),
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .expect("input");
+    let feat = net.features(&x).expect("features");
+    g.bench_function("cam_maps_11_aus_one_face", |b| {
+        b.iter(|| {
+            net.au_cams(&feat)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("maps")
+        })
+    });
+    let opts = ClassifierOptions {
+        au_model: Some(tmp.path().join("one_pass")),
+        ..ClassifierOptions::default()
+    };
+    let mut cls = Classifier::load(&models, &opts).expect("models");
+    let scores = cls.classify(&f, &mut faces).expect("classify");
+    let cam = scores[0].au_cam.clone().expect("maps");
+    let (cw, ch) = Canvas::size_for(f.width, f.height);
+    let mut canvas = Canvas::new(cw, ch, 0x80_80_80);
+    let bbox = faces[0].bbox;
+    g.bench_function(format!("cam_blend_one_face_{}px", bbox.w.round()), |b| {
+        b.iter(|| heatmap::draw_face(&mut canvas, f.width, f.height, &bbox, &cam, 6))
     });
     g.finish();
 }
@@ -116,6 +182,61 @@ fn overlay(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// An AU network folder on the bundled expression extractor with fixed heads (the time does
+/// not depend on the heads' values); `fine_tuned` nudges one backbone tensor.
+fn au_model(dir: &Path, fine_tuned: bool) {
+    use candle_core::{DType, Device, Tensor};
+    std::fs::create_dir_all(dir).expect("dir");
+    let dev = Device::Cpu;
+    let bytes = read_verified(&root().join("models"), &FACEAPI_EXPRESSION).expect("weights");
+    let mut named: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(&bytes, &dev)
+        .expect("weights")
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("fc."))
+        .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
+        .collect();
+    if fine_tuned {
+        let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
+        let nudged = (named[&k].clone() + 1e-3).expect("nudge");
+        named.insert(k, nudged);
+    }
+    for (name, rows) in [("au_head", 11), ("emotion_head", 7), ("happy_head", 1)] {
+        let w: Vec<f32> = (0..rows * 256)
+            .map(|i| 0.05 * (i as f32 * 0.37).sin())
+            .collect();
+        named.insert(
+            format!("{name}.weight"),
+            Tensor::from_vec(w, (rows, 256), &dev).expect("w"),
+        );
+        named.insert(
+            format!("{name}.bias"),
+            Tensor::zeros(rows, DType::F32, &dev).expect("b"),
+        );
+    }
+    candle_core::safetensors::save(&named, dir.join(WEIGHTS)).expect("save");
+    let info = ModelInfo {
+        format: FORMAT.into(),
+        facs_version: env!("CARGO_PKG_VERSION").into(),
+        config: TrainConfig {
+            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
+            epochs: usize::from(fine_tuned),
+            frozen_epochs: 1,
+            ..TrainConfig::default()
+        },
+        au_labels: facs::frame::au_names(),
+        emotion_labels: facs::frame::EMOTIONS
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
+        input: "112x112 RGB".into(),
+        best_epoch: 1,
+        history: Vec::new(),
+        synthetic_training_data: false,
+        backbone_sha256: None,
+    };
+    std::fs::write(dir.join(INFO), serde_json::to_string(&info).expect("json")).expect("write");
 }
 
 criterion_group! {

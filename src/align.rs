@@ -412,6 +412,31 @@ pub fn au_net_crop_and_landmarks(
     }
 }
 
+/// The transform from frame pixels to the pixels of the crop [`au_net_crop`] takes (both in
+/// continuous coordinates, a pixel's centre at +0.5): the rigid alignment when the face has
+/// landmarks, else the scale and offset of the square box crop. Used to lay a class
+/// activation map of the AU network back onto the frame.
+pub fn au_net_crop_transform(
+    frame: &Frame,
+    face: &FaceBox,
+    landmarks: Option<&Landmarks>,
+    side: u32,
+) -> Similarity {
+    let aligned = landmarks
+        .and_then(|pts| rigid_alignment(pts, side, ALIGN_ZOOM))
+        .filter(|t| t.inverse().is_some());
+    aligned.unwrap_or_else(|| {
+        let c = square_crop(face, 0.1, frame.width, frame.height);
+        let s = side as f32 / c.side as f32;
+        Similarity {
+            a: s,
+            b: 0.0,
+            tx: -(c.x as f32) * s,
+            ty: -(c.y as f32) * s,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

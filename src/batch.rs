@@ -255,6 +255,7 @@ pub fn run(
                 annotate_every: 1,
                 show_window: false,
                 show_landmarks: false,
+                cam: None,
                 // A log without a complete sidecar is a run that did not finish: redone.
                 overwrite: true,
             };

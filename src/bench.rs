@@ -107,6 +107,7 @@ fn once(spec: PipelineSpec) -> Result<Summary> {
         annotate_every: 1,
         show_window: false,
         show_landmarks: false,
+        cam: None,
         overwrite: false,
     };
     session::run(opts, Control::default(), None)

@@ -7,19 +7,19 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::align::{au_net_crop, crop_rgb, square_crop};
+use crate::align::{au_net_crop, au_net_crop_transform, crop_rgb, square_crop};
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
 use crate::calibrate::{default_calibration_dir, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
 use crate::frame::{
-    BaselineSource, FaceBox, Features, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS,
+    AuCam, BaselineSource, FaceBox, Features, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS,
 };
 use crate::geometry::{geometric_au_scores, head_pose};
-use crate::model::au_net::{to_tensor, AuNet};
-use crate::model::au_net_file::load_with_sha256;
-use crate::model::emotion::{average, EmotionHead, EmotionModel};
+use crate::model::au_net::{to_tensor, AuNet, Backbone};
+use crate::model::au_net_file::{backbone_matches, load_with_sha256, WEIGHTS};
+use crate::model::emotion::{average, faceapi_probs, EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
-use crate::model::{device, BundledModel, FACEAPI_LANDMARKS};
+use crate::model::{device, read_verified, BundledModel, FACEAPI_EXPRESSION, FACEAPI_LANDMARKS};
 use crate::util::worker::Worker;
 
 /// Which models to run.
@@ -183,8 +183,61 @@ fn spawn_expression(head: EmotionHead, margin: f32) -> Result<ExpressionWorker> 
     })
 }
 
+/// face-api's expression head (its fully connected layer, [256] -> 7 logits) applied to the
+/// pooled features of an AU network whose backbone is, bit for bit, face-api's expression
+/// extractor: the pass that gives the AUs then gives the bundled net's emotions too.
+struct SharedExpression {
+    /// [256, 7]: `fc.weights` transposed.
+    weight_t: candle_core::Tensor,
+    /// [7]
+    bias: candle_core::Tensor,
+}
+
+impl SharedExpression {
+    /// The bundled expression net's fully connected layer, from its (sha256-checked) bytes.
+    fn load(bundled: &[u8]) -> Result<Self> {
+        let bad = |e: candle_core::Error| {
+            Error::Weights(format!(
+                "{}: {}",
+                FACEAPI_EXPRESSION.file,
+                crate::error::first_line(&e)
+            ))
+        };
+        let t = candle_core::safetensors::load_buffer(bundled, &candle_core::Device::Cpu)
+            .map_err(bad)?;
+        let get = |name: &str| {
+            t.get(name).cloned().ok_or_else(|| {
+                Error::Weights(format!("{}: no tensor `{name}`", FACEAPI_EXPRESSION.file))
+            })
+        };
+        Ok(SharedExpression {
+            weight_t: get("fc.weights")?
+                .t()
+                .map_err(bad)?
+                .contiguous()
+                .map_err(bad)?,
+            bias: get("fc.bias")?,
+        })
+    }
+}
+
+/// How a trained AU network and the expression net share (or not) one backbone pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sharing {
+    /// The AU network's backbone is not face-api's expression extractor, or the run uses
+    /// another expression head (or none): nothing to share.
+    None,
+    /// The backbone is the bundled expression extractor, unchanged: one pass per face.
+    OnePass,
+    /// The backbone started from the expression extractor but was fine-tuned: the bundled
+    /// expression head was trained on the original features, so the emotions keep their
+    /// own pass through the bundled net.
+    FineTuned,
+}
+
 /// A network trained by `facs train`: AU probabilities from the crops it was trained on,
-/// presence from its calibrated per-AU thresholds.
+/// presence from its calibrated per-AU thresholds, and every AU's class activation map from
+/// the same pass.
 struct TrainedAus {
     net: AuNet,
     thresholds: [f32; NUM_AUS],
@@ -192,14 +245,40 @@ struct TrainedAus {
     source: AuSource,
     /// [`AuSource::label`], shared by every face's scores.
     label: Arc<str>,
+    /// The bundled expression head on this network's features (one pass per face).
+    shared: Option<SharedExpression>,
+}
+
+/// What one pass of the trained network gives for a face.
+struct TrainedFace {
+    au: [f32; NUM_AUS],
+    /// Emotion probabilities in facs order (one-pass mode only).
+    emotions: Option<[f32; 7]>,
+    cam: Arc<AuCam>,
 }
 
 impl TrainedAus {
-    /// Loads the network in `dir` and its thresholds; describes both for the sidecar.
-    fn load(dir: &Path) -> Result<(Self, ModelUse)> {
+    /// Loads the network in `dir` and its thresholds; describes both for the sidecar. With
+    /// `expression` (the run asks for face-api's expression net, whose weights are in
+    /// `models_dir`) and a backbone that is that net's extractor unchanged, the network also
+    /// gives the emotions ([`Sharing::OnePass`]).
+    fn load(dir: &Path, models_dir: &Path, expression: bool) -> Result<(Self, ModelUse, Sharing)> {
         let (net, info, sha256) = load_with_sha256(dir)?;
         let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir(), &sha256)?;
-        let weights = dir.join("model.safetensors");
+        let weights = dir.join(WEIGHTS);
+        let mut shared = None;
+        let sharing = if expression && info.config.net.backbone == Backbone::FaceapiExpression {
+            let bundled = read_verified(models_dir, &FACEAPI_EXPRESSION)?;
+            let own = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+            if backbone_matches(&own, &bundled)? {
+                shared = Some(SharedExpression::load(&bundled)?);
+                Sharing::OnePass
+            } else {
+                Sharing::FineTuned
+            }
+        } else {
+            Sharing::None
+        };
         let thresholds_from = match &source {
             ThresholdSource::File(p) => p.display().to_string(),
             ThresholdSource::Default => "0.5 for every AU (no thresholds file)".into(),
@@ -209,6 +288,18 @@ impl TrainedAus {
         );
         if info.synthetic_training_data {
             role.push_str("; trained on synthetic faces only: not a model for real footage");
+        }
+        match sharing {
+            Sharing::OnePass => role.push_str(
+                "; its backbone is the bundled expression net's, unchanged: one backbone pass \
+                 per face gives the AUs and, through the bundled expression head, the emotions",
+            ),
+            Sharing::FineTuned => role.push_str(
+                "; its backbone was fine-tuned (it differs from the bundled expression net's): \
+                 the emotions come from the bundled expression net in a pass of its own, as \
+                 the bundled expression head was trained on the original features",
+            ),
+            Sharing::None => {}
         }
         let folder = dir
             .file_name()
@@ -232,40 +323,82 @@ impl TrainedAus {
                 crops: Vec::new(),
                 label: source.label().into(),
                 source,
+                shared,
             },
             usage,
+            sharing,
         ))
     }
 
-    /// AU probabilities for each face, from its landmarks when it has them.
+    /// One pass per face, from its landmarks when it has them: AU probabilities, the AU
+    /// maps, and in one-pass mode the emotions.
     fn predict(
         &mut self,
         frame: &Frame,
         faces: &[TrackedFace],
         scores: &[Scores],
-    ) -> Result<Vec<[f32; NUM_AUS]>> {
+    ) -> Result<Vec<TrainedFace>> {
         let side = self.net.config.input;
+        let cells = self.net.config.cam_side() as usize;
+        let k = cells as f32 / side as f32;
         self.crops.clear();
+        let mut to_cell = Vec::with_capacity(faces.len());
         for (f, s) in faces.iter().zip(scores) {
-            let crop = au_net_crop(frame, &f.bbox, s.landmarks.as_ref(), side);
-            self.crops.extend_from_slice(&crop);
+            let marks = s.landmarks.as_ref();
+            self.crops
+                .extend_from_slice(&au_net_crop(frame, &f.bbox, marks, side));
+            let t = au_net_crop_transform(frame, &f.bbox, marks, side);
+            to_cell.push([t.a * k, t.b * k, t.tx * k, t.ty * k]);
         }
-        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let x = to_tensor(
-                &self.crops,
-                faces.len(),
-                side as usize,
-                &candle_core::Device::Cpu,
-            )?;
-            candle_nn::ops::sigmoid(&self.net.forward(&x)?.au)?.to_vec2::<f32>()
+        let n = faces.len();
+        type Pass = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>, Vec<f32>);
+        let run = || -> candle_core::Result<Pass> {
+            let x = to_tensor(&self.crops, n, side as usize, &candle_core::Device::Cpu)?;
+            let f = self.net.features(&x)?;
+            let pooled = f
+                .mean(candle_core::D::Minus1)?
+                .mean(candle_core::D::Minus1)?;
+            let au = candle_nn::ops::sigmoid(&self.net.heads(&pooled)?.au)?.to_vec2::<f32>()?;
+            let emotions = match &self.shared {
+                Some(e) => Some(
+                    pooled
+                        .matmul(&e.weight_t)?
+                        .broadcast_add(&e.bias)?
+                        .to_vec2::<f32>()?,
+                ),
+                None => None,
+            };
+            let cams = self.net.au_cams(&f)?.flatten_all()?.to_vec1::<f32>()?;
+            Ok((au, emotions, cams))
         };
-        let probs = run().map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
-        Ok(probs
+        let (au, emotions, cams) =
+            run().map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
+        let per_face = NUM_AUS * cells * cells;
+        Ok(au
             .into_iter()
-            .map(|row| {
+            .enumerate()
+            .zip(to_cell)
+            .map(|((i, row), to_cell)| {
                 let mut p = [0f32; NUM_AUS];
                 p.copy_from_slice(&row[..NUM_AUS]);
-                p
+                let emotions = emotions.as_ref().and_then(|e| e.get(i)).map(|l| {
+                    let mut a = [0f32; 7];
+                    a.copy_from_slice(&l[..7]);
+                    faceapi_probs(&a)
+                });
+                let maps = cams
+                    .get(i * per_face..(i + 1) * per_face)
+                    .map(<[f32]>::to_vec)
+                    .unwrap_or_default();
+                TrainedFace {
+                    au: p,
+                    emotions,
+                    cam: Arc::new(AuCam {
+                        side: cells,
+                        maps,
+                        to_cell,
+                    }),
+                }
             })
             .collect())
     }
@@ -303,19 +436,48 @@ impl Classifier {
         opts.validate()?;
         let dev = device();
         let mut models = Vec::new();
-        let mut emotion = Vec::new();
-        for &kind in opts.emotion.map_or(&[][..], |k| k.members()) {
-            let head = EmotionHead::load(models_dir, kind, &dev)?;
-            models.push(ModelUse::from(kind.bundled()));
-            emotion.push((head, opts.emotion_margin.unwrap_or(kind.crop_margin())));
-        }
+        // The trained network first: whether it gives the emotions decides whether the
+        // expression net runs at all.
+        let trained = match &opts.au_model {
+            Some(dir) => {
+                let faceapi = opts.emotion == Some(EmotionModel::FaceApi);
+                Some(TrainedAus::load(dir, models_dir, faceapi)?)
+            }
+            None => None,
+        };
+        let one_pass = matches!(&trained, Some((_, _, Sharing::OnePass)));
+        let emotion = match opts.emotion {
+            Some(kind) if one_pass => {
+                let mut usage = ModelUse::from(kind.bundled());
+                usage.role.push_str(
+                    "; its expression head only, on the AU network's backbone features \
+                     (one pass per face, on the AU network's crop)",
+                );
+                models.push(usage);
+                Vec::new()
+            }
+            // One network, or the ensemble's members, each with its own crop margin.
+            Some(kind) => kind
+                .members()
+                .iter()
+                .map(|&k| {
+                    let head = EmotionHead::load(models_dir, k, &dev)?;
+                    models.push(ModelUse::from(k.bundled()));
+                    Ok((head, opts.emotion_margin.unwrap_or(k.crop_margin())))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        let mut emotion = emotion;
         let expression = match emotion.len() {
             0 => None,
+            // One network without landmarks to overlap: on the classify thread itself.
             1 if !opts.landmarks => emotion.pop().map(|(head, margin)| Expression::Inline {
                 head,
                 margin,
                 crops: Vec::new(),
             }),
+            // Else one worker thread per network, overlapping the landmark network.
             _ => Some(Expression::Workers(
                 emotion
                     .into_iter()
@@ -330,14 +492,10 @@ impl Classifier {
         } else {
             None
         };
-        let trained = match &opts.au_model {
-            Some(dir) => {
-                let (t, usage) = TrainedAus::load(dir)?;
-                models.push(usage);
-                Some(t)
-            }
-            None => None,
-        };
+        let trained = trained.map(|(t, usage, _)| {
+            models.push(usage);
+            t
+        });
         Ok(Classifier {
             models,
             expression,
@@ -373,6 +531,12 @@ impl Classifier {
     /// The models in use.
     pub fn models(&self) -> &[ModelUse] {
         &self.models
+    }
+
+    /// True when one backbone pass per face gives both the AUs and the emotions (a trained
+    /// AU network whose backbone is the bundled expression net's, unchanged).
+    pub fn one_pass(&self) -> bool {
+        self.trained.as_ref().is_some_and(|t| t.shared.is_some())
     }
 
     /// Scores for each face, in order.
@@ -414,11 +578,16 @@ impl Classifier {
             }
         }
         if let Some(t) = &mut self.trained {
-            let probs = t.predict(frame, faces, &scores)?;
-            for (s, p) in scores.iter_mut().zip(probs) {
-                s.au_present = Some(std::array::from_fn(|k| p[k] >= t.thresholds[k]));
-                s.au_prob = Some(p);
+            let passes = t.predict(frame, faces, &scores)?;
+            for (s, p) in scores.iter_mut().zip(passes) {
+                s.au_present = Some(std::array::from_fn(|k| p.au[k] >= t.thresholds[k]));
+                s.au_prob = Some(p.au);
                 s.au_source = Some(t.label.clone());
+                s.au_cam = Some(p.cam);
+                if let Some(e) = p.emotions {
+                    s.happy = Some(e[HAPPINESS]);
+                    s.emotions = Some(e);
+                }
             }
         }
         let probs = match &mut self.expression {

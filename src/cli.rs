@@ -173,6 +173,10 @@ pub(crate) struct AnalysisOptions {
     /// Start with landmarks drawn in the window and PNGs (toggle with l).
     #[arg(long)]
     pub(crate) draw_landmarks: bool,
+    /// Draw this AU's class activation map over each face in the window and PNGs (key m
+    /// cycles AU01 ... AU26, off); needs a trained AU network (--au-model).
+    #[arg(long, value_name = "AU12", value_parser = facs::heatmap::parse_au)]
+    pub(crate) cam: Option<usize>,
 }
 
 #[derive(Args)]

@@ -220,6 +220,36 @@ pub struct Scores {
     pub happy: Option<f32>,
     /// Emotion probabilities in [`EMOTIONS`] order; they sum to 1.
     pub emotions: Option<[f32; 7]>,
+    /// The trained AU network's class activation maps for this face (None without one).
+    pub au_cam: Option<Arc<AuCam>>,
+}
+
+/// Class activation maps of a trained AU network for one face, from the same forward pass
+/// as its AU scores: at each cell of the last feature map, the AU head's weights dotted with
+/// the channels there. A map's mean plus the head's bias is the AU's logit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuCam {
+    /// Cells per side of each map (7 on a face-api backbone).
+    pub side: usize,
+    /// [`NUM_AUS`] maps of `side` x `side` cells, row-major, in [`AU_NUMBERS`] order.
+    pub maps: Vec<f32>,
+    /// Frame pixels to map cells, a similarity stored as `[a, b, tx, ty]`:
+    /// `x' = a x - b y + tx`, `y' = b x + a y + ty`; cell (i, j) covers [i, i + 1) x [j, j + 1).
+    pub to_cell: [f32; 4],
+}
+
+impl AuCam {
+    /// The map of the AU at `index` (in [`AU_NUMBERS`] order).
+    pub fn map(&self, index: usize) -> Option<&[f32]> {
+        let n = self.side * self.side;
+        self.maps.get(index * n..(index + 1) * n)
+    }
+
+    /// Map-cell coordinates of frame point (`x`, `y`).
+    pub fn cell_of(&self, x: f32, y: f32) -> (f32, f32) {
+        let [a, b, tx, ty] = self.to_cell;
+        (a * x - b * y + tx, b * x + a * y + ty)
+    }
 }
 
 impl Scores {

@@ -39,6 +39,7 @@ pub mod classify;
 pub mod pipeline;
 
 // Sinks: per-frame log, drawing, window.
+pub mod heatmap;
 pub mod log;
 pub mod overlay;
 pub mod window;

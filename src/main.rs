@@ -66,6 +66,18 @@ fn spec(
         let dir = models_dir.join(USER_AU_MODEL);
         dir.join("model.json").is_file().then_some(dir)
     });
+    if analysis.cam.is_some() && au_model.is_none() {
+        // A usage error (exit 2, as clap's own): the maps are a trained network's.
+        use clap::CommandFactory;
+        cli::Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--cam needs a trained AU network: the maps are its own; train one with \
+                 `facs train` and pass its folder with --au-model (the geometric AU estimator \
+                 has no activation maps)",
+            )
+            .exit();
+    }
     Ok(PipelineSpec {
         config,
         source,
@@ -121,6 +133,7 @@ fn run_session(
         annotate_every: analysis.annotate_every,
         show_window: show,
         show_landmarks: analysis.draw_landmarks,
+        cam: analysis.cam,
         overwrite: analysis.overwrite,
     };
     let summary = session::run(opts, Control::with_interrupt(interrupt), Some(progress))?;
@@ -315,6 +328,7 @@ fn eval_frames(
                 annotate_every: 1,
                 show_window: false,
                 show_landmarks: false,
+                cam: None,
                 // run.csv belongs to this report folder, as report.md does.
                 overwrite: true,
             };

@@ -17,6 +17,8 @@ pub enum Command {
     Landmarks,
     /// c: take the current face as the neutral baseline.
     Calibrate,
+    /// m: show the next AU's class activation map (AU01, AU02, ... AU26, off).
+    Cam,
 }
 
 /// True if an X11 or Wayland display is there to open a window on.
@@ -88,6 +90,7 @@ impl Window {
                 minifb::Key::Space => Some(Command::Pause),
                 minifb::Key::L => Some(Command::Landmarks),
                 minifb::Key::C => Some(Command::Calibrate),
+                minifb::Key::M => Some(Command::Cam),
                 _ => None,
             })
             .collect()

@@ -36,6 +36,7 @@ const ORDER: &[&str] = &[
     // sinks
     "log",
     "overlay",
+    "heatmap",
     "window",
     // whole runs
     "session",

@@ -398,6 +398,17 @@ impl AuNet {
         cam.reshape((n, h, wd))
     }
 
+    /// Every AU's class activation map from a last feature map `f` [n, c, h, w] (as
+    /// [`AuNet::features`] gives): [n, 11, h * w], the AU head's weights dotted with the
+    /// channels at each position. Lets one forward pass give both the AU scores and the maps.
+    pub fn au_cams(&self, f: &Tensor) -> Result<Tensor> {
+        let (n, c, h, w) = f.dims4()?;
+        self.au
+            .weight()
+            .unsqueeze(0)?
+            .broadcast_matmul(&f.reshape((n, c, h * w))?)
+    }
+
     /// The bias of a head's class (for checking CAMs against logits).
     pub fn bias(&self, head: Head) -> Result<f32> {
         let (linear, row) = match head {

@@ -211,6 +211,49 @@ pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> 
     Ok((net, info, sha256))
 }
 
+/// Whether the backbone of a model's weights (`model.safetensors` bytes, tensors under
+/// [`Backbone::PREFIX`]) is, tensor for tensor and bit for bit, the network in `bundled`
+/// (a bundled face-api weight file's bytes, its fully connected layer left out). True only
+/// when the training never changed the backbone (backbone frozen throughout).
+///
+/// # Errors
+/// Either buffer is not a safetensors file.
+pub fn backbone_matches(weights: &[u8], bundled: &[u8]) -> Result<bool> {
+    let read = |bytes: &[u8], what: &str| {
+        candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| Error::Model {
+            path: PathBuf::from(what),
+            reason: first_line(&e),
+        })
+    };
+    let model = read(weights, WEIGHTS)?;
+    let bundled = read(bundled, "bundled backbone")?;
+    let prefix = format!("{}.", Backbone::PREFIX);
+    let mut count = 0;
+    for (name, t) in &model {
+        let Some(inner) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        count += 1;
+        let Some(b) = bundled.get(inner) else {
+            return Ok(false);
+        };
+        let same = t.dims() == b.dims()
+            && t.dtype() == b.dtype()
+            && bits(t).is_some_and(|x| bits(b).is_some_and(|y| x == y));
+        if !same {
+            return Ok(false);
+        }
+    }
+    let trunk_tensors = bundled.keys().filter(|k| !k.starts_with("fc.")).count();
+    Ok(count > 0 && count == trunk_tensors)
+}
+
+/// A float tensor's values as bit patterns (None for another type).
+fn bits(t: &candle_core::Tensor) -> Option<Vec<u32>> {
+    let v = t.flatten_all().ok()?.to_vec1::<f32>().ok()?;
+    Some(v.into_iter().map(f32::to_bits).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,12 @@ pub fn softmax(logits: &[f32; 7]) -> [f32; 7] {
     out
 }
 
+/// face-api expression logits (its own order) as probabilities in facs order.
+pub fn faceapi_probs(logits: &[f32; 7]) -> [f32; 7] {
+    let p = softmax(logits);
+    FACEAPI_TO_FACS.map(|i| p[i])
+}
+
 impl EmotionHead {
     /// Loads the chosen network from `models_dir`, checking its sha256.
     ///
@@ -207,12 +213,14 @@ impl EmotionHead {
         Ok(logits
             .iter()
             .map(|l| {
-                let p = softmax(l);
                 match self.kind {
                     // fer's order already is facs's order.
-                    EmotionModel::Fer => p,
-                    EmotionModel::FaceApi | EmotionModel::Ensemble => FACEAPI_TO_FACS.map(|i| p[i]),
-                    EmotionModel::FaceX => FACEX_TO_FACS.map(|i| p[i]),
+                    EmotionModel::Fer => softmax(l),
+                    EmotionModel::FaceApi | EmotionModel::Ensemble => faceapi_probs(l),
+                    EmotionModel::FaceX => {
+                        let p = softmax(l);
+                        FACEX_TO_FACS.map(|i| p[i])
+                    }
                 }
             })
             .collect())

@@ -25,6 +25,7 @@ use crate::classify::{AuSource, ClassifierOptions, ModelUse, GEOMETRIC_PRESENT};
 use crate::config::Mode;
 use crate::error::{Error, Result};
 use crate::frame::{Analysed, BaselineSource, NUM_AUS};
+use crate::heatmap;
 use crate::log::{sidecar_path, LogFiles, LogFormat, LogWriter};
 use crate::overlay::{self, Canvas, Hud};
 use crate::pipeline::{Control, Pipeline, PipelineSpec, SourceGap};
@@ -52,6 +53,9 @@ pub struct SessionOptions {
     pub show_window: bool,
     /// Start with landmarks drawn (toggle with l).
     pub show_landmarks: bool,
+    /// Start with this AU's class activation map drawn over the faces (index in
+    /// `AU_NUMBERS` order; key m cycles). Needs a trained AU network.
+    pub cam: Option<usize>,
     /// Replace logs (and drawn frames) that already exist; without it a run refuses them.
     pub overwrite: bool,
 }
@@ -414,6 +418,14 @@ pub fn run(
         window_size = Some((w, h));
     }
     let au_source = pipeline.au_source.clone();
+    let trained = au_source.as_ref().is_some_and(|s| s.kind == "trained");
+    if opts.cam.is_some() && !trained {
+        return Err(Error::config(
+            "cam",
+            "without a trained AU network",
+            "an AU network trained by `facs train` (--au-model): the maps are its own",
+        ));
+    }
     let model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
     let sidecar = Sidecar {
         path: files.paths().first().map(|p| sidecar_path(p)),
@@ -446,87 +458,96 @@ pub fn run(
     let frame_total = pipeline.source_info.frame_count;
     let mut result: Result<()> = Ok(());
     let mut show_landmarks = opts.show_landmarks;
+    let mut cam = heatmap::CamView::new(opts.cam);
 
     let mut baselines: BTreeMap<u32, BaselineSource> = BTreeMap::new();
     let (au_thresholds, calibration) =
         overlay_calibration(&opts.pipeline.classifier, au_source.as_ref());
-    let mut on_frame =
-        |a: Analysed, window: &mut Option<Window>, show_landmarks: bool| -> Result<()> {
-            log.write_frame(&a)?;
-            let now = Instant::now();
-            latency.capture.push(a.times.capture_ms);
-            latency.detect.push(a.times.detect_ms);
-            latency.classify.push(a.times.classify_ms);
-            latency
-                .end_to_end
-                .push(now.duration_since(a.frame.captured_at).as_secs_f32() * 1e3);
-            fps.tick(now);
-            analysed += 1;
-            if !a.faces.is_empty() {
-                with_faces += 1;
+    let mut on_frame = |a: Analysed,
+                        window: &mut Option<Window>,
+                        show_landmarks: bool,
+                        cam: Option<usize>|
+     -> Result<()> {
+        log.write_frame(&a)?;
+        let now = Instant::now();
+        latency.capture.push(a.times.capture_ms);
+        latency.detect.push(a.times.detect_ms);
+        latency.classify.push(a.times.classify_ms);
+        latency
+            .end_to_end
+            .push(now.duration_since(a.frame.captured_at).as_secs_f32() * 1e3);
+        fps.tick(now);
+        analysed += 1;
+        if !a.faces.is_empty() {
+            with_faces += 1;
+        }
+        faces_found += a.faces.len() as u64;
+        ids.extend(a.faces.iter().map(|f| f.face.id));
+        for f in &a.faces {
+            if let Some(b) = &f.scores.baseline {
+                baselines.insert(f.face.id, b.clone());
             }
-            faces_found += a.faces.len() as u64;
-            ids.extend(a.faces.iter().map(|f| f.face.id));
-            for f in &a.faces {
-                if let Some(b) = &f.scores.baseline {
-                    baselines.insert(f.face.id, b.clone());
+        }
+        // Every Nth analysed frame is drawn to the folder or video, the 1st included.
+        let draw_this = drawing && (analysed - 1) % opts.annotate_every as u64 == 0;
+        if window.is_some() || draw_this {
+            let hud = Hud {
+                fps: fps.fps(),
+                capture_ms: latency.capture.recent_mean(30),
+                detect_ms: latency.detect.recent_mean(30),
+                classify_ms: latency.classify.recent_mean(30),
+                end_to_end_ms: latency.end_to_end.recent_mean(30),
+                dropped: pipeline.counters.dropped(),
+                paused: control.paused(),
+                show_landmarks,
+                au_source: au_source.as_ref().map(AuSource::overlay_text),
+                au_thresholds,
+                calibration: calibration.clone(),
+                warning: au_source.as_ref().and_then(|s| {
+                    s.synthetic_only
+                        .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
+                }),
+            };
+            overlay::draw(&a, &hud, &mut canvas);
+            match cam {
+                Some(au) if trained => _ = heatmap::draw(&a, au, &mut canvas),
+                Some(_) => heatmap::draw_note(&mut canvas, a.frame.width, heatmap::NEEDS_TRAINED),
+                None => {}
+            }
+            if draw_this {
+                if let Some(dir) = &annotate_dir {
+                    save_png(dir, a.frame.index, &canvas)?;
                 }
-            }
-            // Every Nth analysed frame is drawn to the folder or video, the 1st included.
-            let draw_this = drawing && (analysed - 1) % opts.annotate_every as u64 == 0;
-            if window.is_some() || draw_this {
-                let hud = Hud {
-                    fps: fps.fps(),
-                    capture_ms: latency.capture.recent_mean(30),
-                    detect_ms: latency.detect.recent_mean(30),
-                    classify_ms: latency.classify.recent_mean(30),
-                    end_to_end_ms: latency.end_to_end.recent_mean(30),
-                    dropped: pipeline.counters.dropped(),
-                    paused: control.paused(),
-                    show_landmarks,
-                    au_source: au_source.as_ref().map(AuSource::overlay_text),
-                    au_thresholds,
-                    calibration: calibration.clone(),
-                    warning: au_source.as_ref().and_then(|s| {
-                        s.synthetic_only
-                            .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
-                    }),
-                };
-                overlay::draw(&a, &hud, &mut canvas);
-                if draw_this {
-                    if let Some(dir) = &annotate_dir {
-                        save_png(dir, a.frame.index, &canvas)?;
-                    }
-                    if let Some(v) = video.as_mut() {
-                        v.push(canvas.to_rgb(), canvas.width, canvas.height)?;
-                    }
-                    frames_drawn += 1;
+                if let Some(v) = video.as_mut() {
+                    v.push(canvas.to_rgb(), canvas.width, canvas.height)?;
                 }
-                if let Some(w) = window.as_mut() {
-                    // A source that did not know its frame size at the start (the demo
-                    // clip) gets a window of the drawn frame's size once, so the overlay
-                    // is shown pixel for pixel, not stretched.
-                    let size = (canvas.width, canvas.height);
-                    if window_size.take().is_some_and(|s| s != size) {
-                        *w = Window::open("facs", size.0, size.1)?;
-                    }
-                    w.show(&canvas)?;
+                frames_drawn += 1;
+            }
+            if let Some(w) = window.as_mut() {
+                // A source that did not know its frame size at the start (the demo
+                // clip) gets a window of the drawn frame's size once, so the overlay
+                // is shown pixel for pixel, not stretched.
+                let size = (canvas.width, canvas.height);
+                if window_size.take().is_some_and(|s| s != size) {
+                    *w = Window::open("facs", size.0, size.1)?;
                 }
+                w.show(&canvas)?;
             }
-            if progress.is_some() && last_progress.elapsed() > Duration::from_secs(1) {
-                last_progress = Instant::now();
-                report(
-                    progress,
-                    Progress::Step {
-                        task: "frames",
-                        done: a.frame.index + 1,
-                        total: frame_total,
-                        detail: format!("{:.1} fps, {} faces", fps.fps(), a.faces.len()),
-                    },
-                );
-            }
-            Ok(())
-        };
+        }
+        if progress.is_some() && last_progress.elapsed() > Duration::from_secs(1) {
+            last_progress = Instant::now();
+            report(
+                progress,
+                Progress::Step {
+                    task: "frames",
+                    done: a.frame.index + 1,
+                    total: frame_total,
+                    detail: format!("{:.1} fps, {} faces", fps.fps(), a.faces.len()),
+                },
+            );
+        }
+        Ok(())
+    };
 
     loop {
         if let Some(w) = window.as_mut() {
@@ -541,6 +562,7 @@ pub fn run(
                     }
                     Command::Landmarks => show_landmarks = !show_landmarks,
                     Command::Calibrate => control.request_calibration(),
+                    Command::Cam => cam.cycle(),
                 }
             }
         }
@@ -552,7 +574,7 @@ pub fn run(
                 }
             }
             Some(Some(a)) => {
-                if let Err(e) = on_frame(a, &mut window, show_landmarks) {
+                if let Err(e) = on_frame(a, &mut window, show_landmarks, cam.selected()) {
                     control.stop();
                     result = Err(e);
                     break;

@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests that run the `facs` binary.
+// Each test binary uses only some of these helpers.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
