@@ -129,8 +129,8 @@ pub(crate) struct AnalysisOptions {
     #[arg(long, value_name = "PX")]
     pub(crate) min_face: Option<u32>,
     /// Search the whole frame at full size every N frames (default 10); in between, only
-    /// around known faces and (not live) the frame at a third of its size for faces of 120 px and
-    /// up. 1: every frame at full size (slowest).
+    /// around known faces and (not live) the frame at a third of its size for faces of
+    /// 120 px and up. 1: every frame at full size (slowest).
     #[arg(long, value_name = "N")]
     pub(crate) full_every: Option<u32>,
     /// Stop after N frames.

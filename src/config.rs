@@ -179,8 +179,8 @@ pub struct PipelineConfig {
 
 impl PipelineConfig {
     /// Offline defaults: faces of 40 px and up, nothing dropped; the whole frame searched
-    /// at full size every 10th frame, and in between scaled down (a third) for faces of 120 px and up
-    /// and around known faces.
+    /// at full size every 10th frame, and in between at a third of its size for faces of
+    /// 120 px and up, and around known faces.
     pub fn offline() -> Self {
         PipelineConfig {
             mode: Mode::Offline,
