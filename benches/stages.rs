@@ -1,7 +1,8 @@
-//! Per-stage costs on a real frame: grey conversion + detection at two scales, cropping,
-//! the whole classification stage for one face (with and without a trained AU network on
-//! face-api's expression backbone), drawing the overlay (frame, box and score panel) at
-//! two frame sizes, and the class activation map overlay.
+//! Per-stage costs on a real frame: grey conversion + detection at two scales, the
+//! default's cheaper searches (large faces only, around a known face), cropping, the whole
+//! classification stage for one face (with and without a trained AU network on face-api's
+//! expression backbone), drawing the overlay (frame, box and score panel) at two frame
+//! sizes, and the class activation map overlay.
 //! Run: cargo bench --bench stages
 
 use std::collections::HashMap;
@@ -55,7 +56,17 @@ fn stages(c: &mut Criterion) {
         });
     }
     let mut det = Detector::new(&models, &DetectConfig::default()).expect("detector");
+    // The default's searches between whole-frame searches: the frame at quarter size for
+    // faces of 120 px and up, and a search around a known face.
+    g.bench_function("detect_640x360_large_faces_120", |b| {
+        b.iter(|| det.detect_large(&f, 120))
+    });
     let boxes = det.detect(&f);
+    let around = square_crop(&boxes[0], 0.5, f.width, f.height);
+    let side = boxes[0].w.max(boxes[0].h);
+    g.bench_function("detect_around_known_face", |b| {
+        b.iter(|| det.detect_in(&f, around, side))
+    });
     let mut tracker = Tracker::new(Default::default());
     let mut faces = tracker.update(&boxes);
     let crop = square_crop(&faces[0].bbox, 0.1, f.width, f.height);

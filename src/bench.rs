@@ -56,6 +56,8 @@ pub fn default_scenarios(frames: u64) -> Vec<Scenario> {
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioResult {
     pub name: String,
+    /// Faces drawn per frame, for a synthetic source.
+    pub synthetic_faces: Option<u32>,
     /// Offline, unpaced.
     pub throughput_fps: f64,
     pub throughput_frames: u64,
@@ -75,6 +77,27 @@ pub struct BenchReport {
     pub detect_min_face_px: u32,
     pub models: Vec<String>,
     pub scenarios: Vec<ScenarioResult>,
+    /// The figures the live targets are stated in, taken from the scenarios above.
+    pub live_targets: LiveTargets,
+}
+
+/// The live figures facs's targets name: frames analysed per second with 5 faces in a
+/// 640x480 frame (target: 30 or more), and the end-to-end p99 latency with 1 face (target:
+/// 20 ms or less). None when the scenarios did not include that case.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LiveTargets {
+    pub five_faces_live_fps: Option<f64>,
+    pub one_face_live_p99_ms: Option<f64>,
+}
+
+impl LiveTargets {
+    fn from_scenarios(results: &[ScenarioResult]) -> Self {
+        let with = |n: u32| results.iter().find(|r| r.synthetic_faces == Some(n));
+        LiveTargets {
+            five_faces_live_fps: with(5).map(|r| r.live_fps),
+            one_face_live_p99_ms: with(1).map(|r| f64::from(r.live_latency_ms.end_to_end.p99_ms)),
+        }
+    }
 }
 
 fn machine() -> String {
@@ -138,8 +161,13 @@ pub fn run(
         let t = once(spec(offline, false))?;
         let l = once(spec(live.clone(), true))?;
         models = t.models.iter().map(|m| m.name.clone()).collect();
+        let synthetic_faces = match &sc.source {
+            SourceSpec::Synthetic(s) => Some(s.faces),
+            _ => None,
+        };
         results.push(ScenarioResult {
             name: sc.name.clone(),
+            synthetic_faces,
             throughput_fps: t.fps,
             throughput_frames: t.frames_analysed,
             faces_per_frame: t.faces_found as f64 / t.frames_analysed.max(1) as f64,
@@ -154,6 +182,7 @@ pub fn run(
         machine: machine(),
         detect_min_face_px: live.detect.min_face_px,
         models,
+        live_targets: LiveTargets::from_scenarios(&results),
         scenarios: results,
     })
 }
@@ -199,7 +228,51 @@ impl BenchReport {
                 l.classify.p50_ms,
             ));
         }
+        let t = &self.live_targets;
+        if let (Some(fps), Some(p99)) = (t.five_faces_live_fps, t.one_face_live_p99_ms) {
+            s.push_str(&format!(
+                "live targets: 5 faces {fps:.1} fps (target >= 30); 1 face end-to-end p99 \
+                 {p99:.1} ms (target <= 20)\n"
+            ));
+        }
         s.push_str("max fps: offline, source unpaced. live: source paced at its frame rate, drop-oldest; latencies in ms (p50/p95/p99).\n");
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(faces: Option<u32>, live_fps: f64, p99_ms: f32) -> ScenarioResult {
+        let mut latency = LatencySummary::default();
+        latency.end_to_end.p99_ms = p99_ms;
+        ScenarioResult {
+            name: format!("{faces:?}"),
+            synthetic_faces: faces,
+            throughput_fps: 0.0,
+            throughput_frames: 0,
+            faces_per_frame: 0.0,
+            live_fps,
+            live_frames_analysed: 0,
+            live_dropped: 0,
+            live_latency_ms: latency,
+        }
+    }
+
+    #[test]
+    fn live_targets_come_from_the_synthetic_scenarios() {
+        let results = [
+            result(None, 30.0, 40.0),
+            result(Some(1), 60.0, 12.5),
+            result(Some(5), 33.0, 70.0),
+        ];
+        let t = LiveTargets::from_scenarios(&results);
+        assert_eq!(t.five_faces_live_fps, Some(33.0));
+        assert_eq!(t.one_face_live_p99_ms, Some(12.5));
+        assert_eq!(
+            LiveTargets::from_scenarios(&results[..1]).five_faces_live_fps,
+            None
+        );
     }
 }

@@ -144,8 +144,9 @@ pub(crate) struct AnalysisOptions {
     /// Smallest face to find, in pixels (>= 20). Larger is faster.
     #[arg(long, value_name = "PX")]
     pub(crate) min_face: Option<u32>,
-    /// Search the whole frame for faces every N frames, and only around known faces in
-    /// between (live default 10, run default 1).
+    /// Search the whole frame at full size every N frames (default 10); in between, only
+    /// around known faces and (not live) the frame at a third of its size for faces of
+    /// 120 px and up. 1: every frame at full size (slowest).
     #[arg(long, value_name = "N")]
     pub(crate) full_every: Option<u32>,
     /// Stop after N frames.

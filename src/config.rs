@@ -18,9 +18,15 @@ pub struct DetectConfig {
     /// Sliding window step in pixels (of the scaled image).
     pub window_step: u32,
     /// Search the whole frame every N frames; in between, search only around the faces
-    /// tracked so far (new faces are picked up at the next whole-frame search). 1 = always
-    /// the whole frame.
+    /// tracked so far (and, offline, the whole frame scaled down: `large_face_px`). 1 =
+    /// always the whole frame at full size.
     pub full_every: u32,
+    /// Offline, between whole-frame searches: the whole frame is also searched scaled down
+    /// so that a face of this many pixels fills the detector's window, so that a new face
+    /// at least this large is found on the frame it appears (a smaller one at the next
+    /// whole-frame search). Used when at least twice `min_face_px` (below that it would
+    /// cost about as much as the search it stands in for); 0: never.
+    pub large_face_px: u32,
 }
 
 /// An `f32` setting as its shortest decimal (0.8, not the 0.800000011920929 that widening
@@ -39,7 +45,8 @@ impl Default for DetectConfig {
             score_thresh: 2.0,
             pyramid_scale: 0.8,
             window_step: 4,
-            full_every: 1,
+            full_every: 10,
+            large_face_px: 120,
         }
     }
 }
@@ -47,13 +54,33 @@ impl Default for DetectConfig {
 impl DetectConfig {
     /// Settings for live use: faces of 80 px and up (a person at a desk in a 640x480 frame),
     /// detection on a half-size image, the whole frame searched every 10th frame (a third
-    /// of a second at 30 fps) and only around known faces in between.
+    /// of a second at 30 fps) on a worker thread, and known faces followed by boxes
+    /// predicted from their landmarks in between (no scaled-down search).
     pub fn low_latency() -> Self {
         DetectConfig {
             min_face_px: 80,
             full_every: 10,
+            large_face_px: 0,
             ..Default::default()
         }
+    }
+
+    /// Every frame searched whole at full size (`--full-every 1`): the slowest setting,
+    /// and the reference the default is checked against.
+    pub fn exhaustive() -> Self {
+        DetectConfig {
+            full_every: 1,
+            ..Default::default()
+        }
+    }
+
+    /// The smallest face the scaled-down search between whole-frame searches finds, when
+    /// that search runs (see `large_face_px`).
+    pub fn large_face_search(&self) -> Option<u32> {
+        (self.full_every > 1
+            && self.large_face_px > 0
+            && self.large_face_px >= 2 * self.min_face_px)
+            .then_some(self.large_face_px)
     }
 
     /// Factor applied to the frame before detection.
@@ -87,6 +114,13 @@ impl DetectConfig {
         }
         if self.full_every == 0 {
             return Err(Error::config("full_every", self.full_every, ">= 1"));
+        }
+        if self.large_face_px != 0 && !(20..=4000).contains(&self.large_face_px) {
+            return Err(Error::config(
+                "large_face_px",
+                self.large_face_px,
+                "0 (off) or 20..=4000",
+            ));
         }
         Ok(())
     }
@@ -144,7 +178,9 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// Offline defaults: small faces found, nothing dropped.
+    /// Offline defaults: faces of 40 px and up, nothing dropped; the whole frame searched
+    /// at full size every 10th frame, and in between at a third of its size for faces of
+    /// 120 px and up, and around known faces.
     pub fn offline() -> Self {
         PipelineConfig {
             mode: Mode::Offline,
@@ -243,10 +279,34 @@ mod tests {
     fn settings_serialise_as_json_objects() {
         let v = serde_json::to_value(DetectConfig::default()).unwrap();
         assert_eq!(v["min_face_px"], 40);
-        assert_eq!(v["full_every"], 1);
+        assert_eq!(v["full_every"], 10);
+        assert_eq!(v["large_face_px"], 120);
         assert_eq!(v["pyramid_scale"], 0.8);
         let v = serde_json::to_value(TrackConfig::default()).unwrap();
         assert_eq!(v["max_missed"], 10);
+    }
+
+    #[test]
+    fn the_large_face_search_runs_only_where_it_saves_time() {
+        assert_eq!(DetectConfig::default().large_face_search(), Some(120));
+        // Every frame searched whole anyway; live follows landmarks instead.
+        assert_eq!(DetectConfig::exhaustive().large_face_search(), None);
+        assert_eq!(DetectConfig::low_latency().large_face_search(), None);
+        // 120 px faces on a frame searched for 100 px ones: no cheaper than the real search.
+        let d = DetectConfig {
+            min_face_px: 61,
+            ..Default::default()
+        };
+        assert_eq!(d.large_face_search(), None);
+        let d = DetectConfig {
+            large_face_px: 5,
+            ..Default::default()
+        };
+        assert!(d
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("large_face_px 5"));
     }
 
     #[test]

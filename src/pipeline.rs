@@ -212,7 +212,6 @@ impl Pipeline {
         {
             let (models_dir, ready) = (spec.models_dir.clone(), ready_tx.clone());
             let (dcfg, tcfg) = (cfg.detect.clone(), cfg.track.clone());
-            let full_every = dcfg.full_every;
             let detect_hints = hints.clone();
             let live = cfg.mode == Mode::Live;
             // Boxes are predicted from landmarks only when the landmark network runs.
@@ -229,20 +228,26 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                // Live mode searches whole frames on a worker thread; offline mode (every
-                // frame analysed the same way, reproducibly) searches in line.
-                let full_search = if live && full_every > 1 {
-                    Some(spawn_full_search(models_dir.clone(), dcfg.clone())?)
+                // Live mode searches whole frames on a worker thread and follows faces by
+                // their landmarks in between; offline mode (every frame analysed the same
+                // way, reproducibly) searches in line and never waits for landmarks.
+                let searches = if live && dcfg.full_every > 1 {
+                    Searches::Live {
+                        full_every: dcfg.full_every,
+                        worker: spawn_full_search(models_dir.clone(), dcfg.clone())?,
+                        hints: detect_hints,
+                        use_hints,
+                    }
                 } else {
-                    None
+                    Searches::Offline {
+                        full_every: dcfg.full_every,
+                        large_face_px: dcfg.large_face_search(),
+                    }
                 };
                 detect_stage(
                     detector,
                     Tracker::new(tcfg),
-                    full_every,
-                    full_search,
-                    detect_hints,
-                    use_hints,
+                    searches,
                     detect_rx,
                     to_classify,
                 )
@@ -636,82 +641,105 @@ fn spawn_full_search(models_dir: PathBuf, cfg: DetectConfig) -> Result<FullSearc
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How the detect stage looks for faces between whole-frame searches.
+enum Searches {
+    /// A whole-frame search every `full_every` frames on a worker thread ("detect-full"),
+    /// merged when it arrives; known faces followed by boxes predicted from their
+    /// landmarks (newest available), else searched around.
+    Live {
+        full_every: u32,
+        worker: FullSearch,
+        hints: Arc<LandmarkHints>,
+        use_hints: bool,
+    },
+    /// In line and from the frame alone, so that a run gives the same log every time: the
+    /// whole frame at full size on the first frame (and each photo of a set) and every
+    /// `full_every` frames; in between, the whole frame scaled down for faces of at least
+    /// `large_face_px`, and a search around each known face that search did not find.
+    Offline {
+        full_every: u32,
+        large_face_px: Option<u32>,
+    },
+}
+
 fn detect_stage(
     mut detector: Detector,
     mut tracker: Tracker,
-    full_every: u32,
-    mut full_search: Option<FullSearch>,
-    hints: Arc<LandmarkHints>,
-    use_hints: bool,
+    mut searches: Searches,
     rx: Receiver<Captured>,
     out: Link<Detected>,
 ) -> Result<()> {
-    let mut since_full = 0u32;
-    // Indices of the last two frames sent on (skipped frames leave gaps in the indices).
-    let (mut sent_before_last, mut last_sent): (Option<u64>, Option<u64>) = (None, None);
+    // Frames since the last whole-frame search; None: search the next one whole.
+    let mut since_full: Option<u32> = None;
+    let mut size = (0, 0);
     for Captured { frame, capture_ms } in rx.iter() {
         let t0 = Instant::now();
         if frame.independent {
             // A photo of a set: no face of an earlier photo is followed into it.
             tracker.forget();
-            (sent_before_last, last_sent) = (None, None);
+            since_full = None;
+        }
+        if (frame.width, frame.height) != size {
+            // Another picture (a folder of stills read as a sequence): search it whole.
+            size = (frame.width, frame.height);
+            since_full = None;
         }
         let known = tracker.recent();
         let mut predicted_boxes = Vec::new();
-        let boxes = if known.is_empty() || (full_search.is_none() && since_full + 1 >= full_every) {
-            // No face to follow (or offline, every frame): search the whole frame now.
-            since_full = 0;
-            detector.detect(&frame)
-        } else {
-            since_full += 1;
-            if since_full >= full_every {
-                if let Some(fs) = &mut full_search {
-                    if fs.offer(frame.clone())? {
-                        since_full = 0;
+        let boxes = match &mut searches {
+            Searches::Offline {
+                full_every,
+                large_face_px,
+            } => offline_search(
+                &mut detector,
+                &frame,
+                &known,
+                &mut since_full,
+                *full_every,
+                *large_face_px,
+            ),
+            Searches::Live { .. } if known.is_empty() => {
+                // No face to follow: search the whole frame now.
+                since_full = Some(0);
+                detector.detect(&frame)
+            }
+            Searches::Live {
+                full_every,
+                worker,
+                hints,
+                use_hints,
+            } => {
+                let n = since_full.map_or(0, |n| n + 1);
+                since_full = Some(n);
+                if n >= *full_every && worker.offer(frame.clone())? {
+                    since_full = Some(0);
+                }
+                // Known faces: their landmark-predicted box where there is one, else a
+                // search around their last box.
+                let mut unhinted = Vec::new();
+                for (id, b) in known {
+                    let hint = if *use_hints {
+                        hints.predicted_as_of(id, u64::MAX)
+                    } else {
+                        None
+                    };
+                    match hint {
+                        Some(p) => predicted_boxes.push(p),
+                        None => unhinted.push(b),
                     }
                 }
-            }
-            // Known faces: their landmark-predicted box where there is one, else a search
-            // around their last box. Offline, predictions wait for the previous frame's
-            // landmarks, so a run gives the same log every time.
-            // Offline (no worker), a prediction comes from the frame before the previous
-            // one: fixed, so runs are reproducible, and one frame behind, so detection and
-            // classification still overlap.
-            let as_of = match (&full_search, sent_before_last) {
-                (None, Some(f)) if use_hints => {
-                    hints.wait_for_frames_before(f + 1, Duration::from_secs(5));
-                    Some(f)
-                }
-                (None, _) => None,
-                (Some(_), _) => Some(u64::MAX),
-            };
-            let mut unhinted = Vec::new();
-            for (id, b) in known {
-                let hint = match as_of {
-                    Some(f) if use_hints => hints.predicted_as_of(id, f),
-                    _ => None,
-                };
-                match hint {
-                    Some(p) => predicted_boxes.push(p),
-                    None => unhinted.push(b),
-                }
-            }
-            let mut boxes = search_around(&mut detector, &frame, &unhinted);
-            boxes.extend(predicted_boxes.iter().copied());
-            // Faces from the last whole-frame search that no known face covers are new.
-            let found = match &mut full_search {
-                Some(fs) => fs.poll()?,
-                None => None,
-            };
-            if let Some(found) = found {
-                for f in found {
-                    if boxes.iter().all(|b| b.iou(&f) < 0.3) {
-                        boxes.push(f);
+                let mut boxes = search_around(&mut detector, &frame, &unhinted);
+                boxes.extend(predicted_boxes.iter().copied());
+                // Faces from the last whole-frame search that no known face covers are new.
+                if let Some(found) = worker.poll()? {
+                    for f in found {
+                        if boxes.iter().all(|b| b.iou(&f) < 0.3) {
+                            boxes.push(f);
+                        }
                     }
                 }
+                boxes
             }
-            boxes
         };
         let faces = tracker.update(&boxes);
         let predicted = faces
@@ -724,8 +752,6 @@ fn detect_stage(
             detect_ms: t0.elapsed().as_secs_f32() * 1e3,
             classify_ms: 0.0,
         };
-        sent_before_last = last_sent;
-        last_sent = Some(frame.index);
         if !out.send(Detected {
             frame,
             faces,
@@ -735,10 +761,49 @@ fn detect_stage(
             break;
         }
     }
-    match &mut full_search {
-        Some(fs) => fs.join(),
-        None => Ok(()),
+    match &mut searches {
+        Searches::Live { worker, .. } => worker.join(),
+        Searches::Offline { .. } => Ok(()),
     }
+}
+
+/// One frame's faces offline (see [`Searches::Offline`]). Depends on the frame and the
+/// faces known from earlier frames only.
+fn offline_search(
+    detector: &mut Detector,
+    frame: &Frame,
+    known: &[(u32, FaceBox)],
+    since_full: &mut Option<u32>,
+    full_every: u32,
+    large_face_px: Option<u32>,
+) -> Vec<FaceBox> {
+    let due = since_full.is_none_or(|n| n + 1 >= full_every);
+    let Some(large) = large_face_px.filter(|_| !due) else {
+        if due || known.is_empty() {
+            *since_full = Some(0);
+            return detector.detect(frame);
+        }
+        // No scaled-down search: known faces only, until the next whole-frame search.
+        *since_full = since_full.map(|n| n + 1);
+        let boxes: Vec<FaceBox> = known.iter().map(|(_, b)| *b).collect();
+        return search_around(detector, frame, &boxes);
+    };
+    *since_full = since_full.map(|n| n + 1);
+    let mut boxes = detector.detect_large(frame, large);
+    // Known faces the scaled-down search did not find (smaller ones, or ones it missed on
+    // this frame) are searched for around their last box.
+    let missed: Vec<FaceBox> = known
+        .iter()
+        .map(|(_, b)| *b)
+        .filter(|b| boxes.iter().all(|f| f.iou(b) < 0.3))
+        .collect();
+    for f in search_around(detector, frame, &missed) {
+        if boxes.iter().all(|b| b.iou(&f) < 0.3) {
+            boxes.push(f);
+        }
+    }
+    boxes.sort_by(|a, b| (b.w * b.h).total_cmp(&(a.w * a.h)));
+    boxes
 }
 
 /// Detection inside a square of twice each known face's size, centred on it; a face found
@@ -777,7 +842,6 @@ fn classify_stage(
                 hints.record(f.id, found, pts, d.frame.index);
             }
         }
-        hints.frame_done(d.frame.index);
         let faces = d
             .faces
             .into_iter()

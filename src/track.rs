@@ -2,7 +2,7 @@
 //! tracks and this frame's detections.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
 use crate::config::TrackConfig;
 use crate::frame::Landmarks;
@@ -107,16 +107,13 @@ impl Tracker {
 }
 
 /// Face boxes predicted from landmarks, shared by the classify stage (which writes them)
-/// and the detect stage (which uses them between whole-frame searches instead of running the
-/// detector). Each track keeps how its last detector box sat relative to its landmarks
+/// and the live detect stage (which uses them between whole-frame searches instead of
+/// running the detector). Each track keeps how its last detector box sat relative to its landmarks
 /// (size and offset in units of the face scale of `centroid_and_scale`), and a predicted
 /// box is that relation applied to the newest landmarks.
 #[derive(Debug, Default)]
 pub struct LandmarkHints {
     tracks: Mutex<HashMap<u32, Hint>>,
-    /// Index + 1 of the newest frame the classify stage has finished (0: none yet).
-    done: Mutex<u64>,
-    progress: Condvar,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -195,24 +192,6 @@ impl LandmarkHints {
                 frame,
             },
         );
-    }
-
-    /// Marks `frame` as classified (its landmarks, if any, recorded).
-    pub fn frame_done(&self, frame: u64) {
-        if let Ok(mut d) = self.done.lock() {
-            *d = (*d).max(frame + 1);
-            self.progress.notify_all();
-        }
-    }
-
-    /// Waits until every frame before `frame` is classified, so that predictions do not
-    /// depend on thread timing (offline runs must be reproducible). Gives up after
-    /// `timeout` (the classify stage has stopped).
-    pub fn wait_for_frames_before(&self, frame: u64, timeout: std::time::Duration) {
-        let Ok(guard) = self.done.lock() else { return };
-        let _ = self
-            .progress
-            .wait_timeout_while(guard, timeout, |d| *d < frame);
     }
 
     /// The newest predicted box of a track from landmarks of a frame no later than

@@ -568,7 +568,7 @@ fn image_folder_gives_one_row_per_frame_with_sidecar_and_jsonl() {
     // Settings as a JSON object, never a Rust debug string.
     let detector = &side["detector"];
     assert_eq!(detector["min_face_px"], 40, "detector: {detector}");
-    assert_eq!(detector["full_every"], 1, "detector: {detector}");
+    assert_eq!(detector["full_every"], 10, "detector: {detector}");
     assert!(side["models"].is_array(), "models: {}", side["models"]);
     assert_eq!(side["source"]["kind"], "images");
     assert_eq!(side["source"]["frame_count"], SINGLE_FACE_FRAMES);

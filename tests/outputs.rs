@@ -527,7 +527,7 @@ fn the_sidecar_stores_settings_as_json() {
     good_run(&log);
     let side = read_json(&sidecar_of(&log));
     assert_eq!(side["detector"]["min_face_px"], 40, "{side:#}");
-    assert_eq!(side["detector"]["full_every"], 1, "{side:#}");
+    assert_eq!(side["detector"]["full_every"], 10, "{side:#}");
     let text = std::fs::read_to_string(sidecar_of(&log)).unwrap();
     assert!(
         !text.contains("DetectConfig"),

@@ -1,6 +1,7 @@
-//! Following faces between whole-frame searches: with `--full-every 10` the detector runs on
-//! one frame in ten and the boxes in between are predicted from the faces' landmarks. On the
-//! synthetic source the true face positions are known, so every box can be checked.
+//! Following faces between whole-frame searches: with `--full-every 10` the detector searches
+//! the whole frame on one frame in ten, and in between only around the faces already known
+//! (offline). On the synthetic source the true face positions are known, so every box can be
+//! checked.
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -8,9 +8,9 @@
 #
 #   tools/side_by_side.sh [CLIP] [extra facs run options...]
 #
-# Default clip: ../shared/assets/media/WolfgangLanger_Pexels.mp4. facs runs with its live
-# detection settings (--min-face 80 --full-every 10); add options after the clip to change
-# them, e.g. `--emotion fer --no-landmarks` for the same job fer does.
+# Default clip: ../shared/assets/media/WolfgangLanger_Pexels.mp4. facs runs `facs run` with
+# its default options; add options after the clip to change them, e.g. `--emotion fer
+# --no-landmarks` for the same job fer does, or `--full-every 1` for the exhaustive search.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,7 +30,7 @@ fer_fps=()
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)
   # -y: each run replaces the previous run's log.
-  "$facs" run -y --input "$clip" --log "$out/facs.csv" --min-face 80 --full-every 10 "$@" > "$out/facs_run$i.txt"
+  "$facs" run -y --input "$clip" --log "$out/facs.csv" "$@" > "$out/facs_run$i.txt"
   end=$(date +%s.%N)
   facs_fps+=("$(python3 -c "print($frames / ($end - $start))")")
   "$fer_py" tools/bench_fer.py "$clip" --runs 1 --json "$out/fer$i.json" > "$out/fer_run$i.txt"

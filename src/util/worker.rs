@@ -119,12 +119,16 @@ impl<J, R> Worker<J, R> {
         }
     }
 
-    /// Closes the job queue and waits for the thread to end.
+    /// Closes the job queue, drops any result not collected, and waits for the thread to
+    /// end. The worker may be holding a finished result with the slot still full: with the
+    /// results' end dropped, its send fails and it stops instead of waiting forever.
     ///
     /// # Errors
     /// The thread panicked (with its message).
     pub fn join(&mut self) -> Result<()> {
         self.jobs.take();
+        let (_, closed) = bounded(0);
+        drop(std::mem::replace(&mut self.results, closed));
         match self.handle.take().map(JoinHandle::join) {
             Some(Err(panic)) => Err(Error::Stage(self.name, panic_message(&*panic))),
             _ => Ok(()),
@@ -172,6 +176,26 @@ mod tests {
         }
         assert_eq!(got, Some(10));
         w.join().unwrap();
+    }
+
+    #[test]
+    fn join_returns_while_a_result_waits_uncollected() {
+        let mut w = Worker::spawn("uncollected", || Ok(|x: u32| x)).unwrap();
+        w.submit(1).unwrap();
+        // The first result fills the slot; the second job's result has nowhere to go.
+        while w.results.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        w.submit(2).unwrap();
+        let (done, joined) = bounded(1);
+        std::thread::spawn(move || {
+            let _ = done.send(w.join().is_ok());
+        });
+        // A hang guard, not a timing check: join used to wait forever here.
+        assert_eq!(
+            joined.recv_timeout(std::time::Duration::from_secs(60)),
+            Ok(true)
+        );
     }
 
     #[test]
