@@ -23,10 +23,16 @@
 # Why a libcuda stub: with candle's cudarc features ("dynamic-linking") the binary is
 # linked against libcuda.so, the driver's library, which is not on PyPI (it comes with the
 # NVIDIA driver). The script compiles a stub that defines every driver API function cudarc
-# can call, as empty functions, under the driver library's soname, libcuda.so.1. The
-# linker only needs the names; the binary records "needs libcuda.so.1", and on the GPU host
-# the dynamic loader binds those names to the real driver's libcuda.so.1. The stub is used
-# at link time only and is never put in the pack.
+# can call under the driver library's soname, libcuda.so.1; each returns
+# CUDA_ERROR_STUB_LIBRARY (34), as the stub in NVIDIA's toolkit does. The linker only needs
+# the names; the binary records "needs libcuda.so.1", and on the GPU host the dynamic
+# loader binds those names to the real driver's libcuda.so.1. The stub is never put in the
+# pack: ahead of the driver on LD_LIBRARY_PATH it would hide the GPU. It is used once more
+# below, as libcuda.so.1, to run the packed binary here: CUDA then fails to start, facs
+# runs on the CPU, which is what this machine can check.
+#
+# The binary needs libcuda.so.1 to start at all: on a host without the NVIDIA driver use
+# the CPU build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -76,7 +82,7 @@ mkdir -p "$cuda/lib/stubs"
 stub_c=$(mktemp --suffix=.c)
 trap 'rm -f "$stub_c"' EXIT
 grep -oE '^pub unsafe fn cu[A-Za-z0-9_]+' "$cudarc_src/src/driver/sys/mod.rs" |
-  awk '{print $4}' | sort -u | awk '{print "void " $1 "(void) {}"}' >"$stub_c"
+  awk '{print $4}' | sort -u | awk '{print "int " $1 "(void) { return 34; }"}' >"$stub_c"
 cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$cuda/lib/stubs/libcuda.so" "$stub_c"
 echo "libcuda stub: $(wc -l <"$stub_c") functions from $cudarc_src" >&2
 
@@ -119,6 +125,13 @@ chmod +x "$pack/facs"
 missing=$(LD_LIBRARY_PATH="$pack/lib" ldd "$pack/bin/facs" |
   awk '/not found/ {print $1}' | grep -vx 'libcuda.so.1' || true)
 [[ -z $missing ]] || die "not in the pack: $missing"
+# Smoke test without a GPU: the stub stands in for the driver, so CUDA cannot start and
+# facs must fall back to the CPU.
+smoke=$(mktemp -d)
+trap 'rm -f "$stub_c"; rm -rf "$smoke"' EXIT
+ln -s "$cuda/lib/stubs/libcuda.so" "$smoke/libcuda.so.1"
+LD_LIBRARY_PATH="$pack/lib:$smoke" "$pack/bin/facs" --version >&2
+LD_LIBRARY_PATH="$pack/lib:$smoke" "$pack/bin/facs" models >&2
 step "done"
 LD_LIBRARY_PATH="$pack/lib" ldd "$pack/bin/facs" >&2
 du -sh "$pack" "$pack"/bin/facs "$pack"/lib/* >&2
