@@ -105,8 +105,9 @@ cp "$bin" "$pack/bin/facs"
 # Every library the binary (or a library it needs) resolves into the wheels' tree.
 LD_LIBRARY_PATH=$cuda/lib ldd "$bin" | awk -v d="$cuda/lib/" 'index($3, d) == 1 {print $3}' |
   while read -r lib; do cp -L "$lib" "$pack/lib/"; done
-# libnvrtc loads its builtins library by name at run time (not a link-time dependency).
-cp -L "$cuda"/lib/libnvrtc-builtins.so.13.0 "$pack/lib/"
+# libnvrtc, when linked (cudarc 0.19.10 with candle 0.11.1 does not need it), loads its
+# builtins library by name at run time, so ldd does not list it.
+if [[ -e $pack/lib/libnvrtc.so.13 ]]; then cp -L "$cuda"/lib/libnvrtc-builtins.so.13.0 "$pack/lib/"; fi
 cat >"$pack/facs" <<'EOF'
 #!/bin/sh
 # facs built with CUDA 13.0: runs bin/facs with the CUDA libraries in lib/. The NVIDIA
@@ -116,7 +117,7 @@ LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$here/bin
 EOF
 chmod +x "$pack/facs"
 {
-  echo "facs $(git describe --always --dirty 2>/dev/null || echo '?'), built $(date -u +%Y-%m-%d) with --features cuda for sm_$cap"
+  echo "facs $(git describe --always --dirty 2>/dev/null || echo '?'), built $(date -u +%Y-%m-%d) with --features cuda for compute capability $cap"
   echo "CUDA wheels: ${packages[*]}"
   echo "Run ./facs (it sets LD_LIBRARY_PATH to lib/). Needs an NVIDIA driver >= 580.65.06 (CUDA 13.0)."
 } >"$pack/BUILD.txt"
