@@ -454,7 +454,9 @@ pub fn run(
     let (mut analysed, mut with_faces, mut faces_found) = (0u64, 0u64, 0u64);
     let mut frames_drawn = 0u64;
     let drawing = annotate_dir.is_some() || video.is_some();
-    let mut last_progress = Instant::now();
+    // The first frame is reported at once (a short run still shows its bar), then once a
+    // second.
+    let mut last_progress: Option<Instant> = None;
     let frame_total = pipeline.source_info.frame_count;
     let mut result: Result<()> = Ok(());
     let mut show_landmarks = opts.show_landmarks;
@@ -534,8 +536,9 @@ pub fn run(
                 w.show(&canvas)?;
             }
         }
-        if progress.is_some() && last_progress.elapsed() > Duration::from_secs(1) {
-            last_progress = Instant::now();
+        if progress.is_some() && last_progress.is_none_or(|t| t.elapsed() > Duration::from_secs(1))
+        {
+            last_progress = Some(Instant::now());
             report(
                 progress,
                 Progress::Step {
