@@ -652,6 +652,38 @@ mod tests {
         );
     }
 
+    /// Every `facs` command in the README's shell blocks parses: no flag the README shows has
+    /// been renamed or removed. (`...` stands for a command's required options.)
+    #[test]
+    fn every_command_in_the_readme_parses() {
+        use clap::Parser;
+        let readme = include_str!("../README.md");
+        let (mut in_sh, mut checked, mut bad) = (false, 0, Vec::new());
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_sh = line.starts_with("```sh");
+                continue;
+            }
+            let cmd = line.split(" #").next().unwrap_or("");
+            let cmd = cmd.split(" > ").next().unwrap_or("").trim();
+            let Some(rest) = cmd.strip_prefix("facs ").filter(|_| in_sh) else {
+                continue;
+            };
+            let rest = rest
+                .replace(['[', ']'], "")
+                .replace("\"$SLURM_ARRAY_TASK_ID\"", "1")
+                .replace(" ...", " --csv a.csv --images img --out o");
+            let args = std::iter::once("facs").chain(rest.split_whitespace());
+            if let Err(e) = Cli::try_parse_from(args) {
+                bad.push(format!("{cmd}\n{e}"));
+            }
+            checked += 1;
+        }
+        // 41 commands in the README on 2026-12-02.
+        assert!(checked >= 30, "only {checked} commands found");
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
     /// Every flag and argument of every command says what it is for in `--help`.
     #[test]
     fn every_flag_has_help_text() {
