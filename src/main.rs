@@ -851,7 +851,7 @@ fn real_main() -> anyhow::Result<Ending> {
         }
         Cmd::Cam(args) => {
             let models = args.models.clone().unwrap_or_else(default_models_dir);
-            let (net, info) = facs::train::trainer::load(&args.au_model)?;
+            let (net, info, sha256) = facs::train::trainer::load_with_sha256(&args.au_model)?;
             let data = load_faces(
                 &args.csv,
                 &args.images,
@@ -861,12 +861,22 @@ fn real_main() -> anyhow::Result<Ending> {
                 &progress,
             )?;
             let samples = facs::train::trainer::predict(&net, &data, 64)?;
+            let caption = figure_caption(
+                &format!(
+                    "model {} ({})",
+                    folder_name(&args.au_model),
+                    &sha256[..sha256.len().min(12)]
+                ),
+                &format!("data {} ({} faces)", args.csv.display(), data.len()),
+                info.synthetic_training_data,
+            );
             let files = facs::train::cam::write_galleries(
                 &net,
                 &data,
                 &samples,
                 &args.out,
                 args.per_row.max(1),
+                &caption,
             )?;
             println!(
                 "{} galleries from {} faces written to {}",
@@ -885,7 +895,7 @@ fn real_main() -> anyhow::Result<Ending> {
             let (Some(model), Some(csv), Some(images)) = (&args.au_model, &args.csv, &args.images)
             else {
                 bail!(
-                    "give --model DIR --csv FILE --images DIR (labelled images), or --labels FILE \
+                    "give --au-model DIR --csv FILE --images DIR (labelled images), or --labels FILE \
                      with --log FILE or --video PATH (labelled frames)"
                 );
             };

@@ -170,15 +170,18 @@ impl GalleryLayout {
     }
 }
 
-/// Width and height of each gallery [`write_galleries`] draws with `per_row` faces a row.
+/// Width and height of each gallery [`write_galleries`] draws with `per_row` faces a row,
+/// its caption band (model, data, date) included.
 pub fn gallery_size(per_row: usize) -> (u32, u32) {
-    GalleryLayout::new(per_row).size()
+    let (w, h) = GalleryLayout::new(per_row).size();
+    (w, h + super::plot::CAPTION_BAND)
 }
 
 /// Writes one PNG per AU (`AU12.png`, ...) into `out_dir`: a title with the AU's FACS name,
 /// rows of the most uncertain predictions, the most incorrect and the most confident correct
 /// ones, up to `per_row` faces each, shown at 112 pixels, each captioned in words
-/// ([`tile_caption`]), and a colour bar giving the maps' scale. Returns the files written.
+/// ([`tile_caption`]), a colour bar giving the maps' scale, and `figure_caption` (model, data, date)
+/// in a band at the bottom. Returns the files written.
 ///
 /// # Errors
 /// A tensor failure or an image that cannot be written.
@@ -188,6 +191,7 @@ pub fn write_galleries(
     samples: &[EvalSample],
     out_dir: &Path,
     per_row: usize,
+    figure_caption: &str,
 ) -> Result<Vec<PathBuf>> {
     let side = data.side;
     let g = GalleryLayout::new(per_row);
@@ -309,7 +313,7 @@ pub fn write_galleries(
             image::imageops::overlay(&mut img, &face, x0 as i64, y0 as i64);
         }
         let path = out_dir.join(format!("{}.png", au_name(au)));
-        super::plot::save_png(&img, &path)?;
+        super::plot::save_png(&super::plot::with_caption(&img, figure_caption)?, &path)?;
         written.push(path);
     }
     Ok(written)
