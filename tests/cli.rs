@@ -839,6 +839,45 @@ fn green_regions(img: &image::RgbImage) -> Vec<((u32, u32, u32, u32), usize)> {
     regions
 }
 
+/// Two hollow green squares of a face's size (the boxes drawn around the two synthetic
+/// faces), or why not.
+fn check_two_boxes(img: &image::RgbImage) -> Result<(), String> {
+    let regions = green_regions(img);
+    // Box outlines are large hollow squares; the "#id" labels (also green) are small.
+    let boxes: Vec<_> = regions
+        .iter()
+        .filter(|((x0, y0, x1, y1), _)| x1 - x0 + 1 >= 40 && y1 - y0 + 1 >= 40)
+        .collect();
+    if boxes.len() != 2 {
+        return Err(format!(
+            "expected two face boxes, green regions: {regions:?}"
+        ));
+    }
+    for &&((x0, y0, x1, y1), n) in &boxes {
+        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+        // The pasted faces are about 100x120 px; the detector's boxes are squares of about
+        // 90-100 px inside them (measured on this run: 91x91 both; the detector alone gives
+        // 90..98 px on these faces).
+        if !((70..=140).contains(&bw) && (70..=140).contains(&bh)) {
+            return Err(format!("box {bw}x{bh} at ({x0},{y0})"));
+        }
+        if bw.abs_diff(bh) > 4 {
+            return Err(format!("box {bw}x{bh} is not square"));
+        }
+        // An outline 2 px thick: about 4 * 2 * side pixels, and the middle is not green.
+        // Measured: 712 green pixels for an estimate of 728 (ratio 0.98, well inside
+        // 0.8..1.2); 712 = 91^2 - 87^2 is a whole 2 px outline, the estimate counts corners twice.
+        let outline = 2 * 2 * (bw + bh) as usize;
+        if n < outline * 8 / 10 || n > outline * 12 / 10 {
+            return Err(format!("{n} green pixels in a {bw}x{bh} box"));
+        }
+        if img.get_pixel((x0 + x1) / 2, (y0 + y1) / 2).0 == [0, 255, 0] {
+            return Err("box is filled".into());
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn show_draws_a_green_box_around_each_face_under_xvfb() {
     if !on_path("xvfb-run") {
@@ -846,7 +885,7 @@ fn show_draws_a_green_box_around_each_face_under_xvfb() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let shot = tmp.path().join("shot.png");
+    let shot = tmp.path().join("shot");
     let csv = tmp.path().join("window.csv");
     // Start facs with a window, wait until it has logged (and shown) 30 rows, about 15 frames
     // of two faces, take a screenshot of the whole screen, then stop facs with SIGTERM (a clean
@@ -861,7 +900,10 @@ fn show_draws_a_green_box_around_each_face_under_xvfb() {
             sleep 0.1
         done
         sleep 1
-        import -window root "$SHOT" || { kill $pid; exit 91; }
+        for k in 1 2 3; do
+            import -window root "$SHOT$k.png" || { kill $pid; exit 91; }
+            sleep 0.3
+        done
         kill -TERM $pid
         wait $pid
     "#;
@@ -878,44 +920,25 @@ fn show_draws_a_green_box_around_each_face_under_xvfb() {
         out.describe()
     );
 
-    let img = image::open(&shot)
-        .unwrap_or_else(|e| panic!("{}: {e}\n{}", shot.display(), out.describe()))
-        .into_rgb8();
-    let regions = green_regions(&img);
-    // Box outlines are large hollow squares; the "#id" labels (also green) are small.
-    let boxes: Vec<_> = regions
-        .iter()
-        .filter(|((x0, y0, x1, y1), _)| x1 - x0 + 1 >= 40 && y1 - y0 + 1 >= 40)
-        .collect();
-    assert_eq!(
-        boxes.len(),
-        2,
-        "expected two face boxes, green regions: {regions:?}"
-    );
-    for &&((x0, y0, x1, y1), n) in &boxes {
-        let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
-        // The pasted faces are about 100x120 px; the detector's boxes are squares of about
-        // 90-100 px inside them (measured on this run: 91x91 both; the detector alone gives
-        // 90..98 px on these faces).
-        assert!(
-            (70..=140).contains(&bw) && (70..=140).contains(&bh),
-            "box {bw}x{bh} at ({x0},{y0})"
-        );
-        assert!(bw.abs_diff(bh) <= 4, "box {bw}x{bh} is not square");
-        // An outline 2 px thick: about 4 * 2 * side pixels, and the middle is not green.
-        // Measured: 712 green pixels for an estimate of 728 (ratio 0.98, well inside
-        // 0.8..1.2); 712 = 91^2 - 87^2 is a whole 2 px outline, the estimate counts corners twice.
-        let outline = 2 * 2 * (bw + bh) as usize;
-        assert!(
-            n >= outline * 8 / 10 && n <= outline * 12 / 10,
-            "{n} green pixels in a {bw}x{bh} box"
-        );
-        assert_ne!(
-            img.get_pixel((x0 + x1) / 2, (y0 + y1) / 2).0,
-            [0, 255, 0],
-            "box is filled"
-        );
+    // A screenshot can catch the window mid-repaint (the top from one frame, the bottom from
+    // the next, the synthetic faces moving): once in a clean CI run, a 96x93 "box" with 556
+    // green pixels against 756 expected. Of three screenshots 0.3 s apart, one must show
+    // both boxes whole.
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let path = tmp.path().join(format!("shot{k}.png"));
+        let img = image::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), out.describe()))
+            .into_rgb8();
+        match check_two_boxes(&img) {
+            Ok(()) => {
+                seen.clear();
+                break;
+            }
+            Err(e) => seen.push(format!("screenshot {k}: {e}")),
+        }
     }
+    assert!(seen.is_empty(), "{}", seen.join("\n"));
 
     // The log of the same run: two faces per frame, consistent rows.
     let rows = read_csv(&csv);
