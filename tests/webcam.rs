@@ -21,6 +21,24 @@ fn clip_device() -> String {
     )
 }
 
+/// `facs live` on the bundled clip played as a camera, at 320x240, for `frames` frames.
+fn live_clip(log: &std::path::Path, frames: u32) -> std::process::Output {
+    let device = clip_device();
+    let frames = frames.to_string();
+    facs(&[
+        "live",
+        "--headless",
+        "--device",
+        &device,
+        "--size",
+        "320x240",
+        "--max-frames",
+        &frames,
+        "--log",
+        log.to_str().unwrap(),
+    ])
+}
+
 fn sidecar(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -29,19 +47,7 @@ fn sidecar(path: &std::path::Path) -> serde_json::Value {
 fn a_fake_device_is_read_as_a_camera() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cam.csv");
-    let device = clip_device();
-    let out = facs(&[
-        "live",
-        "--headless",
-        "--device",
-        &device,
-        "--size",
-        "320x240",
-        "--max-frames",
-        "20",
-        "--log",
-        log.to_str().unwrap(),
-    ]);
+    let out = live_clip(&log, 20);
     assert!(out.status.success(), "{}", text(&out));
     let meta = sidecar(&dir.path().join("cam.meta.json"));
     assert_eq!(meta["source"]["kind"], "camera");
@@ -69,19 +75,7 @@ fn a_device_whose_stream_ends_is_reopened_and_the_gap_recorded() {
     // again) and the run reads on to 45 frames, exiting 3 (damaged input).
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("cam.csv");
-    let device = clip_device();
-    let out = facs(&[
-        "live",
-        "--headless",
-        "--device",
-        &device,
-        "--size",
-        "320x240",
-        "--max-frames",
-        "45",
-        "--log",
-        log.to_str().unwrap(),
-    ]);
+    let out = live_clip(&log, 45);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let meta = sidecar(&dir.path().join("cam.meta.json"));
     let gaps = meta["summary"]["gaps"].as_array().unwrap();
