@@ -18,36 +18,8 @@ use facs::frame::{FaceBox, Frame, EMOTIONS, HAPPINESS};
 use facs::model::emotion::{average, EmotionHead, EmotionModel};
 use facs::model::facex;
 
-/// (image, label in facs emotion names, posed photo?)
-fn labelled(root: &Path, media: &Path) -> Vec<(PathBuf, &'static str, bool)> {
-    let csv = std::fs::read_to_string(root.join("tests/fixtures/au_labels.csv"))
-        .expect("tests/fixtures/au_labels.csv");
-    let mut v = Vec::new();
-    for line in csv.lines().skip(1) {
-        let cols: Vec<&str> = line.split(',').collect();
-        let label = match cols[2] {
-            "crying" => "sadness",
-            "laughing" | "smiling" => "happiness",
-            "neutral" => "neutral",
-            other => panic!("unknown state {other}"),
-        };
-        let frame: u32 = cols[1].parse().expect("frame number");
-        v.push((
-            media.join(format!("frames/{}/{frame:06}.jpg", cols[0])),
-            label,
-            false,
-        ));
-    }
-    for (f, l) in [
-        ("0-f1-su-ph.jpg", "surprise"),
-        ("0-f15-hao-ph.jpg", "happiness"),
-        ("15-f13-anc-ph.jpg", "anger"),
-        ("45-m7-di-ph.jpg", "disgust"),
-    ] {
-        v.push((root.join("tests/fixtures/posed").join(f), l, true));
-    }
-    v
-}
+#[path = "common/labelled.rs"]
+mod common;
 
 #[derive(Clone, Copy, Debug)]
 enum Grey {
@@ -196,13 +168,13 @@ fn main() {
     let mut det = Detector::new(&models, &DetectConfig::default()).expect("detector");
     let mut faces = Vec::new();
     let mut missed = Vec::new();
-    let items = labelled(&root, &media);
-    for (path, label, posed) in &items {
-        let (w, h, rgb) = facs::source::load_rgb(path).expect("image");
+    let items = common::labelled(&root, &media);
+    for item in &items {
+        let (w, h, rgb) = facs::source::load_rgb(&item.path).expect("image");
         let frame = Frame::new(0, 0.0, w, h, rgb).expect("frame");
         match det.detect(&frame).first() {
-            Some(b) => faces.push((frame, *b, *label, posed.then_some(path.clone()))),
-            None => missed.push(path.display().to_string()),
+            Some(b) => faces.push((frame, *b, item.label, item.posed.then(|| item.path.clone()))),
+            None => missed.push(item.path.display().to_string()),
         }
     }
     println!(

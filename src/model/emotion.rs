@@ -10,6 +10,7 @@ use candle_core::Device;
 use super::faceapi::{self, FaceApiNet};
 use super::facex::{self, FacexNet};
 use super::fer::{self, FerNet};
+use super::temperature::softmax_t;
 use super::{read_verified, BundledModel, FACEAPI_EXPRESSION, FACEX_EMOTION, FER_EMOTION};
 use crate::align::rgb_to_grey;
 use crate::error::{Error, Result};
@@ -76,6 +77,16 @@ impl EmotionModel {
         }
     }
 
+    /// Position in the network's output of each facs emotion.
+    fn to_facs(&self) -> [usize; 7] {
+        match self {
+            // fer's order already is facs's order.
+            EmotionModel::Fer => [0, 1, 2, 3, 4, 5, 6],
+            EmotionModel::FaceApi | EmotionModel::Ensemble => FACEAPI_TO_FACS,
+            EmotionModel::FaceX => FACEX_TO_FACS,
+        }
+    }
+
     /// Side of the square crop the network takes.
     pub fn input_size(&self) -> u32 {
         match self {
@@ -105,7 +116,9 @@ const FACEAPI_TO_FACS: [usize; 7] = [3, 5, 4, 1, 2, 6, 0];
 const FACEX_TO_FACS: [usize; 7] = [0, 1, 2, 3, 5, 6, 4];
 
 /// The mean of several heads' probabilities for the same faces (each in facs order): the
-/// ensemble's output. Rows are faces; every head must have scored every face.
+/// ensemble's output. Rows are faces; every head must have scored every face. The heads'
+/// own probabilities, not temperature-scaled ones: per-head temperatures fitted on labelled
+/// real frames made the ensemble worse on a held-out clip (see [`super::temperature`]).
 ///
 /// # Errors
 /// [`Error::Model`] if the heads scored different numbers of faces.
@@ -125,13 +138,9 @@ pub fn average(heads: &[Vec<[f32; 7]>]) -> Result<Vec<[f32; 7]>> {
         .collect())
 }
 
-/// Softmax in place, stable for large logits.
+/// Softmax, stable for large logits.
 pub fn softmax(logits: &[f32; 7]) -> [f32; 7] {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut out = logits.map(|v| (v - max).exp());
-    let sum: f32 = out.iter().sum();
-    out.iter_mut().for_each(|v| *v /= sum);
-    out
+    softmax_t(logits, 1.0)
 }
 
 /// face-api expression logits (its own order) as probabilities in facs order.
@@ -204,26 +213,26 @@ impl EmotionHead {
         })
     }
 
+    /// Logits in facs order for `n` RGB crops of `input_size()` pixels: what a temperature
+    /// ([`super::temperature`]) is fitted on.
+    ///
+    /// # Errors
+    /// A tensor operation failed.
+    pub fn logits(&self, crops_rgb: &[u8], n: usize) -> Result<Vec<[f32; 7]>> {
+        let order = self.kind.to_facs();
+        Ok(self
+            .native_logits(crops_rgb, n)?
+            .iter()
+            .map(|l| order.map(|i| l[i]))
+            .collect())
+    }
+
     /// Emotion probabilities in facs order for `n` RGB crops of `input_size()` pixels.
     ///
     /// # Errors
     /// A tensor operation failed.
     pub fn predict(&self, crops_rgb: &[u8], n: usize) -> Result<Vec<[f32; 7]>> {
-        let logits = self.native_logits(crops_rgb, n)?;
-        Ok(logits
-            .iter()
-            .map(|l| {
-                match self.kind {
-                    // fer's order already is facs's order.
-                    EmotionModel::Fer => softmax(l),
-                    EmotionModel::FaceApi | EmotionModel::Ensemble => faceapi_probs(l),
-                    EmotionModel::FaceX => {
-                        let p = softmax(l);
-                        FACEX_TO_FACS.map(|i| p[i])
-                    }
-                }
-            })
-            .collect())
+        Ok(self.logits(crops_rgb, n)?.iter().map(softmax).collect())
     }
 }
 
@@ -242,9 +251,10 @@ impl EmotionHead {
     /// # Errors
     /// [`Error::Model`] for a head that takes RGB; a tensor operation failed.
     pub fn predict_grey(&self, grey: &[u8], n: usize) -> Result<Vec<[f32; 7]>> {
-        let (logits, map) = match &self.net {
-            Net::Fer(net) => (net.logits(grey, n)?, [0, 1, 2, 3, 4, 5, 6]),
-            Net::FaceX(net) => (net.logits(grey, n)?, FACEX_TO_FACS),
+        let map = self.kind.to_facs();
+        let logits = match &self.net {
+            Net::Fer(net) => net.logits(grey, n)?,
+            Net::FaceX(net) => net.logits(grey, n)?,
             Net::FaceApi(_) => {
                 return Err(Error::Model {
                     path: self.kind.bundled().file.into(),

@@ -10,6 +10,7 @@ pub mod facex;
 pub mod fer;
 pub mod landmarks;
 pub mod ops;
+pub mod temperature;
 
 pub use crate::weights::{
     default_models_dir, read_verified, sha256_hex, verify_all, BundledModel, ModelStatus, BUNDLED,
