@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use facs::align::{crop_rgb, grey_scaled, square_crop};
+use facs::align::{crop_rgb, grey_scaled, square_crop, AuCrop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
@@ -77,12 +77,12 @@ fn stages(c: &mut Criterion) {
     });
     // A trained AU network on face-api's expression backbone: unchanged (one pass gives AUs,
     // maps and emotions) or fine-tuned (the emotions keep their own pass). With and without
-    // the landmark network (without it, the AU crop is the box crop).
+    // the landmark network (without it, the aligned crop falls back to a box crop).
     let tmp = tempfile::tempdir().expect("temp dir");
     std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
     for (name, fine_tuned) in [("one_pass", false), ("two_pass", true)] {
         let dir = tmp.path().join(name);
-        au_model(&dir, fine_tuned);
+        au_model(&dir, fine_tuned, AuCrop::Aligned);
         for landmarks in [true, false] {
             let opts = ClassifierOptions {
                 landmarks,
@@ -94,6 +94,45 @@ fn stages(c: &mut Criterion) {
             let tag = if landmarks { "" } else { "_no_landmarks" };
             g.bench_function(format!("classify_one_face_au_{name}{tag}"), |b| {
                 b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
+            });
+        }
+    }
+    // The AU columns' cost over the default run, landmarks on, for 1 and 5 faces: the
+    // default (no AU network), a one-pass network on the aligned crop (its pass waits for
+    // the landmarks) and one on the box crop (its pass runs beside the landmark net, where
+    // the expression net runs by default). The 5 faces: the fixture's face and four copies
+    // of its box shifted by a tenth of its side.
+    let mut five = faces.clone();
+    let b0 = faces[0].bbox;
+    for (i, (dx, dy)) in [(-0.1f32, 0.0f32), (0.1, 0.0), (0.0, -0.1), (0.0, 0.1)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut t = faces[0].clone();
+        t.id = 100 + i as u32;
+        t.bbox.x = b0.x + dx * b0.w;
+        t.bbox.y = b0.y + dy * b0.h;
+        five.push(t);
+    }
+    for (crop, tag) in [
+        (None, "default"),
+        (Some(AuCrop::Aligned), "one_pass_aligned"),
+        (Some(AuCrop::Box), "one_pass_box"),
+    ] {
+        let au_model = crop.map(|c| {
+            let dir = tmp.path().join(format!("{tag}_model"));
+            au_model(&dir, false, c);
+            dir
+        });
+        let opts = ClassifierOptions {
+            au_model,
+            ..ClassifierOptions::default()
+        };
+        let mut cls = Classifier::load(&models, &opts).expect("models");
+        assert_eq!(cls.one_pass(), crop.is_some());
+        for (n, batch) in [(1, &mut faces), (5, &mut five)] {
+            g.bench_function(format!("au_columns_{n}_faces_{tag}"), |b| {
+                b.iter(|| cls.classify(&f, batch).expect("classify"))
             });
         }
     }
@@ -196,8 +235,9 @@ fn overlay(c: &mut Criterion) {
 }
 
 /// An AU network folder on the bundled expression extractor with fixed heads (the time does
-/// not depend on the heads' values); `fine_tuned` nudges one backbone tensor.
-fn au_model(dir: &Path, fine_tuned: bool) {
+/// not depend on the heads' values) and the given crop; `fine_tuned` nudges one backbone
+/// tensor.
+fn au_model(dir: &Path, fine_tuned: bool, crop: AuCrop) {
     use candle_core::{DType, Device, Tensor};
     std::fs::create_dir_all(dir).expect("dir");
     let dev = Device::Cpu;
@@ -234,6 +274,7 @@ fn au_model(dir: &Path, fine_tuned: bool) {
             net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
             epochs: usize::from(fine_tuned),
             frozen_epochs: 1,
+            crop,
             ..TrainConfig::default()
         },
         au_labels: facs::frame::au_names(),

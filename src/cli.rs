@@ -378,6 +378,13 @@ pub(crate) struct TrainArgs {
     /// backbone, the only size it takes]. (`--input` is an old name for it).
     #[arg(long, alias = "input", value_name = "PX")]
     pub(crate) px: Option<u32>,
+    /// The face crop the network learns on, kept in model.json for the pipeline, eval and
+    /// cam: `box` (the expression net's crop of the detector's box: with the
+    /// faceapi-expression backbone frozen, one pass gives the AUs and the emotions beside
+    /// the landmark network) or `aligned` (rotated and scaled on the eyes and nose tip, after
+    /// the landmark network) [default: box on faceapi-expression, aligned otherwise].
+    #[arg(long, value_name = "KIND")]
+    pub(crate) crop: Option<String>,
     /// Channels of the first block (from scratch).
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
@@ -450,6 +457,10 @@ pub(crate) struct LrFindArgs {
     /// Channels of the first block (from scratch), as for `facs train`.
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
+    /// The face crop, as for `facs train`: box or aligned [default: box on
+    /// faceapi-expression, aligned otherwise].
+    #[arg(long, value_name = "KIND")]
+    pub(crate) crop: Option<String>,
     /// Random seed: the same seed and data give the same sweep.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
