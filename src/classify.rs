@@ -276,10 +276,12 @@ impl AuPass {
             let t = au_net_crop_transform(frame, b, m, side, self.crop);
             to_cell.push([t.a * k, t.b * k, t.tx * k, t.ty * k]);
         }
-        let n = boxes.len();
+        // One face at a time, as face-api's expression net runs on the CPU: one image's
+        // activations stay in cache, faster per face than a batch.
+        let per_image = (side * side * 3) as usize;
         type Pass = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>, Vec<f32>);
-        let run = || -> candle_core::Result<Pass> {
-            let x = to_tensor(&self.crops, n, side as usize, &candle_core::Device::Cpu)?;
+        let run = |crop: &[u8]| -> candle_core::Result<Pass> {
+            let x = to_tensor(crop, 1, side as usize, &candle_core::Device::Cpu)?;
             let f = self.net.features(&x)?;
             let pooled = f
                 .mean(candle_core::D::Minus1)?
@@ -297,8 +299,20 @@ impl AuPass {
             let cams = self.net.au_cams(&f)?.flatten_all()?.to_vec1::<f32>()?;
             Ok((au, emotions, cams))
         };
-        let (au, emotions, cams) =
-            run().map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
+        let (mut au, mut emotions, mut cams) = (
+            Vec::new(),
+            self.shared.as_ref().map(|_| Vec::new()),
+            Vec::new(),
+        );
+        for crop in self.crops.chunks_exact(per_image) {
+            let (a, e, c) =
+                run(crop).map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
+            au.extend(a);
+            if let (Some(all), Some(e)) = (emotions.as_mut(), e) {
+                all.extend(e);
+            }
+            cams.extend(c);
+        }
         let per_face = NUM_AUS * cells * cells;
         Ok(au
             .into_iter()

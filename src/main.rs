@@ -391,17 +391,6 @@ fn net_config(backbone: Backbone, input: Option<u32>, width: usize) -> AuNetConf
     net
 }
 
-/// `--crop`, else the default for the backbone: the box crop on face-api's expression
-/// extractor (the expression net's own crop, so that a frozen backbone gives the AUs and
-/// the emotions in one pass beside the landmark network), the aligned crop otherwise.
-fn au_crop(crop: Option<&str>, backbone: Backbone) -> anyhow::Result<AuCrop> {
-    Ok(match crop {
-        Some(c) => c.parse()?,
-        None if backbone == Backbone::FaceapiExpression => AuCrop::Box,
-        None => AuCrop::Aligned,
-    })
-}
-
 /// The folder in models/ where a user's trained AU network is picked up without
 /// `--au-model` (facs ships none: its only trainable data are synthetic faces).
 const USER_AU_MODEL: &str = "au-net";
@@ -742,7 +731,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 patience: args.patience,
                 augment: !args.no_augment,
                 seed: args.seed,
-                crop: au_crop(args.crop.as_deref(), backbone)?,
+                crop: args.crop.parse()?,
                 ..Default::default()
             };
             // Settings that cannot make a model are refused before any data is read.
@@ -811,7 +800,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 lr: args.lr,
                 batch: args.batch,
                 seed: args.seed,
-                crop: au_crop(args.crop.as_deref(), backbone)?,
+                crop: args.crop.parse()?,
                 ..Default::default()
             };
             cfg.validate()?;
