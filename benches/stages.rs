@@ -2,8 +2,11 @@
 //! default's cheaper searches (large faces only, around a known face), cropping, the whole
 //! classification stage for one face (with and without a trained AU network on face-api's
 //! expression backbone), drawing the overlay (frame, box and score panel) at two frame
-//! sizes, and the class activation map overlay.
+//! sizes, the class activation map overlay, and the AU columns' cost over the default run
+//! for 1 and 5 faces (a one-pass AU network on the aligned and on the box crop).
 //! Run: cargo bench --bench stages
+//! Paired AU-columns timing (the runs interleaved, for a host whose load drifts):
+//! FACS_BENCH_PAIRED=60 cargo bench --bench stages -- none
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
