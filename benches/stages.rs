@@ -2,14 +2,17 @@
 //! default's cheaper searches (large faces only, around a known face), cropping, the whole
 //! classification stage for one face (with and without a trained AU network on face-api's
 //! expression backbone), drawing the overlay (frame, box and score panel) at two frame
-//! sizes, and the class activation map overlay.
+//! sizes, the class activation map overlay, and the AU columns' cost over the default run
+//! for 1 and 5 faces (a one-pass AU network on the aligned and on the box crop).
 //! Run: cargo bench --bench stages
+//! Paired AU-columns timing (the runs interleaved, for a host whose load drifts):
+//! FACS_BENCH_PAIRED=60 cargo bench --bench stages -- none
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use facs::align::{crop_rgb, grey_scaled, square_crop};
+use facs::align::{crop_rgb, grey_scaled, square_crop, AuCrop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
@@ -77,12 +80,12 @@ fn stages(c: &mut Criterion) {
     });
     // A trained AU network on face-api's expression backbone: unchanged (one pass gives AUs,
     // maps and emotions) or fine-tuned (the emotions keep their own pass). With and without
-    // the landmark network (without it, the AU crop is the box crop).
+    // the landmark network (without it, the aligned crop falls back to a box crop).
     let tmp = tempfile::tempdir().expect("temp dir");
     std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
     for (name, fine_tuned) in [("one_pass", false), ("two_pass", true)] {
         let dir = tmp.path().join(name);
-        au_model(&dir, fine_tuned);
+        au_model(&dir, fine_tuned, AuCrop::Aligned);
         for landmarks in [true, false] {
             let opts = ClassifierOptions {
                 landmarks,
@@ -94,6 +97,19 @@ fn stages(c: &mut Criterion) {
             let tag = if landmarks { "" } else { "_no_landmarks" };
             g.bench_function(format!("classify_one_face_au_{name}{tag}"), |b| {
                 b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
+            });
+        }
+    }
+    // The AU columns' cost over the default run, landmarks on, for 1 and 5 faces: the
+    // default (no AU network), a one-pass network on the aligned crop (its pass waits for
+    // the landmarks) and one on the box crop (its pass runs beside the landmark net, where
+    // the expression net runs by default).
+    let mut five = five_faces(&faces);
+    for (crop, tag) in AU_COLUMNS {
+        let mut cls = au_columns_classifier(&models, tmp.path(), crop, tag);
+        for (n, batch) in [(1, &mut faces), (5, &mut five)] {
+            g.bench_function(format!("au_columns_{n}_faces_{tag}"), |b| {
+                b.iter(|| cls.classify(&f, batch).expect("classify"))
             });
         }
     }
@@ -196,8 +212,9 @@ fn overlay(c: &mut Criterion) {
 }
 
 /// An AU network folder on the bundled expression extractor with fixed heads (the time does
-/// not depend on the heads' values); `fine_tuned` nudges one backbone tensor.
-fn au_model(dir: &Path, fine_tuned: bool) {
+/// not depend on the heads' values) and the given crop; `fine_tuned` nudges one backbone
+/// tensor.
+fn au_model(dir: &Path, fine_tuned: bool, crop: AuCrop) {
     use candle_core::{DType, Device, Tensor};
     std::fs::create_dir_all(dir).expect("dir");
     let dev = Device::Cpu;
@@ -234,6 +251,7 @@ fn au_model(dir: &Path, fine_tuned: bool) {
             net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
             epochs: usize::from(fine_tuned),
             frozen_epochs: 1,
+            crop,
             ..TrainConfig::default()
         },
         au_labels: facs::frame::au_names(),
@@ -250,9 +268,111 @@ fn au_model(dir: &Path, fine_tuned: bool) {
     std::fs::write(dir.join(INFO), serde_json::to_string(&info).expect("json")).expect("write");
 }
 
+/// The runs compared for the AU columns' cost: no AU network, and a one-pass network on
+/// each crop.
+const AU_COLUMNS: [(Option<AuCrop>, &str); 3] = [
+    (None, "default"),
+    (Some(AuCrop::Aligned), "one_pass_aligned"),
+    (Some(AuCrop::Box), "one_pass_box"),
+];
+
+/// The fixture's face and four copies of its box shifted by a tenth of its side.
+fn five_faces(faces: &[TrackedFace]) -> Vec<TrackedFace> {
+    let mut five = faces.to_vec();
+    let b0 = faces[0].bbox;
+    for (i, (dx, dy)) in [(-0.1f32, 0.0f32), (0.1, 0.0), (0.0, -0.1), (0.0, 0.1)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut t = faces[0].clone();
+        t.id = 100 + i as u32;
+        t.bbox.x = b0.x + dx * b0.w;
+        t.bbox.y = b0.y + dy * b0.h;
+        five.push(t);
+    }
+    five
+}
+
+/// The default classifier, with a one-pass AU network on `crop` when given (its folder
+/// made in `tmp`).
+fn au_columns_classifier(models: &Path, tmp: &Path, crop: Option<AuCrop>, tag: &str) -> Classifier {
+    let au_model = crop.map(|c| {
+        let dir = tmp.join(format!("{tag}_model"));
+        au_model(&dir, false, c);
+        dir
+    });
+    let opts = ClassifierOptions {
+        au_model,
+        ..ClassifierOptions::default()
+    };
+    let cls = Classifier::load(models, &opts).expect("models");
+    assert_eq!(cls.one_pass(), crop.is_some());
+    cls
+}
+
+/// With FACS_BENCH_PAIRED=N: the three runs of [`AU_COLUMNS`] in turn, N rounds, each
+/// round timing one classify call of each (the order rotating), and the median of the
+/// per-round differences from the default: on a shared host whose load drifts, paired
+/// differences hold where separate criterion runs move by more than the difference.
+fn au_columns_paired(_: &mut Criterion) {
+    let Some(rounds) = std::env::var("FACS_BENCH_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    let f = frame();
+    let models = root().join("models");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
+    let det = Detector::new(&models, &DetectConfig::default()).expect("detector");
+    let mut det = det;
+    let one = Tracker::new(Default::default()).update(&det.detect(&f));
+    let mut cls: Vec<Classifier> = AU_COLUMNS
+        .iter()
+        .map(|&(crop, tag)| au_columns_classifier(&models, tmp.path(), crop, tag))
+        .collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for faces in [one.clone(), five_faces(&one)] {
+        // Warm-up.
+        for c in cls.iter_mut() {
+            for _ in 0..3 {
+                c.classify(&f, &mut faces.clone()).expect("classify");
+            }
+        }
+        let mut t = vec![Vec::new(); cls.len()];
+        for r in 0..rounds {
+            for k in 0..cls.len() {
+                let i = (k + r) % cls.len();
+                let mut batch = faces.clone();
+                let start = std::time::Instant::now();
+                cls[i].classify(&f, &mut batch).expect("classify");
+                t[i].push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let n = faces.len();
+        for (i, (_, tag)) in AU_COLUMNS.iter().enumerate() {
+            let mut d: Vec<f64> = t[i].iter().zip(&t[0]).map(|(a, b)| a - b).collect();
+            let mut own = t[i].clone();
+            println!(
+                "paired {n} face(s), {tag}: median {:.2} ms, median difference from default {:+.2} ms ({:+.2} ms per face), {rounds} rounds",
+                median(&mut own),
+                median(&mut d),
+                median(&mut d) / n as f64
+            );
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = stages, overlay
+    targets = stages, overlay, au_columns_paired
 }
 criterion_main!(benches);

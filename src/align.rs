@@ -376,16 +376,90 @@ pub fn grey_scaled_region(
 /// How much of the surroundings an aligned training crop shows (see [`au_net_crop`]).
 pub const ALIGN_ZOOM: f32 = 1.15;
 
-/// The crop the AU network sees, in training and in the pipeline alike: aligned on the eyes
-/// and nose tip ([`rigid_alignment`], as [`rigid_aligned_crop`]) when the face has landmarks, else a
-/// square box crop with a 10% margin.
+/// Margin of the box crop ([`AuCrop::Box`]): that of face-api's expression net, whose crop
+/// the box crop is, so that one backbone pass can serve both networks.
+pub const BOX_CROP_MARGIN: f32 = 0.0;
+
+/// Margin of the aligned crop's fallback for a face without landmarks.
+const FALLBACK_MARGIN: f32 = 0.1;
+
+/// Which crop an AU network is trained on and fed (`facs train --crop`, stored in its
+/// model.json; files written before the choice existed are `aligned`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuCrop {
+    /// Rotated and scaled on the eyes and nose tip found by the landmark network (a box
+    /// crop with a 10% margin when a face has no landmarks): the pass waits for landmarks.
+    #[default]
+    Aligned,
+    /// The detector's box as face-api's expression net crops it ([`box_crop`] with
+    /// [`BOX_CROP_MARGIN`]): needs no landmarks, so the pass runs beside the landmark net.
+    Box,
+}
+
+impl AuCrop {
+    pub const NAMES: [&'static str; 2] = ["aligned", "box"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AuCrop::Aligned => "aligned",
+            AuCrop::Box => "box",
+        }
+    }
+}
+
+impl std::fmt::Display for AuCrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for AuCrop {
+    type Err = crate::error::Error;
+
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        match s {
+            "aligned" => Ok(AuCrop::Aligned),
+            "box" => Ok(AuCrop::Box),
+            _ => Err(crate::error::Error::config("crop", s, "aligned or box")),
+        }
+    }
+}
+
+/// The square box crop of `face` with `margin`, resized to `size`: the expression nets'
+/// crop, and the AU network's box crop.
+pub fn box_crop(frame: &Frame, face: &FaceBox, margin: f32, size: u32) -> Vec<u8> {
+    crop_rgb(
+        frame,
+        square_crop(face, margin, frame.width, frame.height),
+        size,
+    )
+}
+
+/// The transform from frame pixels to the pixels of [`box_crop`] (continuous coordinates).
+pub fn box_crop_transform(frame: &Frame, face: &FaceBox, margin: f32, size: u32) -> Similarity {
+    let c = square_crop(face, margin, frame.width, frame.height);
+    let s = size as f32 / c.side as f32;
+    Similarity {
+        a: s,
+        b: 0.0,
+        tx: -(c.x as f32) * s,
+        ty: -(c.y as f32) * s,
+    }
+}
+
+/// The crop the AU network sees, in training and in the pipeline alike. [`AuCrop::Aligned`]:
+/// aligned on the eyes and nose tip ([`rigid_alignment`], as [`rigid_aligned_crop`]) when
+/// the face has landmarks, else a square box crop with a 10% margin. [`AuCrop::Box`]: the
+/// expression net's box crop, landmarks or not.
 pub fn au_net_crop(
     frame: &Frame,
     face: &FaceBox,
     landmarks: Option<&Landmarks>,
     side: u32,
+    crop: AuCrop,
 ) -> Vec<u8> {
-    au_net_crop_and_landmarks(frame, face, landmarks, side).0
+    au_net_crop_and_landmarks(frame, face, landmarks, side, crop).0
 }
 
 /// [`au_net_crop`] and, when the face has landmarks, the landmarks in crop pixels.
@@ -394,47 +468,43 @@ pub fn au_net_crop_and_landmarks(
     face: &FaceBox,
     landmarks: Option<&Landmarks>,
     side: u32,
+    crop: AuCrop,
 ) -> (Vec<u8>, Option<Landmarks>) {
+    if crop == AuCrop::Box {
+        let t = box_crop_transform(frame, face, BOX_CROP_MARGIN, side);
+        return (
+            box_crop(frame, face, BOX_CROP_MARGIN, side),
+            landmarks.map(|pts| pts.map(|p| t.apply(p))),
+        );
+    }
     let aligned = landmarks.and_then(|pts| {
         let t = rigid_alignment(pts, side, ALIGN_ZOOM)?;
         Some((warp(frame, &t, side)?, pts.map(|p| t.apply(p))))
     });
     match aligned {
         Some((rgb, pts)) => (rgb, Some(pts)),
-        None => (
-            crop_rgb(
-                frame,
-                square_crop(face, 0.1, frame.width, frame.height),
-                side,
-            ),
-            None,
-        ),
+        None => (box_crop(frame, face, FALLBACK_MARGIN, side), None),
     }
 }
 
 /// The transform from frame pixels to the pixels of the crop [`au_net_crop`] takes (both in
-/// continuous coordinates, a pixel's centre at +0.5): the rigid alignment when the face has
-/// landmarks, else the scale and offset of the square box crop. Used to lay a class
-/// activation map of the AU network back onto the frame.
+/// continuous coordinates, a pixel's centre at +0.5): the rigid alignment when the crop is
+/// aligned and the face has landmarks, else the scale and offset of the square box crop.
+/// Used to lay a class activation map of the AU network back onto the frame.
 pub fn au_net_crop_transform(
     frame: &Frame,
     face: &FaceBox,
     landmarks: Option<&Landmarks>,
     side: u32,
+    crop: AuCrop,
 ) -> Similarity {
+    if crop == AuCrop::Box {
+        return box_crop_transform(frame, face, BOX_CROP_MARGIN, side);
+    }
     let aligned = landmarks
         .and_then(|pts| rigid_alignment(pts, side, ALIGN_ZOOM))
         .filter(|t| t.inverse().is_some());
-    aligned.unwrap_or_else(|| {
-        let c = square_crop(face, 0.1, frame.width, frame.height);
-        let s = side as f32 / c.side as f32;
-        Similarity {
-            a: s,
-            b: 0.0,
-            tx: -(c.x as f32) * s,
-            ty: -(c.y as f32) * s,
-        }
-    })
+    aligned.unwrap_or_else(|| box_crop_transform(frame, face, FALLBACK_MARGIN, side))
 }
 
 #[cfg(test)]
@@ -630,5 +700,45 @@ mod tests {
         let src = vec![10u8, 20, 30].repeat(6 * 4);
         let out = resize_rgb(&src, 6, 4, 3, 2);
         assert_eq!(out, vec![10, 20, 30].repeat(6));
+    }
+
+    #[test]
+    fn the_box_crop_is_the_square_box_crop_whatever_the_landmarks() {
+        let (w, h) = (200u32, 120u32);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        let f = face(60.0, 20.0, 50.0, 60.0);
+        let want = crop_rgb(&frame, square_crop(&f, BOX_CROP_MARGIN, w, h), 32);
+        // Landmarks that would align the face elsewhere change nothing but their own
+        // coordinates, which follow the crop's transform.
+        let mut pts = [(0f32, 0f32); 68];
+        for (i, p) in pts.iter_mut().enumerate() {
+            *p = (70.0 + (i % 10) as f32 * 3.0, 30.0 + (i / 10) as f32 * 5.0);
+        }
+        let (crop, in_crop) = au_net_crop_and_landmarks(&frame, &f, Some(&pts), 32, AuCrop::Box);
+        assert!(crop == want);
+        assert!(au_net_crop(&frame, &f, None, 32, AuCrop::Box) == want);
+        assert!(au_net_crop(&frame, &f, Some(&pts), 32, AuCrop::Aligned) != want);
+        let t = au_net_crop_transform(&frame, &f, Some(&pts), 32, AuCrop::Box);
+        assert_eq!(in_crop.unwrap()[5], t.apply(pts[5]));
+        // The square around the box (side 60, centred) maps onto the crop's corners.
+        let c = square_crop(&f, BOX_CROP_MARGIN, w, h);
+        let (x0, y0) = t.apply((c.x as f32, c.y as f32));
+        let (x1, y1) = t.apply(((c.x + c.side) as f32, (c.y + c.side) as f32));
+        for (got, want) in [(x0, 0.0), (y0, 0.0), (x1, 32.0), (y1, 32.0)] {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn crop_kinds_parse_and_print_by_name() {
+        for name in AuCrop::NAMES {
+            let c: AuCrop = name.parse().unwrap();
+            assert_eq!(c.to_string(), name);
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{name}\""));
+        }
+        let e = "tight".parse::<AuCrop>().unwrap_err().to_string();
+        assert_eq!(e, "invalid crop tight (expected aligned or box)");
+        assert_eq!(AuCrop::default(), AuCrop::Aligned);
     }
 }

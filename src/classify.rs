@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::align::{au_net_crop, au_net_crop_transform, crop_rgb, square_crop};
+use crate::align::{au_net_crop, au_net_crop_transform, box_crop, AuCrop, BOX_CROP_MARGIN};
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
 use crate::calibrate::{default_calibration_dir, Baselines, CalibrationOptions};
 use crate::error::{Error, Result};
 use crate::frame::{
-    AuCam, BaselineSource, FaceBox, Features, Frame, Scores, TrackedFace, HAPPINESS, NUM_AUS,
+    AuCam, BaselineSource, FaceBox, Features, Frame, Landmarks, Scores, TrackedFace, HAPPINESS,
+    NUM_AUS,
 };
 use crate::geometry::{geometric_au_scores, head_pose};
 use crate::model::au_net::{to_tensor, AuNet, Backbone};
@@ -160,8 +161,7 @@ fn expression_probs(
     let size = head.kind().input_size();
     crops.clear();
     for b in boxes {
-        let crop = square_crop(b, margin, frame.width, frame.height);
-        crops.extend_from_slice(&crop_rgb(frame, crop, size));
+        crops.extend_from_slice(&box_crop(frame, b, margin, size));
     }
     head.predict(crops, boxes.len())
 }
@@ -235,18 +235,16 @@ enum Sharing {
     FineTuned,
 }
 
-/// A network trained by `facs train`: AU probabilities from the crops it was trained on,
-/// presence from its calibrated per-AU thresholds, and every AU's class activation map from
-/// the same pass.
-struct TrainedAus {
+/// A trained network's forward pass on one frame's faces: its crops (the ones it was
+/// trained on), one batch, and from that pass the AU probabilities, every AU's class
+/// activation map and, in one-pass mode, the emotions. It runs on the classify thread, or
+/// (a box crop, which needs no landmarks) on a worker thread beside the landmark network.
+struct AuPass {
     net: AuNet,
-    thresholds: [f32; NUM_AUS],
-    crops: Vec<u8>,
-    source: AuSource,
-    /// [`AuSource::label`], shared by every face's scores.
-    label: Arc<str>,
+    crop: AuCrop,
     /// The bundled expression head on this network's features (one pass per face).
     shared: Option<SharedExpression>,
+    crops: Vec<u8>,
 }
 
 /// What one pass of the trained network gives for a face.
@@ -257,34 +255,167 @@ struct TrainedFace {
     cam: Arc<AuCam>,
 }
 
+impl AuPass {
+    /// One pass over `boxes`; `marks[i]` are face i's landmarks when known (an aligned crop
+    /// uses them; a box crop does not need them, and `marks` may be empty).
+    fn predict(
+        &mut self,
+        frame: &Frame,
+        boxes: &[FaceBox],
+        marks: &[Option<&Landmarks>],
+    ) -> Result<Vec<TrainedFace>> {
+        let side = self.net.config.input;
+        let cells = self.net.config.cam_side() as usize;
+        let k = cells as f32 / side as f32;
+        self.crops.clear();
+        let mut to_cell = Vec::with_capacity(boxes.len());
+        for (i, b) in boxes.iter().enumerate() {
+            let m = marks.get(i).copied().flatten();
+            self.crops
+                .extend_from_slice(&au_net_crop(frame, b, m, side, self.crop));
+            let t = au_net_crop_transform(frame, b, m, side, self.crop);
+            to_cell.push([t.a * k, t.b * k, t.tx * k, t.ty * k]);
+        }
+        // One face at a time, as face-api's expression net runs on the CPU: one image's
+        // activations stay in cache, faster per face than a batch.
+        let per_image = (side * side * 3) as usize;
+        type Pass = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>, Vec<f32>);
+        let run = |crop: &[u8]| -> candle_core::Result<Pass> {
+            let x = to_tensor(crop, 1, side as usize, &candle_core::Device::Cpu)?;
+            let f = self.net.features(&x)?;
+            let pooled = f
+                .mean(candle_core::D::Minus1)?
+                .mean(candle_core::D::Minus1)?;
+            let au = candle_nn::ops::sigmoid(&self.net.heads(&pooled)?.au)?.to_vec2::<f32>()?;
+            let emotions = match &self.shared {
+                Some(e) => Some(
+                    pooled
+                        .matmul(&e.weight_t)?
+                        .broadcast_add(&e.bias)?
+                        .to_vec2::<f32>()?,
+                ),
+                None => None,
+            };
+            let cams = self.net.au_cams(&f)?.flatten_all()?.to_vec1::<f32>()?;
+            Ok((au, emotions, cams))
+        };
+        let (mut au, mut emotions, mut cams) = (
+            Vec::new(),
+            self.shared.as_ref().map(|_| Vec::new()),
+            Vec::new(),
+        );
+        for crop in self.crops.chunks_exact(per_image) {
+            let (a, e, c) =
+                run(crop).map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
+            au.extend(a);
+            if let (Some(all), Some(e)) = (emotions.as_mut(), e) {
+                all.extend(e);
+            }
+            cams.extend(c);
+        }
+        let per_face = NUM_AUS * cells * cells;
+        Ok(au
+            .into_iter()
+            .enumerate()
+            .zip(to_cell)
+            .map(|((i, row), to_cell)| {
+                let mut p = [0f32; NUM_AUS];
+                p.copy_from_slice(&row[..NUM_AUS]);
+                let emotions = emotions.as_ref().and_then(|e| e.get(i)).map(|l| {
+                    let mut a = [0f32; 7];
+                    a.copy_from_slice(&l[..7]);
+                    faceapi_probs(&a)
+                });
+                let maps = cams
+                    .get(i * per_face..(i + 1) * per_face)
+                    .map(<[f32]>::to_vec)
+                    .unwrap_or_default();
+                TrainedFace {
+                    au: p,
+                    emotions,
+                    cam: Arc::new(AuCam {
+                        side: cells,
+                        maps,
+                        to_cell,
+                    }),
+                }
+            })
+            .collect())
+    }
+}
+
+/// A box-crop network's pass on its own named thread, overlapping the landmark network as
+/// the expression net's does (in one-pass mode it takes that net's place).
+type AuWorker = Worker<(Frame, Vec<FaceBox>), Result<Vec<TrainedFace>>>;
+
+fn spawn_au_pass(mut pass: AuPass) -> Result<AuWorker> {
+    Worker::spawn("classify-au-net", move || {
+        Ok(move |(frame, boxes): (Frame, Vec<FaceBox>)| pass.predict(&frame, &boxes, &[]))
+    })
+}
+
+/// Where the trained network's pass runs.
+enum AuRunner {
+    /// On the classify thread, after the landmark network (an aligned crop needs the
+    /// landmarks; without the landmark network there is nothing to overlap).
+    Inline(AuPass),
+    /// On a worker thread beside the landmark network (a box crop).
+    Worker(AuWorker),
+}
+
+/// A network trained by `facs train`: AU probabilities from the crops it was trained on,
+/// presence from its calibrated per-AU thresholds, and every AU's class activation map from
+/// the same pass.
+struct TrainedAus {
+    runner: AuRunner,
+    thresholds: [f32; NUM_AUS],
+    source: AuSource,
+    /// [`AuSource::label`], shared by every face's scores.
+    label: Arc<str>,
+    /// One pass per face gives the emotions too.
+    one_pass: bool,
+}
+
 impl TrainedAus {
     /// Loads the network in `dir` and its thresholds; describes both for the sidecar. With
     /// `expression` (the run asks for face-api's expression net, whose weights are in
-    /// `models_dir`) and a backbone that is that net's extractor unchanged, the network also
-    /// gives the emotions ([`Sharing::OnePass`]).
-    fn load(dir: &Path, models_dir: &Path, expression: bool) -> Result<(Self, ModelUse, Sharing)> {
+    /// `models_dir`, at this crop margin) and a backbone that is that net's extractor
+    /// unchanged, the network also gives the emotions ([`Sharing::OnePass`]); for a box-crop
+    /// network only when the margin is the expression net's own, so that its crop is the
+    /// expression net's. With `overlap` (the landmark network runs) a box-crop network
+    /// runs on a worker thread of its own.
+    fn load(
+        dir: &Path,
+        models_dir: &Path,
+        expression: Option<f32>,
+        overlap: bool,
+    ) -> Result<(Self, ModelUse, Sharing)> {
         let (net, info, sha256) = load_with_sha256(dir)?;
         let (thresholds, source) = load_thresholds_for(dir, &default_calibration_dir(), &sha256)?;
         let weights = dir.join(WEIGHTS);
+        let crop = info.config.crop;
+        let same_crop = |m: f32| crop == AuCrop::Aligned || m == BOX_CROP_MARGIN;
         let mut shared = None;
-        let sharing = if expression && info.config.net.backbone == Backbone::FaceapiExpression {
-            let bundled = read_verified(models_dir, &FACEAPI_EXPRESSION)?;
-            let own = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
-            if backbone_matches(&own, &bundled)? {
-                shared = Some(SharedExpression::load(&bundled)?);
-                Sharing::OnePass
-            } else {
-                Sharing::FineTuned
+        let sharing = match expression {
+            Some(m) if same_crop(m) && info.config.net.backbone == Backbone::FaceapiExpression => {
+                let bundled = read_verified(models_dir, &FACEAPI_EXPRESSION)?;
+                let own = std::fs::read(&weights).map_err(|e| Error::io(&weights, e))?;
+                if backbone_matches(&own, &bundled)? {
+                    shared = Some(SharedExpression::load(&bundled)?);
+                    Sharing::OnePass
+                } else {
+                    Sharing::FineTuned
+                }
             }
-        } else {
-            Sharing::None
+            _ => Sharing::None,
         };
         let thresholds_from = match &source {
             ThresholdSource::File(p) => p.display().to_string(),
             ThresholdSource::Default => "0.5 for every AU (no thresholds file)".into(),
         };
         let mut role = format!(
-            "AU probabilities and presence (AUxx_p, AUxx_c); thresholds: {thresholds_from}"
+            "AU probabilities and presence (AUxx_p, AUxx_c) on the {crop} crop; thresholds: \
+             {thresholds_from}"
         );
         if info.synthetic_training_data {
             role.push_str("; trained on synthetic faces only: not a model for real footage");
@@ -316,91 +447,54 @@ impl TrainedAus {
             sha256,
             role,
         };
+        let pass = AuPass {
+            net,
+            crop,
+            shared,
+            crops: Vec::new(),
+        };
+        let runner = if overlap && crop == AuCrop::Box {
+            AuRunner::Worker(spawn_au_pass(pass)?)
+        } else {
+            AuRunner::Inline(pass)
+        };
         Ok((
             TrainedAus {
-                net,
+                runner,
                 thresholds,
-                crops: Vec::new(),
                 label: source.label().into(),
                 source,
-                shared,
+                one_pass: sharing == Sharing::OnePass,
             },
             usage,
             sharing,
         ))
     }
 
-    /// One pass per face, from its landmarks when it has them: AU probabilities, the AU
-    /// maps, and in one-pass mode the emotions.
-    fn predict(
+    /// Starts the pass on the worker thread, if it runs there.
+    fn submit(&mut self, frame: &Frame, boxes: &[FaceBox]) -> Result<()> {
+        match &mut self.runner {
+            AuRunner::Worker(w) => w.submit((frame.clone(), boxes.to_vec())),
+            AuRunner::Inline(_) => Ok(()),
+        }
+    }
+
+    /// The pass's results: the worker's, or one pass now on the classify thread, from each
+    /// face's landmarks when it has them.
+    fn results(
         &mut self,
         frame: &Frame,
-        faces: &[TrackedFace],
+        boxes: &[FaceBox],
         scores: &[Scores],
     ) -> Result<Vec<TrainedFace>> {
-        let side = self.net.config.input;
-        let cells = self.net.config.cam_side() as usize;
-        let k = cells as f32 / side as f32;
-        self.crops.clear();
-        let mut to_cell = Vec::with_capacity(faces.len());
-        for (f, s) in faces.iter().zip(scores) {
-            let marks = s.landmarks.as_ref();
-            self.crops
-                .extend_from_slice(&au_net_crop(frame, &f.bbox, marks, side));
-            let t = au_net_crop_transform(frame, &f.bbox, marks, side);
-            to_cell.push([t.a * k, t.b * k, t.tx * k, t.ty * k]);
+        match &mut self.runner {
+            AuRunner::Worker(w) => w.wait()?,
+            AuRunner::Inline(pass) => {
+                let marks: Vec<Option<&Landmarks>> =
+                    scores.iter().map(|s| s.landmarks.as_ref()).collect();
+                pass.predict(frame, boxes, &marks)
+            }
         }
-        let n = faces.len();
-        type Pass = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>, Vec<f32>);
-        let run = || -> candle_core::Result<Pass> {
-            let x = to_tensor(&self.crops, n, side as usize, &candle_core::Device::Cpu)?;
-            let f = self.net.features(&x)?;
-            let pooled = f
-                .mean(candle_core::D::Minus1)?
-                .mean(candle_core::D::Minus1)?;
-            let au = candle_nn::ops::sigmoid(&self.net.heads(&pooled)?.au)?.to_vec2::<f32>()?;
-            let emotions = match &self.shared {
-                Some(e) => Some(
-                    pooled
-                        .matmul(&e.weight_t)?
-                        .broadcast_add(&e.bias)?
-                        .to_vec2::<f32>()?,
-                ),
-                None => None,
-            };
-            let cams = self.net.au_cams(&f)?.flatten_all()?.to_vec1::<f32>()?;
-            Ok((au, emotions, cams))
-        };
-        let (au, emotions, cams) =
-            run().map_err(|e| Error::Stage("classify", format!("AU network: {e}")))?;
-        let per_face = NUM_AUS * cells * cells;
-        Ok(au
-            .into_iter()
-            .enumerate()
-            .zip(to_cell)
-            .map(|((i, row), to_cell)| {
-                let mut p = [0f32; NUM_AUS];
-                p.copy_from_slice(&row[..NUM_AUS]);
-                let emotions = emotions.as_ref().and_then(|e| e.get(i)).map(|l| {
-                    let mut a = [0f32; 7];
-                    a.copy_from_slice(&l[..7]);
-                    faceapi_probs(&a)
-                });
-                let maps = cams
-                    .get(i * per_face..(i + 1) * per_face)
-                    .map(<[f32]>::to_vec)
-                    .unwrap_or_default();
-                TrainedFace {
-                    au: p,
-                    emotions,
-                    cam: Arc::new(AuCam {
-                        side: cells,
-                        maps,
-                        to_cell,
-                    }),
-                }
-            })
-            .collect())
     }
 }
 
@@ -440,8 +534,11 @@ impl Classifier {
         // expression net runs at all.
         let trained = match &opts.au_model {
             Some(dir) => {
-                let faceapi = opts.emotion == Some(EmotionModel::FaceApi);
-                Some(TrainedAus::load(dir, models_dir, faceapi)?)
+                let faceapi = (opts.emotion == Some(EmotionModel::FaceApi)).then(|| {
+                    opts.emotion_margin
+                        .unwrap_or(EmotionModel::FaceApi.crop_margin())
+                });
+                Some(TrainedAus::load(dir, models_dir, faceapi, opts.landmarks)?)
             }
             None => None,
         };
@@ -536,7 +633,7 @@ impl Classifier {
     /// True when one backbone pass per face gives both the AUs and the emotions (a trained
     /// AU network whose backbone is the bundled expression net's, unchanged).
     pub fn one_pass(&self) -> bool {
-        self.trained.as_ref().is_some_and(|t| t.shared.is_some())
+        self.trained.as_ref().is_some_and(|t| t.one_pass)
     }
 
     /// Scores for each face, in order.
@@ -555,6 +652,9 @@ impl Classifier {
             for w in ws.iter_mut() {
                 w.submit((frame.clone(), boxes.clone()))?;
             }
+        }
+        if let Some(t) = &mut self.trained {
+            t.submit(frame, &boxes)?;
         }
         if let Some((net, baselines)) = &mut self.landmarks {
             let marks = net.detect(frame, &boxes, &mut self.crops)?;
@@ -578,7 +678,7 @@ impl Classifier {
             }
         }
         if let Some(t) = &mut self.trained {
-            let passes = t.predict(frame, faces, &scores)?;
+            let passes = t.results(frame, &boxes, &scores)?;
             for (s, p) in scores.iter_mut().zip(passes) {
                 s.au_present = Some(std::array::from_fn(|k| p.au[k] >= t.thresholds[k]));
                 s.au_prob = Some(p.au);
@@ -612,5 +712,253 @@ impl Classifier {
             }
         }
         Ok(scores)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use candle_core::{DType, Device, Tensor};
+
+    use super::*;
+    use crate::config::DetectConfig;
+    use crate::detect::Detector;
+    use crate::model::au_net::AuNetConfig;
+    use crate::model::au_net_file::{load, ModelInfo, TrainConfig, FORMAT, INFO};
+    use crate::track::Tracker;
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// A model folder as `facs train --backbone faceapi-expression --epochs 0` leaves it
+    /// (the bundled extractor unchanged under `backbone.`) with fixed, seeded heads and the
+    /// given crop; `fine_tuned` nudges one backbone tensor, as phase 2 would.
+    fn model(dir: &Path, crop: AuCrop, fine_tuned: bool) {
+        std::fs::create_dir_all(dir).unwrap();
+        let dev = Device::Cpu;
+        let bytes = read_verified(&root().join("models"), &FACEAPI_EXPRESSION).unwrap();
+        let mut named: HashMap<String, Tensor> =
+            candle_core::safetensors::load_buffer(&bytes, &dev)
+                .unwrap()
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("fc."))
+                .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
+                .collect();
+        if fine_tuned {
+            let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
+            let nudged = (named[&k].clone() + 1e-3).unwrap();
+            named.insert(k, nudged);
+        }
+        for (name, rows, seed) in [
+            ("au_head", NUM_AUS, 1.0f32),
+            ("emotion_head", 7, 2.0),
+            ("happy_head", 1, 3.0),
+        ] {
+            let w: Vec<f32> = (0..rows * 256)
+                .map(|i| 0.05 * (i as f32 * 0.37 + seed).sin())
+                .collect();
+            named.insert(
+                format!("{name}.weight"),
+                Tensor::from_vec(w, (rows, 256), &dev).unwrap(),
+            );
+            named.insert(
+                format!("{name}.bias"),
+                Tensor::zeros(rows, DType::F32, &dev).unwrap(),
+            );
+        }
+        candle_core::safetensors::save(&named, dir.join(WEIGHTS)).unwrap();
+        let info = ModelInfo {
+            format: FORMAT.into(),
+            facs_version: env!("CARGO_PKG_VERSION").into(),
+            config: TrainConfig {
+                net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
+                epochs: usize::from(fine_tuned),
+                frozen_epochs: 1,
+                crop,
+                ..TrainConfig::default()
+            },
+            au_labels: crate::frame::au_names(),
+            emotion_labels: crate::frame::EMOTIONS
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            input: "112x112 RGB".into(),
+            best_epoch: 1,
+            history: Vec::new(),
+            synthetic_training_data: true,
+            backbone_sha256: Some(FACEAPI_EXPRESSION.sha256.into()),
+        };
+        std::fs::write(dir.join(INFO), serde_json::to_string(&info).unwrap()).unwrap();
+    }
+
+    /// Real frames (neutral and smiling, two posed photos) and their detected faces: the
+    /// first frame twice over (two faces per batch) to check the order of a batch.
+    fn frames() -> Vec<(Frame, Vec<TrackedFace>)> {
+        let d = root().join("tests/fixtures");
+        let mut det = Detector::new(&root().join("models"), &DetectConfig::default()).unwrap();
+        [
+            "single_face/000000.jpg",
+            "single_face/000060.jpg",
+            "posed/0-f1-su-ph.jpg",
+            "posed/45-m7-di-ph.jpg",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (w, h, rgb) = crate::source::load_rgb(&d.join(f)).unwrap();
+            let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
+            let mut boxes = det.detect(&frame);
+            assert!(!boxes.is_empty(), "no face in {f}");
+            boxes.truncate(1);
+            if i == 0 {
+                // A second, smaller face in the same frame.
+                let mut b = boxes[0];
+                b.w *= 0.8;
+                b.h *= 0.8;
+                boxes.push(b);
+            }
+            (frame, Tracker::new(Default::default()).update(&boxes))
+        })
+        .collect()
+    }
+
+    fn with_model(dir: Option<PathBuf>) -> ClassifierOptions {
+        ClassifierOptions {
+            au_model: dir,
+            ..ClassifierOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_box_crop_network_gives_the_default_runs_emotions_from_its_one_pass_beside_the_landmarks() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
+        let models = root().join("models");
+        let (boxed, tuned) = (tmp.path().join("box"), tmp.path().join("box-tuned"));
+        model(&boxed, AuCrop::Box, false);
+        model(&tuned, AuCrop::Box, true);
+        let mut one = Classifier::load(&models, &with_model(Some(boxed.clone()))).unwrap();
+        let mut two = Classifier::load(&models, &with_model(Some(tuned))).unwrap();
+        let mut today = Classifier::load(&models, &with_model(None)).unwrap();
+        assert!(one.one_pass() && !two.one_pass());
+        // The pass runs on its own thread (the landmarks run), and the expression net is
+        // not loaded: one backbone pass per face.
+        let t = one.trained.as_ref().unwrap();
+        assert!(matches!(t.runner, AuRunner::Worker(_)));
+        assert!(one.expression.is_none());
+        assert!(one.models().iter().any(|m| m.role.contains("box crop")));
+        // Asked for another margin, the box-crop network's crop is not the expression net's:
+        // the emotions keep their own pass.
+        let other = ClassifierOptions {
+            emotion_margin: Some(0.1),
+            ..with_model(Some(boxed.clone()))
+        };
+        assert!(!Classifier::load(&models, &other).unwrap().one_pass());
+        // The direct forward pass of the same network on the same crops.
+        let (net, _) = load(&boxed).unwrap();
+        let mut worst = 0f32;
+        for (frame, faces) in frames() {
+            let s1 = one.classify(&frame, &mut faces.clone()).unwrap();
+            let s2 = two.classify(&frame, &mut faces.clone()).unwrap();
+            let s0 = today.classify(&frame, &mut faces.clone()).unwrap();
+            assert_eq!(s1.len(), faces.len());
+            for (i, f) in faces.iter().enumerate() {
+                // The emotions: the default run's (same crop, same weights, the input
+                // normalised by another route).
+                let (got, want) = (s1[i].emotions.unwrap(), s0[i].emotions.unwrap());
+                for (a, b) in got.iter().zip(&want) {
+                    worst = worst.max((a - b).abs());
+                }
+                assert_eq!(s1[i].happy, Some(got[HAPPINESS]));
+                // A fine-tuned box-crop network: today's emotions, bit for bit.
+                assert_eq!(s2[i].emotions, s0[i].emotions);
+                // Landmarks and pose still come from the landmark net, as by default.
+                assert_eq!(s1[i].landmarks, s0[i].landmarks);
+                // The AU probabilities: the network's own on the expression net's crop.
+                let crop = box_crop(&frame, &f.bbox, EmotionModel::FaceApi.crop_margin(), 112);
+                let x = to_tensor(&crop, 1, 112, &Device::Cpu).unwrap();
+                let feat = net.features(&x).unwrap();
+                let pooled = feat.mean(candle_core::D::Minus1).unwrap();
+                let pooled = pooled.mean(candle_core::D::Minus1).unwrap();
+                let au = candle_nn::ops::sigmoid(&net.heads(&pooled).unwrap().au).unwrap();
+                let au = au.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let p = s1[i].au_prob.unwrap();
+                for (a, b) in p.iter().zip(&au) {
+                    assert!((a - b).abs() < 1e-6, "AU probabilities {p:?} vs {au:?}");
+                }
+                assert!(s1[i].au_cam.is_some() && s0[i].au_cam.is_none());
+            }
+        }
+        // Measured 3.0e-7 over these 5 faces (AMD EPYC, 2 cores): the same products, the input
+        // normalised by another route; 1e-5 leaves 30x.
+        eprintln!("largest box one-pass vs default emotion difference: {worst:e}");
+        assert!(worst < 1e-5, "one-pass emotions differ by {worst}");
+    }
+
+    #[test]
+    fn a_box_crop_networks_maps_lie_on_the_face_box() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));
+        let dir = tmp.path().join("box");
+        model(&dir, AuCrop::Box, false);
+        let models = root().join("models");
+        let mut cls = Classifier::load(&models, &with_model(Some(dir))).unwrap();
+        for (frame, faces) in frames() {
+            let scores = cls.classify(&frame, &mut faces.clone()).unwrap();
+            for (f, s) in faces.iter().zip(&scores) {
+                let cam = s.au_cam.as_ref().unwrap();
+                let [a, b, tx, ty] = cam.to_cell;
+                let side = cam.side as f32;
+                // The face box's corners are the map's corners (margin 0, the box inside the
+                // frame): the transform is the box crop's, not an alignment.
+                let b0 = f.bbox;
+                let cell = |x: f32, y: f32| (a * x - b * y + tx, b * x + a * y + ty);
+                let inside = b0.x >= 0.0
+                    && b0.y >= 0.0
+                    && b0.x + b0.w <= frame.width as f32
+                    && b0.y + b0.h <= frame.height as f32;
+                if inside && (b0.w - b0.h).abs() < 1.0 {
+                    let (x0, y0) = cell(b0.x, b0.y);
+                    let (x1, y1) = cell(b0.x + b0.w, b0.y + b0.h);
+                    for (got, want) in [(x0, 0.0), (y0, 0.0), (x1, side), (y1, side)] {
+                        assert!((got - want).abs() < 0.1, "corner at {got}, want {want}");
+                    }
+                }
+                assert_eq!(b, 0.0);
+                // Each AU's peak cell, mapped back to the frame, lies in the face box.
+                let n = cam.side * cam.side;
+                for k in 0..NUM_AUS {
+                    let m = &cam.maps[k * n..(k + 1) * n];
+                    let peak = (0..n).max_by(|&i, &j| m[i].total_cmp(&m[j])).unwrap();
+                    let (cx, cy) = (
+                        (peak % cam.side) as f32 + 0.5,
+                        (peak / cam.side) as f32 + 0.5,
+                    );
+                    let (x, y) = ((cx - tx) / a, (cy - ty) / a);
+                    // Slack: half a cell, and the square crop's overhang of a box that is
+                    // not square.
+                    let sx = 0.5 / a + (b0.h - b0.w).max(0.0) / 2.0;
+                    let sy = 0.5 / a + (b0.w - b0.h).max(0.0) / 2.0;
+                    assert!(
+                        x >= b0.x - sx
+                            && x <= b0.x + b0.w + sx
+                            && y >= b0.y - sy
+                            && y <= b0.y + b0.h + sy,
+                        "AU {k}: peak at ({x}, {y}), face box {b0:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_box_crop_is_the_expression_nets_crop() {
+        assert_eq!(BOX_CROP_MARGIN, EmotionModel::FaceApi.crop_margin());
+        assert_eq!(
+            AuNetConfig::faceapi(Backbone::FaceapiExpression).input,
+            EmotionModel::FaceApi.input_size()
+        );
     }
 }

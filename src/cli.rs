@@ -378,6 +378,13 @@ pub(crate) struct TrainArgs {
     /// backbone, the only size it takes]. (`--input` is an old name for it).
     #[arg(long, alias = "input", value_name = "PX")]
     pub(crate) px: Option<u32>,
+    /// The face crop the network learns on, kept in model.json for the pipeline, eval and
+    /// cam: `aligned` (rotated and scaled on the eyes and nose tip, after the landmark
+    /// network: the more accurate, see BENCHMARKS.md) or `box` (the expression net's crop of
+    /// the detector's box: with the faceapi-expression backbone frozen, one pass beside the
+    /// landmark network gives the AUs and the emotions at no extra latency).
+    #[arg(long, default_value = "aligned", value_name = "KIND")]
+    pub(crate) crop: String,
     /// Channels of the first block (from scratch).
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
@@ -450,6 +457,9 @@ pub(crate) struct LrFindArgs {
     /// Channels of the first block (from scratch), as for `facs train`.
     #[arg(long, default_value_t = 8)]
     pub(crate) width: usize,
+    /// The face crop, as for `facs train`: aligned or box.
+    #[arg(long, default_value = "aligned", value_name = "KIND")]
+    pub(crate) crop: String,
     /// Random seed: the same seed and data give the same sweep.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Parser;
 
+use facs::align::AuCrop;
 use facs::calibrate::thresholds::calibration_file;
 use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
@@ -401,6 +402,7 @@ fn load_faces(
     images: &Path,
     models: &Path,
     side: u32,
+    crop: AuCrop,
     cache: &Path,
     progress: &ProgressFn,
 ) -> anyhow::Result<facs::train::faces::Prepared> {
@@ -410,6 +412,7 @@ fn load_faces(
         &ds.samples,
         models,
         side,
+        crop,
         Some(cache),
         Some(progress),
     )?;
@@ -728,6 +731,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 patience: args.patience,
                 augment: !args.no_augment,
                 seed: args.seed,
+                crop: args.crop.parse()?,
                 ..Default::default()
             };
             // Settings that cannot make a model are refused before any data is read.
@@ -737,9 +741,10 @@ fn real_main() -> anyhow::Result<Ending> {
             }
             let models = args.models.clone().unwrap_or_else(default_models_dir);
             let cache = args.out.join("crops");
-            let input = cfg.net.input;
-            let load =
-                |csv: &PathBuf| load_faces(csv, &args.images, &models, input, &cache, &progress);
+            let (input, crop) = (cfg.net.input, cfg.crop);
+            let load = |csv: &PathBuf| {
+                load_faces(csv, &args.images, &models, input, crop, &cache, &progress)
+            };
             let train = load(&args.csv)?;
             let val = match &args.val {
                 Some(v) => load(v)?,
@@ -795,6 +800,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 lr: args.lr,
                 batch: args.batch,
                 seed: args.seed,
+                crop: args.crop.parse()?,
                 ..Default::default()
             };
             cfg.validate()?;
@@ -809,6 +815,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.images,
                 &models,
                 cfg.net.input,
+                cfg.crop,
                 &args.out.join("crops"),
                 &progress,
             )?;
@@ -857,6 +864,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 &args.images,
                 &models,
                 info.config.net.input,
+                info.config.crop,
                 &args.au_model.join("crops"),
                 &progress,
             )?;
@@ -905,6 +913,7 @@ fn real_main() -> anyhow::Result<Ending> {
                 images,
                 &models,
                 info.config.net.input,
+                info.config.crop,
                 &model.join("crops"),
                 &progress,
             )?;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use common::{facs, root};
-use facs::align::au_net_crop;
+use facs::align::{au_net_crop, AuCrop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
@@ -149,7 +149,13 @@ fn one_pass_gives_the_bundled_expression_nets_emotions_and_a_fine_tuned_backbone
             .unwrap()
             .remove(0);
         // One pass: the bundled expression net on the same (the AU network's) crop.
-        let crop = au_net_crop(&frame, &faces[0].bbox, s1.landmarks.as_ref(), 112);
+        let crop = au_net_crop(
+            &frame,
+            &faces[0].bbox,
+            s1.landmarks.as_ref(),
+            112,
+            AuCrop::Aligned,
+        );
         let want = head.predict(&crop, 1).unwrap()[0];
         let got = s1.emotions.unwrap();
         for (a, b) in got.iter().zip(&want) {

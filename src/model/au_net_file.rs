@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use super::au_net::{AuNet, AuNetConfig, Backbone};
+use crate::align::AuCrop;
 use crate::error::{first_line, Error, Result};
 
 /// Training settings. With a pretrained backbone, training has two phases: `frozen_epochs`
@@ -36,6 +37,10 @@ pub struct TrainConfig {
     pub patience: usize,
     pub augment: bool,
     pub seed: u64,
+    /// The face crop the network is trained on and fed (`--crop`); a model.json written
+    /// before the choice existed has none: aligned, the only crop then.
+    #[serde(default)]
+    pub crop: AuCrop,
 }
 
 fn default_backbone_lr_div() -> f64 {
@@ -56,6 +61,7 @@ impl Default for TrainConfig {
             patience: 5,
             augment: true,
             seed: 0,
+            crop: AuCrop::Aligned,
         }
     }
 }
@@ -365,5 +371,32 @@ mod tests {
             let files = std::fs::read_dir(tmp.path()).unwrap().count();
             assert_eq!(files, 2, "round {round} wrote a file");
         }
+    }
+
+    #[test]
+    fn the_crop_is_stored_and_a_file_without_it_is_aligned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = model_folder(tmp.path());
+        // Written before the crop was a choice: no `crop` field, the aligned crop.
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(v["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("crop")
+            .is_some());
+        std::fs::write(tmp.path().join(INFO), v.to_string()).unwrap();
+        let (_, info) = load(tmp.path()).unwrap();
+        assert_eq!(info.config.crop, AuCrop::Aligned);
+        // A box-crop model says so and is read back as one.
+        v["config"]["crop"] = serde_json::to_value(AuCrop::Box).unwrap();
+        std::fs::write(tmp.path().join(INFO), v.to_string()).unwrap();
+        assert!(v.to_string().contains("\"crop\":\"box\""));
+        let (_, info) = load(tmp.path()).unwrap();
+        assert_eq!(info.config.crop, AuCrop::Box);
+        // An unknown crop is refused, naming model.json.
+        v["config"]["crop"] = "tight".into();
+        std::fs::write(tmp.path().join(INFO), v.to_string()).unwrap();
+        let e = load(tmp.path()).err().unwrap().to_string();
+        assert!(e.contains(INFO), "{e}");
     }
 }

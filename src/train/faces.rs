@@ -1,7 +1,8 @@
 //! Faces for training and evaluation, prepared exactly as the live pipeline prepares them:
 //! the pipeline's detector finds the largest face, the landmark network places it, and the
-//! crop is aligned to the 5-point template (a box crop when landmarks fail). Crops are
-//! cached as PNG so later epochs and runs skip detection.
+//! crop is the network's ([`AuCrop`]): aligned to the 5-point template (a box crop when
+//! landmarks fail), or the expression net's box crop. Crops are cached as PNG so later
+//! epochs and runs skip detection.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use super::dataset::Sample;
 use super::synth::is_synthetic;
-use crate::align::au_net_crop_and_landmarks;
+use crate::align::{au_net_crop_and_landmarks, AuCrop};
 use crate::config::DetectConfig;
 use crate::detect::Detector;
 use crate::error::{Error, Result};
@@ -68,23 +69,25 @@ pub struct FacePreparer {
     detector: Detector,
     landmarks: LandmarkNet,
     side: u32,
+    crop: AuCrop,
     scratch: Vec<u8>,
 }
 
 impl FacePreparer {
     /// # Errors
     /// The detector or landmark weights cannot be loaded.
-    pub fn new(models_dir: &Path, side: u32) -> Result<Self> {
+    pub fn new(models_dir: &Path, side: u32, crop: AuCrop) -> Result<Self> {
         Ok(FacePreparer {
             detector: Detector::new(models_dir, &DetectConfig::default())?,
             landmarks: LandmarkNet::load(models_dir, &Device::Cpu)?,
             side,
+            crop,
             scratch: Vec::new(),
         })
     }
 
-    /// The aligned crop of the largest face in `frame` and its landmarks in crop pixels, or
-    /// None without a face.
+    /// The crop of the largest face in `frame` and its landmarks in crop pixels (found for
+    /// either crop: augmentation and the report use them), or None without a face.
     ///
     /// # Errors
     /// The landmark network failed.
@@ -98,21 +101,28 @@ impl FacePreparer {
             &face,
             marks[0].as_ref(),
             self.side,
+            self.crop,
         )))
     }
 }
 
-/// Bumped whenever [`crate::align::au_net_crop`] changes, so that a cache never serves crops
-/// of another kind.
-const CROP_VERSION: &str = "rigid3";
+/// The crop kind in a cache name, bumped whenever [`crate::align::au_net_crop`] changes that
+/// kind, so that a cache never serves crops of another kind.
+fn crop_version(crop: AuCrop) -> &'static str {
+    match crop {
+        AuCrop::Aligned => "rigid3",
+        AuCrop::Box => "box1",
+    }
+}
 
 /// The cache file name of an image's crop: a digest of the image's bytes (so a changed
 /// image is prepared again, and a moved one is still found), the crop size, the crop kind
 /// and the landmark weights that placed the face.
-fn cache_name(image_bytes: &[u8], side: u32) -> String {
+fn cache_name(image_bytes: &[u8], side: u32, crop: AuCrop) -> String {
     let digest = sha256_hex(image_bytes);
     let marks = FACEAPI_LANDMARKS.sha256.get(..8).unwrap_or("");
-    format!("{}_{side}_{CROP_VERSION}_{marks}", &digest[..32])
+    let kind = crop_version(crop);
+    format!("{}_{side}_{kind}_{marks}", &digest[..32])
 }
 
 /// What became of one image.
@@ -132,6 +142,7 @@ fn prepare_one(
     preparer: &mut Option<FacePreparer>,
     models_dir: &Path,
     side: u32,
+    crop: AuCrop,
     cache: Option<&Path>,
 ) -> Result<Outcome> {
     // The image is read once: its bytes name the cache entry and, on a miss, are decoded.
@@ -139,7 +150,7 @@ fn prepare_one(
         Ok(b) => b,
         Err(e) => return Ok(Outcome::Unreadable(Error::io(&s.path, e).to_string())),
     };
-    let cached = cache.map(|d| d.join(cache_name(&bytes, side)));
+    let cached = cache.map(|d| d.join(cache_name(&bytes, side, crop)));
     if let Some(c) = &cached {
         if c.with_extension("png").is_file() {
             return Ok(match load_rgb(&c.with_extension("png")) {
@@ -164,7 +175,7 @@ fn prepare_one(
     };
     let p = match preparer.as_mut() {
         Some(p) => p,
-        None => preparer.insert(FacePreparer::new(models_dir, side)?),
+        None => preparer.insert(FacePreparer::new(models_dir, side, crop)?),
     };
     let crop = p.crop_frame(&frame)?;
     if let Some(c) = &cached {
@@ -207,7 +218,8 @@ fn read_landmarks(path: &Path) -> Option<Landmarks> {
 
 /// Prepares every sample (see [`prepare_one`]) on one worker thread per core, each with its
 /// own detector and landmark network; the result is in sample order whatever the threads.
-/// Images that cannot be read or show no face are listed, not fatal.
+/// Images that cannot be read or show no face are listed, not fatal. The crop is
+/// [`AuCrop::Aligned`] ([`prepare_with_progress`] takes either).
 ///
 /// # Errors
 /// Models cannot be loaded, or the cache folder cannot be written.
@@ -217,10 +229,11 @@ pub fn prepare(
     side: u32,
     cache: Option<&Path>,
 ) -> Result<Prepared> {
-    prepare_with_progress(samples, models_dir, side, cache, None)
+    prepare_with_progress(samples, models_dir, side, AuCrop::Aligned, cache, None)
 }
 
-/// [`prepare`], reporting each face prepared to `progress` (task `faces`).
+/// [`prepare`] with the crop `crop`, reporting each face prepared to `progress` (task
+/// `faces`).
 ///
 /// # Errors
 /// As [`prepare`].
@@ -228,11 +241,12 @@ pub fn prepare_with_progress(
     samples: &[Sample],
     models_dir: &Path,
     side: u32,
+    crop: AuCrop,
     cache: Option<&Path>,
     progress: Option<&ProgressFn>,
 ) -> Result<Prepared> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let result = prepare_on(samples, models_dir, side, cache, threads, progress);
+    let result = prepare_on(samples, models_dir, side, crop, cache, threads, progress);
     report(progress, Progress::Done { task: "faces" });
     result
 }
@@ -242,6 +256,7 @@ fn prepare_on(
     samples: &[Sample],
     models_dir: &Path,
     side: u32,
+    crop: AuCrop,
     cache: Option<&Path>,
     threads: usize,
     progress: Option<&ProgressFn>,
@@ -271,7 +286,7 @@ fn prepare_on(
                             .step_by(threads)
                             .map(|s| {
                                 let outcome =
-                                    prepare_one(s, &mut preparer, models_dir, side, cache);
+                                    prepare_one(s, &mut preparer, models_dir, side, crop, cache);
                                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                                 report(
                                     progress,
@@ -363,7 +378,7 @@ mod tests {
     #[test]
     fn crops_are_the_same_whatever_the_number_of_threads() {
         let (models, samples) = fixtures();
-        let one = prepare_on(&samples, &models, 48, None, 1, None).unwrap();
+        let one = prepare_on(&samples, &models, 48, AuCrop::Aligned, None, 1, None).unwrap();
         for threads in [2, 3] {
             // Every sample is reported once, whatever thread prepared it.
             let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -373,7 +388,16 @@ mod tests {
                     into.lock().unwrap().push((done, total));
                 }
             };
-            let many = prepare_on(&samples, &models, 48, None, threads, Some(&sink)).unwrap();
+            let many = prepare_on(
+                &samples,
+                &models,
+                48,
+                AuCrop::Aligned,
+                None,
+                threads,
+                Some(&sink),
+            )
+            .unwrap();
             let mut seen = seen.lock().unwrap().clone();
             seen.sort();
             let n = samples.len() as u64;
@@ -386,7 +410,7 @@ mod tests {
         }
         assert_eq!(one.len(), samples.len() - 1);
         // The crops are in sample order: the first crop is the first image's.
-        let first = prepare_on(&samples[..1], &models, 48, None, 1, None).unwrap();
+        let first = prepare_on(&samples[..1], &models, 48, AuCrop::Aligned, None, 1, None).unwrap();
         assert!(first.crop(0) == one.crop(0));
     }
 
@@ -401,21 +425,107 @@ mod tests {
             ..samples[0].clone()
         };
         std::fs::copy(&samples[0].path, &image).unwrap();
-        let first = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
+        let first = prepare_on(
+            &[sample(&image)],
+            &models,
+            48,
+            AuCrop::Aligned,
+            Some(&cache),
+            1,
+            None,
+        )
+        .unwrap();
         assert_eq!(first.skipped.from_cache, 0);
-        let again = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
+        let again = prepare_on(
+            &[sample(&image)],
+            &models,
+            48,
+            AuCrop::Aligned,
+            Some(&cache),
+            1,
+            None,
+        )
+        .unwrap();
         assert_eq!(again.skipped.from_cache, 1);
         // Another picture under the same name: prepared afresh, its own crop.
         std::fs::copy(&samples[5].path, &image).unwrap();
-        let changed = prepare_on(&[sample(&image)], &models, 48, Some(&cache), 1, None).unwrap();
-        let fresh = prepare_on(&[sample(&samples[5].path)], &models, 48, None, 1, None).unwrap();
+        let changed = prepare_on(
+            &[sample(&image)],
+            &models,
+            48,
+            AuCrop::Aligned,
+            Some(&cache),
+            1,
+            None,
+        )
+        .unwrap();
+        let fresh = prepare_on(
+            &[sample(&samples[5].path)],
+            &models,
+            48,
+            AuCrop::Aligned,
+            None,
+            1,
+            None,
+        )
+        .unwrap();
         assert_eq!(changed.skipped.from_cache, 0);
         assert!(changed.crops == fresh.crops && changed.crops != first.crops);
         // The same bytes under another name: served from the cache.
         let moved = tmp.path().join("moved.jpg");
         std::fs::copy(&samples[5].path, &moved).unwrap();
-        let found = prepare_on(&[sample(&moved)], &models, 48, Some(&cache), 1, None).unwrap();
+        let found = prepare_on(
+            &[sample(&moved)],
+            &models,
+            48,
+            AuCrop::Aligned,
+            Some(&cache),
+            1,
+            None,
+        )
+        .unwrap();
         assert_eq!(found.skipped.from_cache, 1);
         assert!(found.crops == fresh.crops);
+    }
+
+    #[test]
+    fn a_box_crop_is_the_expression_nets_crop_of_the_detected_face_and_cached_apart() {
+        let (models, samples) = fixtures();
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Some(tmp.path().join("crops"));
+        let one = &samples[..1];
+        let prep = |crop| prepare_on(one, &models, 112, crop, cache.as_deref(), 1, None).unwrap();
+        let boxed = prep(AuCrop::Box);
+        // The other kind is never served from the cache.
+        let aligned = prep(AuCrop::Aligned);
+        assert_eq!(
+            (boxed.skipped.from_cache, aligned.skipped.from_cache),
+            (0, 0)
+        );
+        assert!(boxed.crops != aligned.crops);
+        let again = prep(AuCrop::Box);
+        assert_eq!(again.skipped.from_cache, 1);
+        assert!(again.crops == boxed.crops);
+        // Cached landmarks are written to 0.01 px.
+        let (a, b) = (again.landmarks[0].unwrap(), boxed.landmarks[0].unwrap());
+        assert!(a
+            .iter()
+            .zip(&b)
+            .all(|(p, q)| (p.0 - q.0).abs() <= 0.006 && (p.1 - q.1).abs() <= 0.006));
+        // The crop face-api's expression net takes of the face the pipeline's detector finds.
+        let (w, h, rgb) = load_rgb(&one[0].path).unwrap();
+        let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        let face = Detector::new(&models, &DetectConfig::default())
+            .unwrap()
+            .detect(&frame)[0];
+        let margin = crate::model::emotion::EmotionModel::FaceApi.crop_margin();
+        let want = crate::align::box_crop(&frame, &face, margin, 112);
+        assert!(boxed.crop(0) == want.as_slice());
+        // The landmarks are still found, in the box crop's pixels: the eyes in its upper half.
+        let pts = boxed.landmarks[0].unwrap();
+        assert!(
+            pts[36..48].iter().all(|p| p.1 > 0.0 && p.1 < 56.0),
+            "{pts:?}"
+        );
     }
 }
