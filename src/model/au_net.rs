@@ -779,8 +779,8 @@ mod tests {
             .trunk()
             .forward(&Tensor::from_vec(luma, (1, 1, 200, 200), &dev).unwrap())
             .unwrap();
-        // 1e-4, as for the grey crops; luma rounded to a byte (as align::luma gives it)
-        // instead of kept in float moved this map by 0.044.
+        // Measured 3.8e-6 (AMD EPYC, AVX-512); 1e-4 leaves 26x. Luma rounded to a byte (as
+        // align::luma gives it) instead of kept in float moved this map by 0.044.
         let d = crate::model::ops::close(&got, &want);
         eprintln!("facex trunk, coloured crop vs its luma: largest difference {d:e}");
         assert!(d < 1e-4, "{d}");
@@ -883,12 +883,13 @@ mod tests {
             let down = loss_at(&w);
             let numeric = (up - down) / (2.0 * h as f64);
             let analytic = g1[i] as f64;
-            // float32 losses differenced over 0.02, and ReLU6 kinks crossed by the step:
-            // measured gaps up to 0.0032 (0.045 numeric against 0.048 analytic; the others
-            // within 2%, entry 100 zero both ways; AMD EPYC, AVX-512). 10% of the larger
-            // magnitude plus 0.005 leaves 3x on the worst entry and still fails a wrong or
-            // missing backward pass, which is off by whole factors or in sign.
-            let tol = 0.1 * numeric.abs().max(analytic.abs()) + 0.005;
+            // float32 losses differenced over 0.02, and ReLU6 kinks crossed by the step (the
+            // heads are random, so each run differs): measured gaps up to 0.0048 in two
+            // runs (-0.0272 numeric against -0.0320 analytic; entry 100 zero both ways; AMD
+            // EPYC, AVX-512). 25% of the larger magnitude plus 0.01 leaves 3x on that entry
+            // and still fails a wrong backward pass, off by whole factors or in sign (a
+            // factor of 2 on entry 40, about -0.07, is off by 0.07 against a bound of 0.03).
+            let tol = 0.25 * numeric.abs().max(analytic.abs()) + 0.01;
             eprintln!("Conv1 weight {i}: numeric {numeric:.5}, analytic {analytic:.5}");
             assert!(
                 (numeric - analytic).abs() < tol,
