@@ -5,8 +5,9 @@
 //! The target: one epoch of 25,000 images at the default input size in 5 minutes, i.e. 83
 //! images per second. On a face-api backbone (112 px): the feature cache of phase 1 (the
 //! frozen backbone once per face), an epoch of phase 1 (the heads on cached features) and an
-//! epoch of phase 2 (every layer); and the depthwise 3x3 kernel's forward + backward pass
-//! against the same computed by candle's own ops.
+//! epoch of phase 2 (every layer); the same on facex's MobileNetV2 (200 px); and the
+//! depthwise 3x3 kernel's forward + backward pass against the same computed by candle's own
+//! ops.
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -106,9 +107,24 @@ fn training(c: &mut Criterion) {
 }
 
 fn backbone(c: &mut Criterion) {
+    backbone_epochs(
+        c,
+        "backbone_32_faces",
+        AuNetConfig::faceapi(Backbone::FaceapiExpression),
+    );
+    // facex's MobileNetV2 (200 px, 1280 x 6 x 6 map): `cargo bench --bench training -- facex`.
+    backbone_epochs(
+        c,
+        "facex_backbone_32_faces",
+        AuNetConfig::for_backbone(Backbone::FacexMobilenetv2),
+    );
+    depthwise(c);
+}
+
+/// The feature cache, a phase 1 epoch and a phase 2 epoch of 32 faces on a backbone.
+fn backbone_epochs(c: &mut Criterion, group: &str, net: AuNetConfig) {
     let n = 32;
-    let d = data(n, 112);
-    let net = AuNetConfig::faceapi(Backbone::FaceapiExpression);
+    let d = data(n, net.input);
     let run = |frozen_epochs: usize, epochs: usize, dir: &std::path::Path| {
         let cfg = TrainConfig {
             net: net.clone(),
@@ -118,7 +134,7 @@ fn backbone(c: &mut Criterion) {
         };
         train(&cfg, &d, &Prepared::default(), dir, &Default::default()).expect("train")
     };
-    let mut g = c.benchmark_group("backbone_32_faces");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10).throughput(Throughput::Elements(n as u64));
     // A fresh folder each time: the features are computed, not read from the cache.
     g.bench_function("feature_cache", |b| {
@@ -138,7 +154,9 @@ fn backbone(c: &mut Criterion) {
     let out = tempfile::tempdir().expect("temp dir");
     g.bench_function("phase2_epoch", |b| b.iter(|| run(0, 1, out.path())));
     g.finish();
+}
 
+fn depthwise(c: &mut Criterion) {
     // Depthwise 3x3 forward + backward at the size of the second dense block (64 channels,
     // 28x28, batch 32): facs's kernels against candle's grouped conv2d.
     use candle_core::{Device, Tensor, Var};

@@ -353,7 +353,8 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// The trunk: faceapi-expression or faceapi-landmarks (face-api's feature extractor,
-    /// pretrained on real faces, then fine-tuned) or scratch (facs's small CNN).
+    /// pretrained on real faces, 112 px), facex-mobilenetv2 (facex's MobileNetV2, 200 px,
+    /// grey), each then fine-tuned, or scratch (facs's small CNN).
     #[arg(long, default_value = "faceapi-expression", value_name = "NAME")]
     pub(crate) backbone: String,
     /// Epochs with every layer learning (on a backbone: after the frozen ones)

@@ -382,10 +382,7 @@ fn eval_frames(
 /// The network's shape for `--backbone`, `--input` and `--width`: 48 px from scratch unless
 /// given, a backbone's own input size (validated later) otherwise.
 fn net_config(backbone: Backbone, input: Option<u32>, width: usize) -> AuNetConfig {
-    let mut net = match backbone {
-        Backbone::Scratch => AuNetConfig::small(),
-        b => AuNetConfig::faceapi(b),
-    };
+    let mut net = AuNetConfig::for_backbone(backbone);
     net.input = input.unwrap_or(net.input);
     net.width = width;
     net

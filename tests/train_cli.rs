@@ -522,6 +522,7 @@ fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
         (&["--backbone", "scratch", "--px", "20"], "input"),
         (&["--backbone", "scratch", "--px", "8"], "input"),
         (&["--px", "48"], "input"),
+        (&["--backbone", "facex-mobilenetv2", "--px", "112"], "input"),
         (&["--backbone", "scratch", "--width", "0"], "width"),
         (&["--backbone", "resnet"], "backbone"),
         (

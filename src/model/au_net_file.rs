@@ -219,7 +219,7 @@ pub fn load_with_sha256(model_dir: &Path) -> Result<(AuNet, ModelInfo, String)> 
 
 /// Whether the backbone of a model's weights (`model.safetensors` bytes, tensors under
 /// [`Backbone::PREFIX`]) is, tensor for tensor and bit for bit, the network in `bundled`
-/// (a bundled face-api weight file's bytes, its fully connected layer left out). True only
+/// (a bundled backbone weight file's bytes, its output layer left out). True only
 /// when the training never changed the backbone (backbone frozen throughout).
 ///
 /// # Errors
@@ -250,7 +250,12 @@ pub fn backbone_matches(weights: &[u8], bundled: &[u8]) -> Result<bool> {
             return Ok(false);
         }
     }
-    let trunk_tensors = bundled.keys().filter(|k| !k.starts_with("fc.")).count();
+    // The bundled file's own output layer (face-api's `fc.`, facex's `predictis.`) is no
+    // part of a backbone.
+    let trunk_tensors = bundled
+        .keys()
+        .filter(|k| !k.starts_with("fc.") && !k.starts_with("predictis."))
+        .count();
     Ok(count > 0 && count == trunk_tensors)
 }
 

@@ -4,8 +4,9 @@
 //! convolution's bias, so inference is convolutions, ReLU6 and residual sums.
 //!
 //! The input is a grey face crop repeated into three channels; the three channels being equal,
-//! the first convolution's weights are summed over them at load time and the network takes
-//! the grey crop directly (the same sums, in another order).
+//! the first convolution's weights are summed over them and the network takes the grey crop
+//! directly (the same sums, in another order). The layers up to the last feature map are a
+//! [`Trunk`] of their own, which facs's AU network also uses as a trainable backbone.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -27,8 +28,8 @@ pub const LABELS: [&str; 7] = [
     "surprised",
 ];
 /// Channels of the last feature map, and its side for a 200x200 input.
-const FEATURES: usize = 1280;
-const FEATURE_SIDE: usize = 6;
+pub const FEATURES: usize = 1280;
+pub const FEATURE_SIDE: usize = 6;
 
 /// Keras's ZeroPadding2D before a stride-2 3x3 convolution on an even side: one row and
 /// one column, after (bottom, right).
@@ -118,13 +119,75 @@ const PLAN: [(usize, usize); 16] = [
     (320, 1),
 ];
 
-/// The MobileNetV2 network.
+/// The layers from Conv1 to Conv_1 (with its ReLU6): a grey crop [n, 1, 200, 200] in [0, 1]
+/// to the [n, 1280, 6, 6] map that feeds facex's dense layer. Used by [`FacexNet`] for
+/// inference and by facs's AU network as a trainable backbone (loaded from a `VarBuilder`
+/// over the same tensor names, so its weights can be variables).
 #[derive(Debug)]
-pub struct FacexNet {
-    /// Conv1 with its weights summed over the three (equal) input channels.
+pub struct Trunk {
+    /// Conv1 as stored, [32, 3, 3, 3]: summed over its three input channels at each forward
+    /// pass (the input's three channels are equal), so a variable behind it stays trainable.
     conv1: Conv,
     blocks: Vec<Block>,
     conv_last: Conv,
+}
+
+impl Trunk {
+    /// Loads the trunk's tensors (facex's names: `Conv1`, `expanded_conv_*`, `block_N_*`,
+    /// `Conv_1`) from `vb`.
+    ///
+    /// # Errors
+    /// [`Error::Weights`] naming the first missing or wrongly shaped tensor.
+    pub fn load(vb: &VarBuilder) -> Result<Self> {
+        let conv1 = Conv::load(vb, "Conv1", (32, 3, 3, 3))?;
+        let mut blocks = vec![Block {
+            expand: None,
+            depthwise: Conv::load(vb, "expanded_conv_depthwise", (32, 1, 3, 3))?,
+            project: Conv::load(vb, "expanded_conv_project", (16, 32, 1, 1))?,
+            stride: 1,
+            residual: false,
+        }];
+        let mut cin = 16;
+        for (i, &(cout, stride)) in PLAN.iter().enumerate() {
+            let name = format!("block_{}", i + 1);
+            let mid = cin * 6;
+            blocks.push(Block {
+                expand: Some(Conv::load(vb, &format!("{name}_expand"), (mid, cin, 1, 1))?),
+                depthwise: Conv::load(vb, &format!("{name}_depthwise"), (mid, 1, 3, 3))?,
+                project: Conv::load(vb, &format!("{name}_project"), (cout, mid, 1, 1))?,
+                stride,
+                residual: stride == 1 && cin == cout,
+            });
+            cin = cout;
+        }
+        let conv_last = Conv::load(vb, "Conv_1", (FEATURES, 320, 1, 1))?;
+        Ok(Trunk {
+            conv1,
+            blocks,
+            conv_last,
+        })
+    }
+
+    /// The last feature map [n, 1280, 6, 6] (after Conv_1 and its ReLU6) of grey crops
+    /// `grey` [n, 1, 200, 200] with pixels in [0, 1]. Differentiable in the input and every
+    /// weight (each op has a backward pass), so fine-tuning trains through it.
+    ///
+    /// # Errors
+    /// A tensor operation failed (a wrong input shape included).
+    pub fn forward(&self, grey: &Tensor) -> candle_core::Result<Tensor> {
+        let w1 = self.conv1.w.sum_keepdim(1)?; // [32, 1, 3, 3]
+        let mut x = relu6(&self.conv1.bias(conv3x3(grey, &w1, PAD_STRIDE2, 2)?)?)?;
+        for block in &self.blocks {
+            x = block.forward(&x)?; // 16x100x100 ... 320x6x6
+        }
+        relu6(&self.conv_last.pointwise(&x)?)
+    }
+}
+
+/// The MobileNetV2 network.
+#[derive(Debug)]
+pub struct FacexNet {
+    trunk: Trunk,
     /// Dense layer weights [7, 1280 * 6 * 6] (NCHW flatten order), transposed for the product.
     dense_wt: Tensor,
     dense_b: Tensor,
@@ -139,37 +202,7 @@ impl FacexNet {
     pub fn from_bytes(bytes: Vec<u8>, device: &Device) -> Result<Self> {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, device)
             .map_err(|e| Error::Weights(format!("not a safetensors file: {e}")))?;
-        let conv1 = Conv::load(&vb, "Conv1", (32, 3, 3, 3))?;
-        let w = conv1
-            .w
-            .sum_keepdim(1)
-            .map_err(|e| tensor_error("Conv1.weight", e))?;
-        let conv1 = Conv { w, b: conv1.b };
-        let mut blocks = vec![Block {
-            expand: None,
-            depthwise: Conv::load(&vb, "expanded_conv_depthwise", (32, 1, 3, 3))?,
-            project: Conv::load(&vb, "expanded_conv_project", (16, 32, 1, 1))?,
-            stride: 1,
-            residual: false,
-        }];
-        let mut cin = 16;
-        for (i, &(cout, stride)) in PLAN.iter().enumerate() {
-            let name = format!("block_{}", i + 1);
-            let mid = cin * 6;
-            blocks.push(Block {
-                expand: Some(Conv::load(
-                    &vb,
-                    &format!("{name}_expand"),
-                    (mid, cin, 1, 1),
-                )?),
-                depthwise: Conv::load(&vb, &format!("{name}_depthwise"), (mid, 1, 3, 3))?,
-                project: Conv::load(&vb, &format!("{name}_project"), (cout, mid, 1, 1))?,
-                stride,
-                residual: stride == 1 && cin == cout,
-            });
-            cin = cout;
-        }
-        let conv_last = Conv::load(&vb, "Conv_1", (FEATURES, 320, 1, 1))?;
+        let trunk = Trunk::load(&vb)?;
         let n_in = FEATURES * FEATURE_SIDE * FEATURE_SIDE;
         let dense_w = vb
             .get((7, n_in), "predictis.weight")
@@ -182,13 +215,16 @@ impl FacexNet {
             .get(7, "predictis.bias")
             .map_err(|e| tensor_error("predictis.bias", e))?;
         Ok(FacexNet {
-            conv1,
-            blocks,
-            conv_last,
+            trunk,
             dense_wt,
             dense_b,
             device: device.clone(),
         })
+    }
+
+    /// The trunk (Conv1 .. Conv_1), for its last feature map.
+    pub fn trunk(&self) -> &Trunk {
+        &self.trunk
     }
 
     /// Logits for a batch of grey 200x200 crops (`n * 200 * 200` bytes), in the network's
@@ -212,19 +248,15 @@ impl FacexNet {
         Ok(out)
     }
 
-    fn logits_one(&self, grey: &[u8]) -> candle_core::Result<[f32; 7]> {
+    /// A grey crop's bytes as the trunk's [1, 1, 200, 200] input in [0, 1].
+    pub fn input_tensor(&self, grey: &[u8]) -> candle_core::Result<Tensor> {
         let side = INPUT as usize;
         let x: Vec<f32> = grey.iter().map(|&p| p as f32 / 255.0).collect();
-        let x = Tensor::from_vec(x, (1, 1, side, side), &self.device)?;
-        let mut x = relu6(
-            &self
-                .conv1
-                .bias(conv3x3(&x, &self.conv1.w, PAD_STRIDE2, 2)?)?,
-        )?;
-        for block in &self.blocks {
-            x = block.forward(&x)?; // 16x100x100 ... 320x6x6
-        }
-        let x = relu6(&self.conv_last.pointwise(&x)?)?; // [1, 1280, 6, 6]
+        Tensor::from_vec(x, (1, 1, side, side), &self.device)
+    }
+
+    fn logits_one(&self, grey: &[u8]) -> candle_core::Result<[f32; 7]> {
+        let x = self.trunk.forward(&self.input_tensor(grey)?)?; // [1, 1280, 6, 6]
         let x = x.flatten_all()?.unsqueeze(0)?; // NCHW flatten order, as the weights
         let y = x.matmul(&self.dense_wt)?.broadcast_add(&self.dense_b)?;
         let row = y.squeeze(0)?.to_vec1::<f32>()?;

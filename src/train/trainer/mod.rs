@@ -394,6 +394,10 @@ pub fn train(
                 "{0}x{0} RGB face crop aligned on the eyes and nose tip of the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25",
                 cfg.net.input
             ),
+            Backbone::FacexMobilenetv2 => format!(
+                "{0}x{0} RGB face crop aligned on the eyes and nose tip of the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25 (mapped inside to the facex-mobilenetv2 backbone's grey input, BT.601 luma / 255)",
+                cfg.net.input
+            ),
             b => format!(
                 "{0}x{0} RGB face crop aligned on the eyes and nose tip of the 5-point template at zoom {ALIGN_ZOOM}, pixels (p/255 - 0.5)/0.25 (mapped inside to the {b} backbone's (p - mean)/255)",
                 cfg.net.input
