@@ -8,7 +8,6 @@
 //! Paired AU-columns timing (the runs interleaved, for a host whose load drifts):
 //! FACS_BENCH_PAIRED=60 cargo bench --bench stages -- none
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -18,9 +17,7 @@ use facs::config::DetectConfig;
 use facs::detect::Detector;
 use facs::frame::{Analysed, FaceBox, FaceResult, Frame, Scores, StageTimes, TrackedFace};
 use facs::heatmap;
-use facs::model::au_net::{AuNetConfig, Backbone};
-use facs::model::au_net_file::{load, ModelInfo, TrainConfig, FORMAT, INFO, WEIGHTS};
-use facs::model::{read_verified, FACEAPI_EXPRESSION};
+use facs::model::au_net_file::{load, write_fixed_head_model};
 use facs::overlay::{draw, Canvas, Hud};
 use facs::track::Tracker;
 
@@ -215,57 +212,8 @@ fn overlay(c: &mut Criterion) {
 /// not depend on the heads' values) and the given crop; `fine_tuned` nudges one backbone
 /// tensor.
 fn au_model(dir: &Path, fine_tuned: bool, crop: AuCrop) {
-    use candle_core::{DType, Device, Tensor};
-    std::fs::create_dir_all(dir).expect("dir");
-    let dev = Device::Cpu;
-    let bytes = read_verified(&root().join("models"), &FACEAPI_EXPRESSION).expect("weights");
-    let mut named: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(&bytes, &dev)
-        .expect("weights")
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("fc."))
-        .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
-        .collect();
-    if fine_tuned {
-        let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
-        let nudged = (named[&k].clone() + 1e-3).expect("nudge");
-        named.insert(k, nudged);
-    }
-    for (name, rows) in [("au_head", 11), ("emotion_head", 7), ("happy_head", 1)] {
-        let w: Vec<f32> = (0..rows * 256)
-            .map(|i| 0.05 * (i as f32 * 0.37).sin())
-            .collect();
-        named.insert(
-            format!("{name}.weight"),
-            Tensor::from_vec(w, (rows, 256), &dev).expect("w"),
-        );
-        named.insert(
-            format!("{name}.bias"),
-            Tensor::zeros(rows, DType::F32, &dev).expect("b"),
-        );
-    }
-    candle_core::safetensors::save(&named, dir.join(WEIGHTS)).expect("save");
-    let info = ModelInfo {
-        format: FORMAT.into(),
-        facs_version: env!("CARGO_PKG_VERSION").into(),
-        config: TrainConfig {
-            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
-            epochs: usize::from(fine_tuned),
-            frozen_epochs: 1,
-            crop,
-            ..TrainConfig::default()
-        },
-        au_labels: facs::frame::au_names(),
-        emotion_labels: facs::frame::EMOTIONS
-            .iter()
-            .map(|e| e.to_string())
-            .collect(),
-        input: "112x112 RGB".into(),
-        best_epoch: 1,
-        history: Vec::new(),
-        synthetic_training_data: false,
-        backbone_sha256: None,
-    };
-    std::fs::write(dir.join(INFO), serde_json::to_string(&info).expect("json")).expect("write");
+    write_fixed_head_model(dir, &root().join("models"), crop, fine_tuned, false)
+        .expect("AU model folder");
 }
 
 /// The runs compared for the AU columns' cost: no AU network, and a one-pass network on

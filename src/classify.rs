@@ -717,80 +717,23 @@ impl Classifier {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use candle_core::{DType, Device, Tensor};
+    use candle_core::Device;
 
     use super::*;
     use crate::config::DetectConfig;
     use crate::detect::Detector;
     use crate::model::au_net::AuNetConfig;
-    use crate::model::au_net_file::{load, ModelInfo, TrainConfig, FORMAT, INFO};
+    use crate::model::au_net_file::{load, write_fixed_head_model};
     use crate::track::Tracker;
 
     fn root() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// A model folder as `facs train --backbone faceapi-expression --epochs 0` leaves it
-    /// (the bundled extractor unchanged under `backbone.`) with fixed, seeded heads and the
-    /// given crop; `fine_tuned` nudges one backbone tensor, as phase 2 would.
+    /// A one-pass model folder with fixed heads ([`write_fixed_head_model`]), marked as
+    /// trained on synthetic faces.
     fn model(dir: &Path, crop: AuCrop, fine_tuned: bool) {
-        std::fs::create_dir_all(dir).unwrap();
-        let dev = Device::Cpu;
-        let bytes = read_verified(&root().join("models"), &FACEAPI_EXPRESSION).unwrap();
-        let mut named: HashMap<String, Tensor> =
-            candle_core::safetensors::load_buffer(&bytes, &dev)
-                .unwrap()
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("fc."))
-                .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
-                .collect();
-        if fine_tuned {
-            let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
-            let nudged = (named[&k].clone() + 1e-3).unwrap();
-            named.insert(k, nudged);
-        }
-        for (name, rows, seed) in [
-            ("au_head", NUM_AUS, 1.0f32),
-            ("emotion_head", 7, 2.0),
-            ("happy_head", 1, 3.0),
-        ] {
-            let w: Vec<f32> = (0..rows * 256)
-                .map(|i| 0.05 * (i as f32 * 0.37 + seed).sin())
-                .collect();
-            named.insert(
-                format!("{name}.weight"),
-                Tensor::from_vec(w, (rows, 256), &dev).unwrap(),
-            );
-            named.insert(
-                format!("{name}.bias"),
-                Tensor::zeros(rows, DType::F32, &dev).unwrap(),
-            );
-        }
-        candle_core::safetensors::save(&named, dir.join(WEIGHTS)).unwrap();
-        let info = ModelInfo {
-            format: FORMAT.into(),
-            facs_version: env!("CARGO_PKG_VERSION").into(),
-            config: TrainConfig {
-                net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
-                epochs: usize::from(fine_tuned),
-                frozen_epochs: 1,
-                crop,
-                ..TrainConfig::default()
-            },
-            au_labels: crate::frame::au_names(),
-            emotion_labels: crate::frame::EMOTIONS
-                .iter()
-                .map(|e| e.to_string())
-                .collect(),
-            input: "112x112 RGB".into(),
-            best_epoch: 1,
-            history: Vec::new(),
-            synthetic_training_data: true,
-            backbone_sha256: Some(FACEAPI_EXPRESSION.sha256.into()),
-        };
-        std::fs::write(dir.join(INFO), serde_json::to_string(&info).unwrap()).unwrap();
+        write_fixed_head_model(dir, &root().join("models"), crop, fine_tuned, true).unwrap();
     }
 
     /// Real frames (neutral and smiling, two posed photos) and their detected faces: the

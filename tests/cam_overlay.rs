@@ -11,78 +11,29 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use common::{facs, root};
 use facs::align::{au_net_crop, AuCrop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
-use facs::frame::{Frame, NUM_AUS};
-use facs::model::au_net::{AuNetConfig, Backbone};
-use facs::model::au_net_file::{ModelInfo, TrainConfig, FORMAT, INFO, WEIGHTS};
+use facs::frame::Frame;
+use facs::model::au_net_file::write_fixed_head_model;
 use facs::model::emotion::{EmotionHead, EmotionModel};
-use facs::model::{read_verified, FACEAPI_EXPRESSION};
 use facs::source::load_rgb;
 use facs::track::Tracker;
-
-/// Deterministic head weights (no RNG: the same model on every run).
-fn head(rows: usize, seed: f32) -> Vec<f32> {
-    (0..rows * 256)
-        .map(|i| 0.05 * ((i as f32 * 0.37 + seed).sin()))
-        .collect()
-}
 
 /// A model folder: the bundled expression net's trunk under `backbone.`, fixed heads. With
 /// `fine_tuned`, one backbone tensor is nudged, as phase 2 of training changes it.
 fn model(dir: &Path, fine_tuned: bool) {
-    std::fs::create_dir_all(dir).unwrap();
-    let dev = Device::Cpu;
-    let bytes = read_verified(&root().join("models"), &FACEAPI_EXPRESSION).unwrap();
-    let tensors = candle_core::safetensors::load_buffer(&bytes, &dev).unwrap();
-    let mut named: HashMap<String, Tensor> = tensors
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("fc."))
-        .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
-        .collect();
-    if fine_tuned {
-        let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
-        let nudged = (named[&k].clone() + 1e-3).unwrap();
-        named.insert(k, nudged);
-    }
-    for (name, rows, seed) in [
-        ("au_head", NUM_AUS, 1.0),
-        ("emotion_head", 7, 2.0),
-        ("happy_head", 1, 3.0),
-    ] {
-        let w = Tensor::from_vec(head(rows, seed), (rows, 256), &dev).unwrap();
-        named.insert(format!("{name}.weight"), w);
-        named.insert(
-            format!("{name}.bias"),
-            Tensor::zeros(rows, DType::F32, &dev).unwrap(),
-        );
-    }
-    candle_core::safetensors::save(&named, dir.join(WEIGHTS)).unwrap();
-    let info = ModelInfo {
-        format: FORMAT.into(),
-        facs_version: env!("CARGO_PKG_VERSION").into(),
-        config: TrainConfig {
-            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
-            epochs: usize::from(fine_tuned),
-            frozen_epochs: 1,
-            ..TrainConfig::default()
-        },
-        au_labels: facs::frame::au_names(),
-        emotion_labels: facs::frame::EMOTIONS
-            .iter()
-            .map(|e| e.to_string())
-            .collect(),
-        input: "112x112 RGB".into(),
-        best_epoch: 1,
-        history: Vec::new(),
-        synthetic_training_data: false,
-        backbone_sha256: Some(FACEAPI_EXPRESSION.sha256.into()),
-    };
-    std::fs::write(dir.join(INFO), serde_json::to_string_pretty(&info).unwrap()).unwrap();
+    write_fixed_head_model(
+        dir,
+        &root().join("models"),
+        AuCrop::Aligned,
+        fine_tuned,
+        false,
+    )
+    .unwrap();
 }
 
 /// Frames of the single-face fixture: neutral (0, 8) and smiling (40, 60), and two posed

@@ -265,6 +265,88 @@ fn bits(t: &candle_core::Tensor) -> Option<Vec<u32>> {
     Some(v.into_iter().map(f32::to_bits).collect())
 }
 
+/// A model folder as `facs train --backbone faceapi-expression --epochs 0` leaves it (the
+/// bundled expression extractor unchanged under `backbone.`), with fixed deterministic heads
+/// instead of trained ones and the given crop. `fine_tuned` nudges one backbone tensor, as
+/// phase 2 of training changes it. For the tests and benchmarks of the pipeline's one-pass
+/// and CAM paths, which need a network without training one.
+///
+/// # Errors
+/// The bundled weights are missing or altered; the folder cannot be written.
+#[doc(hidden)]
+pub fn write_fixed_head_model(
+    dir: &Path,
+    models_dir: &Path,
+    crop: AuCrop,
+    fine_tuned: bool,
+    synthetic: bool,
+) -> Result<()> {
+    use crate::frame::NUM_AUS;
+    use crate::weights::{read_verified, FACEAPI_EXPRESSION};
+    use candle_core::Tensor;
+    let bad = |e: candle_core::Error| Error::Weights(format!("fixed-head model: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let dev = Device::Cpu;
+    let bytes = read_verified(models_dir, &FACEAPI_EXPRESSION)?;
+    let mut named: std::collections::HashMap<String, Tensor> =
+        candle_core::safetensors::load_buffer(&bytes, &dev)
+            .map_err(bad)?
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("fc."))
+            .map(|(k, v)| (format!("{}.{k}", Backbone::PREFIX), v))
+            .collect();
+    if fine_tuned {
+        let k = format!("{}.dense3.conv3.bias", Backbone::PREFIX);
+        if let Some(t) = named.get(&k) {
+            let nudged = (t + 1e-3).map_err(bad)?;
+            named.insert(k, nudged);
+        }
+    }
+    for (name, rows, seed) in [
+        ("au_head", NUM_AUS, 1.0f32),
+        ("emotion_head", 7, 2.0),
+        ("happy_head", 1, 3.0),
+    ] {
+        let w: Vec<f32> = (0..rows * 256)
+            .map(|i| 0.05 * (i as f32 * 0.37 + seed).sin())
+            .collect();
+        named.insert(
+            format!("{name}.weight"),
+            Tensor::from_vec(w, (rows, 256), &dev).map_err(bad)?,
+        );
+        named.insert(
+            format!("{name}.bias"),
+            Tensor::zeros(rows, DType::F32, &dev).map_err(bad)?,
+        );
+    }
+    candle_core::safetensors::save(&named, dir.join(WEIGHTS)).map_err(bad)?;
+    let info = ModelInfo {
+        format: FORMAT.into(),
+        facs_version: env!("CARGO_PKG_VERSION").into(),
+        config: TrainConfig {
+            net: AuNetConfig::faceapi(Backbone::FaceapiExpression),
+            epochs: usize::from(fine_tuned),
+            frozen_epochs: 1,
+            crop,
+            ..TrainConfig::default()
+        },
+        au_labels: crate::frame::au_names(),
+        emotion_labels: crate::frame::EMOTIONS
+            .iter()
+            .map(|e| e.to_string())
+            .collect(),
+        input: "112x112 RGB".into(),
+        best_epoch: 1,
+        history: Vec::new(),
+        synthetic_training_data: synthetic,
+        backbone_sha256: Some(FACEAPI_EXPRESSION.sha256.into()),
+    };
+    let json = serde_json::to_string_pretty(&info)
+        .map_err(|e| Error::Weights(format!("fixed-head model: {e}")))?;
+    let path = dir.join(INFO);
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
