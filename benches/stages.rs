@@ -3,7 +3,8 @@
 //! classification stage for one face (with and without a trained AU network on face-api's
 //! expression backbone), drawing the overlay (frame, box and score panel) at two frame
 //! sizes, the class activation map overlay, and the AU columns' cost over the default run
-//! for 1 and 5 faces (a one-pass AU network on the aligned and on the box crop).
+//! for 1 and 5 faces (a one-pass AU network on the aligned crop, offline and live, and on the
+//! box crop).
 //! Run: cargo bench --bench stages
 //! Paired AU-columns timing (the runs interleaved, for a host whose load drifts):
 //! FACS_BENCH_PAIRED=60 cargo bench --bench stages -- none
@@ -98,12 +99,13 @@ fn stages(c: &mut Criterion) {
         }
     }
     // The AU columns' cost over the default run, landmarks on, for 1 and 5 faces: the
-    // default (no AU network), a one-pass network on the aligned crop (its pass waits for
-    // the landmarks) and one on the box crop (its pass runs beside the landmark net, where
+    // default (no AU network), a one-pass network on the aligned crop (offline its pass
+    // waits for the landmarks; live it runs beside them on the landmarks carried from the
+    // previous call) and one on the box crop (its pass runs beside the landmark net, where
     // the expression net runs by default).
     let mut five = five_faces(&faces);
-    for (crop, tag) in AU_COLUMNS {
-        let mut cls = au_columns_classifier(&models, tmp.path(), crop, tag);
+    for (crop, carry, tag) in AU_COLUMNS {
+        let mut cls = au_columns_classifier(&models, tmp.path(), crop, carry, tag);
         for (n, batch) in [(1, &mut faces), (5, &mut five)] {
             g.bench_function(format!("au_columns_{n}_faces_{tag}"), |b| {
                 b.iter(|| cls.classify(&f, batch).expect("classify"))
@@ -217,11 +219,13 @@ fn au_model(dir: &Path, fine_tuned: bool, crop: AuCrop) {
 }
 
 /// The runs compared for the AU columns' cost: no AU network, and a one-pass network on
-/// each crop.
-const AU_COLUMNS: [(Option<AuCrop>, &str); 3] = [
-    (None, "default"),
-    (Some(AuCrop::Aligned), "one_pass_aligned"),
-    (Some(AuCrop::Box), "one_pass_box"),
+/// each crop; the aligned crop also as live mode runs it (each face aligned with its
+/// landmarks carried from the previous call, the pass beside the landmark network).
+const AU_COLUMNS: [(Option<AuCrop>, bool, &str); 4] = [
+    (None, false, "default"),
+    (Some(AuCrop::Aligned), false, "one_pass_aligned"),
+    (Some(AuCrop::Aligned), true, "one_pass_aligned_live"),
+    (Some(AuCrop::Box), false, "one_pass_box"),
 ];
 
 /// The fixture's face and four copies of its box shifted by a tenth of its side.
@@ -243,7 +247,13 @@ fn five_faces(faces: &[TrackedFace]) -> Vec<TrackedFace> {
 
 /// The default classifier, with a one-pass AU network on `crop` when given (its folder
 /// made in `tmp`).
-fn au_columns_classifier(models: &Path, tmp: &Path, crop: Option<AuCrop>, tag: &str) -> Classifier {
+fn au_columns_classifier(
+    models: &Path,
+    tmp: &Path,
+    crop: Option<AuCrop>,
+    carry_alignment: bool,
+    tag: &str,
+) -> Classifier {
     let au_model = crop.map(|c| {
         let dir = tmp.join(format!("{tag}_model"));
         au_model(&dir, false, c);
@@ -251,6 +261,7 @@ fn au_columns_classifier(models: &Path, tmp: &Path, crop: Option<AuCrop>, tag: &
     });
     let opts = ClassifierOptions {
         au_model,
+        carry_alignment,
         ..ClassifierOptions::default()
     };
     let cls = Classifier::load(models, &opts).expect("models");
@@ -258,7 +269,7 @@ fn au_columns_classifier(models: &Path, tmp: &Path, crop: Option<AuCrop>, tag: &
     cls
 }
 
-/// With FACS_BENCH_PAIRED=N: the three runs of [`AU_COLUMNS`] in turn, N rounds, each
+/// With FACS_BENCH_PAIRED=N: the runs of [`AU_COLUMNS`] in turn, N rounds, each
 /// round timing one classify call of each (the order rotating), and the median of the
 /// per-round differences from the default: on a shared host whose load drifts, paired
 /// differences hold where separate criterion runs move by more than the difference.
@@ -281,7 +292,7 @@ fn au_columns_paired(_: &mut Criterion) {
     let one = Tracker::new(Default::default()).update(&det.detect(&f));
     let mut cls: Vec<Classifier> = AU_COLUMNS
         .iter()
-        .map(|&(crop, tag)| au_columns_classifier(&models, tmp.path(), crop, tag))
+        .map(|&(crop, carry, tag)| au_columns_classifier(&models, tmp.path(), crop, carry, tag))
         .collect();
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -305,7 +316,7 @@ fn au_columns_paired(_: &mut Criterion) {
             }
         }
         let n = faces.len();
-        for (i, (_, tag)) in AU_COLUMNS.iter().enumerate() {
+        for (i, (_, _, tag)) in AU_COLUMNS.iter().enumerate() {
             let mut d: Vec<f64> = t[i].iter().zip(&t[0]).map(|(a, b)| a - b).collect();
             let mut own = t[i].clone();
             println!(

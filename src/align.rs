@@ -56,6 +56,34 @@ fn sample(src: &[u8], w: u32, h: u32, channels: usize, x: f32, y: f32, c: usize)
     top * (1.0 - fy) + bottom * fy
 }
 
+/// [`sample`] of the three channels of an RGB image at once: the same arithmetic per channel,
+/// the position and weights computed once.
+#[inline]
+fn sample_rgb(src: &[u8], w: u32, h: u32, x: f32, y: f32) -> [f32; 3] {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    // Truncation is the floor of these non-negative values, without a call to floorf (the
+    // baseline x86-64 target has no rounding instruction).
+    let x0 = x as u32;
+    let y0 = y as u32;
+    let x1 = (x0 + 1).min(w - 1) as usize;
+    let y1 = (y0 + 1).min(h - 1) as usize;
+    let fx = x - x0 as f32;
+    let fy = y - y0 as f32;
+    let (x0, y0, w) = (x0 as usize, y0 as usize, w as usize);
+    let px = |xx: usize, yy: usize| {
+        let i = (yy * w + xx) * 3;
+        src.get(i..i + 3)
+            .map_or([0.0; 3], |p| [p[0], p[1], p[2]].map(f32::from))
+    };
+    let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
+    std::array::from_fn(|c| {
+        let top = p00[c] * (1.0 - fx) + p10[c] * fx;
+        let bottom = p01[c] * (1.0 - fx) + p11[c] * fx;
+        top * (1.0 - fy) + bottom * fy
+    })
+}
+
 /// Resizes an RGB image with bilinear interpolation.
 pub fn resize_rgb(src: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity((out_w * out_h * 3) as usize);
@@ -291,8 +319,9 @@ pub fn warp(frame: &Frame, to_crop: &Similarity, size: u32) -> Option<Vec<u8>> {
                     {
                         continue;
                     }
-                    for (c, a) in acc.iter_mut().enumerate() {
-                        *a += sample(&frame.rgb, frame.width, frame.height, 3, x, y, c);
+                    let v = sample_rgb(&frame.rgb, frame.width, frame.height, x, y);
+                    for (a, v) in acc.iter_mut().zip(v) {
+                        *a += v;
                     }
                 }
             }
@@ -448,6 +477,33 @@ pub fn box_crop_transform(frame: &Frame, face: &FaceBox, margin: f32, size: u32)
     }
 }
 
+/// A box move below this fraction of the box's width, in either direction, and a size change
+/// below this fraction, is taken for the detector's jitter, not the face's motion: over the
+/// bundled single_face clip (a still head) frame-to-frame boxes moved by up to 7% of their
+/// width and changed size by up to 14%.
+pub const CARRY_JITTER: f32 = 0.2;
+
+/// A face's landmarks found in box `from`, carried to box `to` (the same face in a later
+/// frame): unchanged when the box moved and changed size by no more than [`CARRY_JITTER`]
+/// (moving them with the detector's jitter misaligns more than leaving them), else each
+/// point keeps its place relative to the box. Live mode aligns the AU network's crop with
+/// these, so that the pass need not wait for the frame's own landmarks.
+pub fn carry_landmarks(pts: &Landmarks, from: &FaceBox, to: &FaceBox) -> Landmarks {
+    if from.w <= 0.0 || from.h <= 0.0 {
+        return *pts;
+    }
+    let (sx, sy) = (to.w / from.w, to.h / from.h);
+    let dx = (to.x + to.w / 2.0) - (from.x + from.w / 2.0);
+    let dy = (to.y + to.h / 2.0) - (from.y + from.h / 2.0);
+    let jitter = dx.abs().max(dy.abs()) <= CARRY_JITTER * from.w
+        && (sx - 1.0).abs() <= CARRY_JITTER
+        && (sy - 1.0).abs() <= CARRY_JITTER;
+    if jitter {
+        return *pts;
+    }
+    pts.map(|(x, y)| (to.x + (x - from.x) * sx, to.y + (y - from.y) * sy))
+}
+
 /// The crop the AU network sees, in training and in the pipeline alike. [`AuCrop::Aligned`]:
 /// aligned on the eyes and nose tip ([`rigid_alignment`], as [`rigid_aligned_crop`]) when
 /// the face has landmarks, else a square box crop with a 10% margin. [`AuCrop::Box`]: the
@@ -519,6 +575,49 @@ mod tests {
             h,
             confidence: 1.0,
         }
+    }
+
+    #[test]
+    fn three_channels_at_once_sample_as_one_at_a_time() {
+        let (w, h) = (7u32, 5u32);
+        let src: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        for (x, y) in [
+            (0.0, 0.0),
+            (3.3, 2.7),
+            (6.0, 4.0),
+            (-1.0, 9.0),
+            (5.99, 0.01),
+        ] {
+            let got = sample_rgb(&src, w, h, x, y);
+            for (c, g) in got.iter().enumerate() {
+                assert_eq!(*g, sample(&src, w, h, 3, x, y, c), "({x}, {y}) channel {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn carried_landmarks_stay_through_jitter_and_keep_their_place_in_a_moved_box() {
+        let from = face(100.0, 50.0, 80.0, 100.0);
+        let pts: Landmarks = std::array::from_fn(|i| (100.0 + i as f32, 50.0 + 1.5 * i as f32));
+        // The same box, or one moved and resized by the detector's jitter: the same points.
+        assert_eq!(carry_landmarks(&pts, &from, &from), pts);
+        let jittered = face(108.0, 44.0, 90.0, 110.0);
+        assert_eq!(carry_landmarks(&pts, &from, &jittered), pts);
+        // Moved by (+60, +45) and twice as large: the box's corner stays the corner, its
+        // centre the centre.
+        let to = face(120.0, 45.0, 160.0, 200.0);
+        let corners: Landmarks = std::array::from_fn(|i| match i % 3 {
+            0 => (100.0, 50.0),
+            1 => (140.0, 100.0),
+            _ => (180.0, 150.0),
+        });
+        let got = carry_landmarks(&corners, &from, &to);
+        assert_eq!(got[0], (120.0, 45.0));
+        assert_eq!(got[1], (200.0, 145.0));
+        assert_eq!(got[2], (280.0, 245.0));
+        // A move of a quarter of the width alone is motion, not jitter.
+        let shifted = face(120.0, 50.0, 80.0, 100.0);
+        assert_eq!(carry_landmarks(&corners, &from, &shifted)[0], (120.0, 50.0));
     }
 
     #[test]

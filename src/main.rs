@@ -95,6 +95,8 @@ fn spec(
                 calibrate_secs: analysis.calibrate_secs,
             },
             au_model,
+            // The pipeline sets it from its mode.
+            carry_alignment: false,
         },
         realtime,
     })

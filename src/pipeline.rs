@@ -254,8 +254,10 @@ impl Pipeline {
             })?);
         }
         {
-            let (models_dir, opts, ready) =
+            let (models_dir, mut opts, ready) =
                 (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
+            // Live mode does not wait for a tracked face's landmarks to align its AU crop.
+            opts.carry_alignment = cfg.mode == Mode::Live;
             let stage_control = control.clone();
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {

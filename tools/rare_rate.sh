@@ -7,15 +7,18 @@
 #   FACES=6000 PHASE2_EPOCHS=2 tools/rare_rate.sh OUT_DIR
 #   nice -n 5 tools/rare_rate.sh OUT_DIR             # yielding the CPU to other work
 #   NETS=scratch tools/rare_rate.sh OUT_DIR          # one network (two such runs side by side)
+#   FACES=4000 SYNTH_SEED=101 RATES=0.0625,0.0301,0.1317,0.0380,0.1973,0.0228,0.3148,0.0208,0.0200,0.4943,0.0884 \
+#     PHASE2_EPOCHS=5 PHASE2_ARGS="--backbone-lr-div 1" tools/rare_rate.sh OUT_DIR
+#                                                    # BENCHMARKS.md's 4,000 faces with a 2% floor
 #
 # What it runs (every command is echoed with its wall time):
-#   - `facs synth` for training: FACES faces, seed 201, EmotioNet's frequencies (synth's
-#     default, no --rates); validation and test: 400 faces each, seeds 102 and 103, every AU
-#     at 25% (the same faces as tests/au_training.rs draws). A set already in OUT_DIR is
+#   - `facs synth` for training: FACES faces, seed SYNTH_SEED, EmotioNet's frequencies
+#     (synth's default, no --rates) or RATES; validation and test: 400 faces each, seeds
+#     102 and 103, every AU at 25% (the same faces as tests/au_training.rs draws). A set already in OUT_DIR is
 #     kept (the same seed draws the same faces).
 #   - `facs train` on face-api's backbone (the default), phase 1 only
 #     (--frozen-epochs 10 --epochs 0); with PHASE2_EPOCHS > 0 also phase 1 then phase 2
-#     (--frozen-epochs 10 --epochs PHASE2_EPOCHS), reusing the first run's crops and
+#     (--frozen-epochs 10 --epochs PHASE2_EPOCHS PHASE2_ARGS), reusing the first run's crops and
 #     backbone features.
 #   - `facs train --backbone scratch --px 48 --width 8 --epochs 16` (the acceptance test's
 #     settings).
@@ -29,7 +32,12 @@
 #   FACS_BIN       the facs binary (default: target/release/facs of this checkout)
 #   FACES          training faces (default: 8000; AU20 then in about 48)
 #   PHASE2_EPOCHS  phase 2 epochs of the backbone run (default: 0: phase 1 only)
+#   PHASE2_ARGS    more `facs train` options for the phase 2 run (default: none), e.g.
+#                  "--backbone-lr-div 1"
 #   SEED           training seed of every run (default: 1)
+#   SYNTH_SEED     `facs synth` seed of the training faces (default: 201)
+#   RATES          `facs synth --rates` of the training faces (default: none: EmotioNet's
+#                  own frequencies)
 #   NETS           which networks to train: "backbone", "scratch" or both (the default)
 # Needs python3 (for the table) and the release build.
 set -euo pipefail
@@ -43,6 +51,9 @@ FACS_BIN=${FACS_BIN:-$root/target/release/facs}
 FACES=${FACES:-8000}
 PHASE2_EPOCHS=${PHASE2_EPOCHS:-0}
 SEED=${SEED:-1}
+SYNTH_SEED=${SYNTH_SEED:-201}
+RATES=${RATES:-}
+PHASE2_ARGS=${PHASE2_ARGS:-}
 NETS=${NETS:-backbone scratch}
 if [ ! -x "$FACS_BIN" ]; then
     echo "$FACS_BIN not found: cargo build --release first" >&2
@@ -79,8 +90,12 @@ synth() {
 
 even=0.25,0.25,0.25,0.25,0.25,0.25,0.25,0.25,0.25,0.25,0.25
 t_start=$(date +%s)
-echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg), FACES=$FACES PHASE2_EPOCHS=$PHASE2_EPOCHS SEED=$SEED" >&2
-synth train --count "$FACES" --seed 201
+echo "start $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg), FACES=$FACES PHASE2_EPOCHS=$PHASE2_EPOCHS PHASE2_ARGS=$PHASE2_ARGS SEED=$SEED SYNTH_SEED=$SYNTH_SEED RATES=$RATES" >&2
+train_rates=()
+if [ -n "$RATES" ]; then
+    train_rates=(--rates "$RATES")
+fi
+synth train --count "$FACES" --seed "$SYNTH_SEED" "${train_rates[@]}"
 synth val --count 400 --seed 102 --rates "$even"
 synth test --count 400 --seed 103 --rates "$even"
 
@@ -101,7 +116,8 @@ if [[ " $NETS " == *" backbone "* ]]; then
         # The same crops and frozen features: phase 1 repeats exactly, without computing
         # them again.
         cp -r "$out/backbone_phase1/crops" "$out/backbone_phase1/features" "$out/$name/"
-        train "$name" --frozen-epochs 10 --epochs "$PHASE2_EPOCHS"
+        # shellcheck disable=SC2086 # PHASE2_ARGS is a list of options
+        train "$name" --frozen-epochs 10 --epochs "$PHASE2_EPOCHS" $PHASE2_ARGS
     fi
 fi
 if [[ " $NETS " == *" scratch "* ]]; then
