@@ -273,3 +273,69 @@ fn cam_draws_inside_the_face_boxes_only_and_needs_a_trained_network() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AU03"));
 }
+
+/// Live mode (`demo`) aligns a tracked face's AU crop on its landmarks of the previous frame,
+/// so that the pass runs beside the landmark network; an offline `run` aligns every face on
+/// its own landmarks. The sidecar's model roles say which; both logs carry AU columns.
+#[test]
+fn live_mode_aligns_on_carried_landmarks_and_offline_runs_on_their_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("au-frozen");
+    model(&m, false);
+    let models = root().join("models");
+    let log = |cmd: &str| {
+        let csv = tmp.path().join(format!("{cmd}.csv"));
+        let mut args = vec![
+            cmd,
+            "--models",
+            models.to_str().unwrap(),
+            "--au-model",
+            m.to_str().unwrap(),
+            "--max-frames",
+            "10",
+            "--log",
+            csv.to_str().unwrap(),
+        ];
+        if cmd == "demo" {
+            args.push("--headless");
+        } else {
+            args.extend(["--input", "tests/fixtures/single_face"]);
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_facs"))
+            .args(&args)
+            .current_dir(root())
+            .env("FACS_CALIBRATION", tmp.path().join("calibration"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(csv.with_extension("meta.json")).unwrap(),
+        )
+        .unwrap();
+        let roles: Vec<String> = meta["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["role"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let col = header.iter().position(|h| *h == "AU12_p").unwrap();
+        let filled = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(col).is_some_and(|c| !c.is_empty()))
+            .count();
+        (roles.join(" | "), filled)
+    };
+    let (live, live_rows) = log("demo");
+    let (offline, offline_rows) = log("run");
+    assert!(live.contains("previous frame"), "{live}");
+    assert!(!offline.contains("previous frame"), "{offline}");
+    assert!(live.contains("one backbone pass per face"), "{live}");
+    assert!(live_rows > 0 && offline_rows > 0);
+}

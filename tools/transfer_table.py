@@ -64,7 +64,7 @@ def evaluate(facs, model, frames, work):
         subprocess.run(
             [facs, "eval", "--au-model", model, "--csv", csv, "--images", frames,
              "--out", report, "--quiet"],
-            check=True,
+            check=True, stdout=subprocess.DEVNULL,
         )
         with open(os.path.join(report, "report.json")) as f:
             r = json.load(f)
