@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use facs::align::{crop_rgb, grey_scaled, square_crop, AuCrop};
+use facs::align::{au_net_crop, crop_rgb, grey_scaled, square_crop, AuCrop};
 use facs::classify::{Classifier, ClassifierOptions};
 use facs::config::DetectConfig;
 use facs::detect::Detector;
@@ -76,6 +76,16 @@ fn stages(c: &mut Criterion) {
     g.bench_function("classify_one_face_default", |b| {
         b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
     });
+    // The AU network's aligned crop (a warp on the eyes and nose tip, supersampled where it
+    // shrinks) against its box crop, on the face's own landmarks.
+    let marks = cls.classify(&f, &mut faces).expect("classify")[0]
+        .landmarks
+        .expect("landmarks");
+    for crop in [AuCrop::Aligned, AuCrop::Box] {
+        g.bench_function(format!("au_net_crop_112_{crop}"), |b| {
+            b.iter(|| au_net_crop(&f, &faces[0].bbox, Some(&marks), 112, crop))
+        });
+    }
     // A trained AU network on face-api's expression backbone: unchanged (one pass gives AUs,
     // maps and emotions) or fine-tuned (the emotions keep their own pass). With and without
     // the landmark network (without it, the aligned crop falls back to a box crop).
