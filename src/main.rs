@@ -749,6 +749,15 @@ fn real_main() -> anyhow::Result<Ending> {
                 Some(v) => load(v)?,
                 None => facs::train::faces::Prepared::default(),
             };
+            if !scratch && cfg.epochs > 0 && train.synthetic > 0 && train.synthetic == train.len() {
+                eprintln!(
+                    "facs: note: every training face is synthetic, and phase 2 ({} epochs) \
+                     fine-tunes the pretrained backbone on them: in BENCHMARKS.md (\"What the \
+                     synthetic score hides\") that raised the score on synthetic faces and \
+                     lowered it on real ones; --epochs 0 keeps the backbone frozen",
+                    cfg.epochs
+                );
+            }
             let run = facs::train::trainer::RunControl {
                 progress: Some(&progress),
                 resume: args.resume,

@@ -561,3 +561,43 @@ fn train_refuses_settings_that_cannot_make_a_model_before_any_work() {
         assert!(!Path::new(&out_dir).exists(), "{flags:?}: wrote {out_dir}");
     }
 }
+
+/// Fine-tuning the pretrained backbone on synthetic faces only is allowed, with a note that
+/// says what it did to real faces in BENCHMARKS.md; a frozen backbone (`--epochs 0`) and a
+/// network from scratch get no note.
+#[test]
+fn phase_2_on_synthetic_faces_only_prints_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let faces = format!("{d}/s");
+    ok(&facs(&[
+        "synth", "--out", &faces, "--count", "12", "--seed", "5",
+    ]));
+    let train = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train".to_string(),
+            "--csv".into(),
+            format!("{d}/s/labels.csv"),
+            "--images".into(),
+            format!("{d}/s/images"),
+            "--out".into(),
+            format!("{d}/{out}"),
+            "--batch".into(),
+            "4".into(),
+            "--quiet".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = facs(&args);
+        ok(&out);
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let note = "every training face is synthetic";
+    let tuned = train("tuned", &["--frozen-epochs", "1", "--epochs", "1"]);
+    assert!(tuned.contains(note), "{tuned}");
+    assert!(tuned.contains("--epochs 0"), "{tuned}");
+    let frozen = train("frozen", &["--frozen-epochs", "1", "--epochs", "0"]);
+    assert!(!frozen.contains(note), "{frozen}");
+    let scratch = train("scratch", &["--backbone", "scratch", "--epochs", "1"]);
+    assert!(!scratch.contains(note), "{scratch}");
+}
