@@ -94,14 +94,10 @@ fn clip(models: &Path, model: &Path, frames: &Path) -> Tally {
 
 fn main() {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let [model, clips @ ..] = args.as_slice() else {
+    let Some((model, clips)) = args.split_first().filter(|(_, clips)| !clips.is_empty()) else {
         eprintln!("usage: carried_alignment MODEL_DIR FRAMES_DIR [FRAMES_DIR ...]");
         std::process::exit(2);
     };
-    if clips.is_empty() {
-        eprintln!("usage: carried_alignment MODEL_DIR FRAMES_DIR [FRAMES_DIR ...]");
-        std::process::exit(2);
-    }
     let tmp = tempfile::tempdir().expect("temp dir");
     // A calibration folder of this run's own: nothing outside it is touched.
     std::env::set_var("FACS_CALIBRATION", tmp.path().join("calibration"));

@@ -49,6 +49,22 @@ fn frames() -> Vec<PathBuf> {
     v
 }
 
+/// Runs facs from the project root with its own calibration folder; it must succeed.
+fn facs_ok(args: &[&str], calibration: &Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facs"))
+        .args(args)
+        .current_dir(root())
+        .env("FACS_CALIBRATION", calibration)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "facs {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn options(au_model: Option<PathBuf>) -> ClassifierOptions {
     ClassifierOptions {
         au_model,
@@ -196,17 +212,7 @@ fn cam_draws_inside_the_face_boxes_only_and_needs_a_trained_network() {
         if cam {
             args.extend(["--cam", "AU12"]);
         }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_facs"))
-            .args(&args)
-            .current_dir(root())
-            .env("FACS_CALIBRATION", tmp.path().join("calibration"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        facs_ok(&args, &tmp.path().join("calibration"));
         (dir, csv)
     };
     let (plain, csv) = run("plain", false);
@@ -301,17 +307,7 @@ fn live_mode_aligns_on_carried_landmarks_and_offline_runs_on_their_own() {
         } else {
             args.extend(["--input", "tests/fixtures/single_face"]);
         }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_facs"))
-            .args(&args)
-            .current_dir(root())
-            .env("FACS_CALIBRATION", tmp.path().join("calibration"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        facs_ok(&args, &tmp.path().join("calibration"));
         let meta: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(csv.with_extension("meta.json")).unwrap(),
         )
