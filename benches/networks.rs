@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use facs::frame::Features;
+use facs::frame::{BaselineSource, Features};
 use facs::frame::{FaceBox, Frame};
+use facs::furrow::glabella_furrows;
 use facs::geometry::{geometric_au_scores, head_pose, POPULATION_NEUTRAL};
 use facs::model::au_net::{to_tensor, AuNet, AuNetConfig};
 use facs::model::emotion::{average, EmotionHead, EmotionModel};
@@ -94,9 +95,18 @@ fn networks(c: &mut Criterion) {
         b.iter(|| {
             let pts = lm.detect(&frame, &[face], &mut crops).expect("landmarks")[0].expect("face");
             let pose = head_pose(&pts);
-            let f = Features::from_landmarks(&pts).expect("features");
-            (pose, geometric_au_scores(&f, &POPULATION_NEUTRAL))
+            let furrows = glabella_furrows(&frame, &pts).unwrap_or(0.0);
+            let f = Features::from_landmarks(&pts, furrows).expect("features");
+            (
+                pose,
+                geometric_au_scores(&f, &POPULATION_NEUTRAL, &BaselineSource::Population),
+            )
         })
+    });
+    // The furrow measure alone (part of the line above), on the same face's landmarks.
+    let pts = lm.detect(&frame, &[face], &mut crops).expect("landmarks")[0].expect("face");
+    g.bench_function("glabella_furrows_one_face", |b| {
+        b.iter(|| glabella_furrows(&frame, &pts))
     });
     // facs's own AU network (untrained weights: the time does not depend on them), at the
     // default size and at a larger one.

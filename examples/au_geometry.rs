@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use facs::config::DetectConfig;
 use facs::detect::Detector;
-use facs::frame::Features;
+use facs::frame::{BaselineSource, Features};
 use facs::frame::{Frame, AU_NUMBERS};
+use facs::furrow::glabella_furrows;
 use facs::geometry::{geometric_au_scores, head_pose, FEATURE_NAMES, POPULATION_NEUTRAL};
 use facs::model::landmarks::LandmarkNet;
 
@@ -41,7 +42,8 @@ fn main() {
             let Some(b) = boxes.first() else { continue };
             let marks = net.detect(&frame, &[*b], &mut crops).expect("landmarks");
             if let Some(pts) = marks[0] {
-                feats.extend(Features::from_landmarks(&pts));
+                let furrows = glabella_furrows(&frame, &pts).unwrap_or(0.0);
+                feats.extend(Features::from_landmarks(&pts, furrows));
                 poses.extend(head_pose(&pts));
             }
         }
@@ -62,11 +64,19 @@ fn main() {
             print!("{n}={v:.3} ");
         }
         println!();
-        for (reference, name) in [
-            (neutral.expect("set"), "own-clip neutral"),
-            (POPULATION_NEUTRAL, "population default"),
+        let own = BaselineSource::Person {
+            frames: feats.len(),
+            how: "the first set",
+        };
+        for (reference, source, name) in [
+            (neutral.expect("set"), own, "own-clip neutral"),
+            (
+                POPULATION_NEUTRAL,
+                BaselineSource::Population,
+                "population default",
+            ),
         ] {
-            let s = geometric_au_scores(&med, &reference);
+            let s = geometric_au_scores(&med, &reference, &source);
             print!("  AUs vs {name}: ");
             for (au, v) in AU_NUMBERS.iter().zip(s) {
                 print!("AU{au:02}={v:.2} ");

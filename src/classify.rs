@@ -18,6 +18,7 @@ use crate::frame::{
     AuCam, BaselineSource, FaceBox, Features, Frame, Landmarks, Scores, TrackedFace, HAPPINESS,
     NUM_AUS,
 };
+use crate::furrow::glabella_furrows;
 use crate::geometry::{geometric_au_scores, head_pose};
 use crate::model::au_net::{to_tensor, AuNet, Backbone};
 use crate::model::au_net_file::{backbone_matches, load_with_sha256, WEIGHTS};
@@ -747,10 +748,12 @@ impl Classifier {
                     continue;
                 };
                 s.pose = head_pose(&pts);
-                s.features = Features::from_landmarks(&pts);
+                // A black glabella (no light to see furrows by) reads as a smooth one.
+                let furrows = glabella_furrows(frame, &pts).unwrap_or(0.0);
+                s.features = Features::from_landmarks(&pts, furrows);
                 if let Some(feat) = &s.features {
                     let (neutral, source) = baselines.observe(f.id, frame.timestamp_s, feat);
-                    let au = geometric_au_scores(feat, &neutral);
+                    let au = geometric_au_scores(feat, &neutral, &source);
                     s.au_present = Some(au.map(|p| p >= GEOMETRIC_PRESENT));
                     s.au_prob = Some(au);
                     s.au_source = Some(self.geometric_label.clone());

@@ -1,12 +1,13 @@
 //! AU measures from 68 landmarks, with no AU training: head pose, normalised distances, and
 //! per-AU scores in [0, 1] measured against a neutral baseline (the person's own, or a
-//! population default). Pure functions.
+//! population default). One measure comes from the image rather than the landmarks, the
+//! furrows between the brows ([`crate::furrow`]); the caller passes it in. Pure functions.
 //!
 //! Every distance is taken in a face frame: origin at the midpoint of the eye centres, x
 //! along the eye line (so head roll is removed), y perpendicular to it and pointing down,
 //! unit = inter-ocular distance (IOD, between eye centres).
 
-use crate::frame::{Features, HeadPose, Landmarks, NUM_AUS, NUM_FEATURES};
+use crate::frame::{BaselineSource, Features, HeadPose, Landmarks, NUM_AUS, NUM_FEATURES};
 
 /// Names of the features, in [`Features::values`] order.
 pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
@@ -21,6 +22,7 @@ pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
     "nose_to_chin",
     "lip_to_chin",
     "jaw_ends_below_nose_tip",
+    "glabella_furrows",
 ];
 
 /// Where the mouth centre sits on the inner lip line, from the lower lip (0) to the upper
@@ -61,8 +63,10 @@ pub fn normalise(pts: &Landmarks) -> Option<Landmarks> {
 }
 
 impl Features {
-    /// Measures a face; None if its landmarks are degenerate.
-    pub fn from_landmarks(pts: &Landmarks) -> Option<Self> {
+    /// Measures a face from its landmarks and the furrow depth between its brows
+    /// ([`crate::furrow::glabella_furrows`] on the same frame); None if the landmarks are
+    /// degenerate.
+    pub fn from_landmarks(pts: &Landmarks, glabella_furrows: f32) -> Option<Self> {
         let p = normalise(pts)?;
         let y = |i: usize| p[i].1;
         let x = |i: usize| p[i].0;
@@ -87,6 +91,7 @@ impl Features {
             // The jaw line's top ends (near the ears, far behind the nose tip) drop against
             // the nose tip as the head tilts back: a pitch measure free of the mouth.
             avg(y(0), y(16)) - y(30),
+            glabella_furrows,
         ];
         values
             .iter()
@@ -115,16 +120,17 @@ impl Features {
 /// starting point until a face is calibrated, and the log's sidecar says when it is in use.
 pub const POPULATION_NEUTRAL: Features = Features {
     values: [
-        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614,
+        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614, 0.51,
     ],
 };
 
 /// How far each feature moves, in IOD units, for a full-intensity AU (score 1). Set from
 /// the bundled clips: a broad smile widens the mouth by ~0.26 IOD and lifts the corners by
 /// ~0.14 over the mouth centre; open-mouth laughter parts the lips by ~0.2 and lowers the
-/// chin by ~0.15. The last feature, head pitch, scores no AU of its own.
+/// chin by ~0.15. Head pitch scores no AU of its own; the furrows' scale is
+/// [`FULL_FURROWS`].
 const FULL: [f32; NUM_FEATURES] = [
-    0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0,
+    0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0, 1.0,
 ];
 /// Eye narrowing (IOD units) for a full AU6.
 const FULL_EYE_NARROWING: f32 = 0.05;
@@ -132,6 +138,14 @@ const FULL_EYE_NARROWING: f32 = 0.05;
 const FULL_BROWS_TOGETHER: f32 = 0.16;
 /// Inner brows lowered (IOD units) for a full "down" half of AU4.
 const FULL_BROW_LOWERING: f32 = 0.12;
+/// Furrow depth over neutral ([`crate::furrow`]'s units) below which AU4 reads none from
+/// it: a smooth brow moves by up to ~0.2 with expression, head turn and sensor noise (the
+/// bundled clips and photos: 0.09-0.69 on faces without AU4, 0.86 with added noise;
+/// BENCHMARKS.md).
+const FURROW_DEAD_ZONE: f32 = 0.2;
+/// Furrow depth over the dead zone for a full AU4 from the furrows: the bundled crying
+/// frames reach 2.2-3.2 (population default 0.51), the posed anger photo 1.22.
+const FULL_FURROWS: f32 = 0.8;
 /// Mouth widening (IOD units) for a full AU20.
 const FULL_STRETCH: f32 = 0.15;
 /// Corner rise (IOD units) below which AU12 scores 0: landmark jitter on a still face and the
@@ -147,10 +161,14 @@ fn unit(v: f32) -> f32 {
 }
 
 /// Per-AU scores in [0, 1], in [`crate::frame::AU_NUMBERS`] order, from the change of each
-/// feature against `neutral`. Each change is divided by the feature's full-intensity change
-/// and clamped to [0, 1]; the comments give what each AU measures and which look-alike
-/// movement it is kept from reading.
-pub fn geometric_au_scores(f: &Features, neutral: &Features) -> [f32; NUM_AUS] {
+/// feature against `neutral`, which came from `source`. Each change is divided by the
+/// feature's full-intensity change and clamped to [0, 1]; the comments give what each AU
+/// measures and which look-alike movement it is kept from reading.
+pub fn geometric_au_scores(
+    f: &Features,
+    neutral: &Features,
+    source: &BaselineSource,
+) -> [f32; NUM_AUS] {
     let d = |k: usize| (f.values[k] - neutral.values[k]) / FULL[k];
     let change = |k: usize| f.values[k] - neutral.values[k];
     // AU25 lips part: the inner lip gap above 0.03 IOD over neutral (a closed mouth's gap
@@ -161,11 +179,23 @@ pub fn geometric_au_scores(f: &Features, neutral: &Features) -> [f32; NUM_AUS] {
     // does not count: a crying mouth is stretched as wide as a smile.
     let corner_rise = change(5) + PITCH_TO_CORNER_RISE * change(10);
     let au12 = unit((corner_rise - CORNER_RISE_DEAD_ZONE) / FULL[5]);
-    // AU4 brow lowerer: brows drawn together and down, as the mean of the two. Either alone
-    // is weak (a laugh's raised cheeks lower the brows a little; faces differ in brow gap).
-    let together = unit(-change(2) / FULL_BROWS_TOGETHER);
-    let down = unit(-change(0) / FULL_BROW_LOWERING);
-    let au4 = unit((together + down) / 2.0);
+    // AU4 brow lowerer: the vertical furrows the lowered brows fold between them and, against
+    // the person's own neutral face, the brows drawn together and down (the mean of the two:
+    // either alone is weak, a laugh's raised cheeks lower the brows a little), whichever is
+    // stronger. The landmarks can leave a knitted, grieving brow where a laugh puts it; the
+    // furrows show it. Brow position against the population default measures anatomy more
+    // than action (faces differ in brow gap and height: it read AU4 on three of the five
+    // smiling faces of the bundled group photo), so there only the furrows count.
+    let furrows = unit((change(11) - FURROW_DEAD_ZONE) / FULL_FURROWS);
+    let brows = match source {
+        BaselineSource::Population => 0.0,
+        BaselineSource::File { .. } | BaselineSource::Person { .. } => {
+            let together = unit(-change(2) / FULL_BROWS_TOGETHER);
+            let down = unit(-change(0) / FULL_BROW_LOWERING);
+            unit((together + down) / 2.0)
+        }
+    };
+    let au4 = brows.max(furrows);
     [
         // AU1 inner brow raiser: inner brow height up against the eye line.
         unit(d(0)),
@@ -308,6 +338,17 @@ pub fn head_pose(pts: &Landmarks) -> Option<HeadPose> {
 mod tests {
     use super::*;
 
+    /// A baseline measured on the person (the source's details do not matter to the scores).
+    const OWN: BaselineSource = BaselineSource::Person {
+        frames: 16,
+        how: "test",
+    };
+
+    /// The face's features with the population default's furrow depth (a smooth brow).
+    fn features(pts: &Landmarks) -> Features {
+        Features::from_landmarks(pts, POPULATION_NEUTRAL.values[11]).unwrap()
+    }
+
     /// A synthetic frontal face: the 3D model points projected straight on, plus eyes.
     fn frontal(scale: f32, roll: f32, shift: (f32, f32)) -> Landmarks {
         let mut pts = [(0f32, 0f32); 68];
@@ -361,8 +402,8 @@ mod tests {
 
     #[test]
     fn features_ignore_position_scale_and_roll() {
-        let a = Features::from_landmarks(&frontal(0.5, 0.0, (320.0, 240.0))).unwrap();
-        let b = Features::from_landmarks(&frontal(1.3, 0.3, (100.0, 50.0))).unwrap();
+        let a = features(&frontal(0.5, 0.0, (320.0, 240.0)));
+        let b = features(&frontal(1.3, 0.3, (100.0, 50.0)));
         // Measured: features differ by at most 1.2e-7 between the two faces, and the two hand
         // values below match exactly (AMD EPYC, AVX-512); 1e-4 is 800x that.
         for (x, y) in a.values.iter().zip(&b.values) {
@@ -377,22 +418,22 @@ mod tests {
     #[test]
     fn scores_are_zero_at_neutral_and_rise_with_the_right_movement() {
         let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
-        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
-        assert!(geometric_au_scores(&neutral, &neutral)
+        let neutral = features(&neutral_pts);
+        assert!(geometric_au_scores(&neutral, &neutral, &OWN)
             .iter()
             .all(|&s| s == 0.0));
         // Lips apart by 0.1 IOD (30 units at scale 1 = 15 px at scale 0.5): AU25 = (0.1-0.03)/0.1.
         let mut open = neutral_pts;
         open[62].1 -= 7.5;
         open[66].1 += 7.5;
-        let s = geometric_au_scores(&Features::from_landmarks(&open).unwrap(), &neutral);
+        let s = geometric_au_scores(&features(&open), &neutral, &OWN);
         // Measured 2.4e-7 from 0.7 here and 3e-8 from 0.5 below (AMD EPYC, AVX-512).
         assert!((s[9] - 0.7).abs() < 1e-3, "{s:?}");
         // Inner brows raised by 0.05 IOD: AU1 = 0.5, nothing else.
         let mut raised = neutral_pts;
         raised[21].1 -= 7.5;
         raised[22].1 -= 7.5;
-        let s = geometric_au_scores(&Features::from_landmarks(&raised).unwrap(), &neutral);
+        let s = geometric_au_scores(&features(&raised), &neutral, &OWN);
         assert!((s[0] - 0.5).abs() < 1e-3, "{s:?}");
         assert_eq!(s.iter().filter(|&&v| v > 0.0).count(), 1);
     }
@@ -401,10 +442,8 @@ mod tests {
     fn a_smile_a_stretched_mouth_and_a_jaw_drop_read_as_different_aus() {
         // At scale 0.5 the eyes are 150 px apart: 15 px is 0.1 IOD.
         let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
-        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
-        let score = |pts: &Landmarks| {
-            geometric_au_scores(&Features::from_landmarks(pts).unwrap(), &neutral)
-        };
+        let neutral = features(&neutral_pts);
+        let score = |pts: &Landmarks| geometric_au_scores(&features(pts), &neutral, &OWN);
         let (au12, au20, au25, au26) = (6, 8, 9, 10);
         // Corners up 0.2 IOD: AU12 = (0.2 - dead zone 0.04) / 0.16 = 1; the mouth is no
         // wider, so no AU20.
@@ -451,10 +490,8 @@ mod tests {
     #[test]
     fn brows_lowered_and_drawn_together_read_as_au4_either_alone_as_half() {
         let neutral_pts = frontal(0.5, 0.0, (320.0, 240.0));
-        let neutral = Features::from_landmarks(&neutral_pts).unwrap();
-        let score = |pts: &Landmarks| {
-            geometric_au_scores(&Features::from_landmarks(pts).unwrap(), &neutral)[2]
-        };
+        let neutral = features(&neutral_pts);
+        let score = |pts: &Landmarks| geometric_au_scores(&features(pts), &neutral, &OWN)[2];
         // Inner brows down 0.12 IOD (18 px): the "down" half in full, AU4 = 0.5.
         let mut down = neutral_pts;
         down[21].1 += 18.0;
@@ -465,6 +502,39 @@ mod tests {
         both[21].0 += 12.0;
         both[22].0 -= 12.0;
         assert!((score(&both) - 1.0).abs() < 1e-3);
+        // Against the population default, brow position is anatomy: no AU4 without furrows.
+        let population =
+            geometric_au_scores(&features(&both), &neutral, &BaselineSource::Population);
+        assert_eq!(population[2], 0.0);
+    }
+
+    #[test]
+    fn furrows_between_still_brows_read_as_au4_and_nothing_else() {
+        // A grieving brow: the landmarks where the neutral face has them, the glabella
+        // furrowed. AU4 rises with the furrows' depth past the dead zone; no other AU moves.
+        let pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = features(&pts);
+        let base = neutral.values[11];
+        let with = |depth: f32| {
+            let f = Features::from_landmarks(&pts, base + depth).unwrap();
+            geometric_au_scores(&f, &neutral, &OWN)
+        };
+        assert_eq!(with(0.0), [0.0; NUM_AUS]);
+        assert_eq!(with(FURROW_DEAD_ZONE)[2], 0.0);
+        assert!((with(FURROW_DEAD_ZONE + FULL_FURROWS / 2.0)[2] - 0.5).abs() < 1e-4);
+        let full = with(FURROW_DEAD_ZONE + FULL_FURROWS);
+        assert!((full[2] - 1.0).abs() < 1e-4);
+        for (k, v) in full.iter().enumerate() {
+            if k != 2 {
+                assert_eq!(*v, 0.0, "AU index {k}");
+            }
+        }
+        // A smoother brow than the baseline reads no AU4 either.
+        assert_eq!(with(-0.4)[2], 0.0);
+        // The furrows count against the population default too.
+        let f = Features::from_landmarks(&pts, base + FURROW_DEAD_ZONE + FULL_FURROWS).unwrap();
+        let population = geometric_au_scores(&f, &neutral, &BaselineSource::Population);
+        assert!((population[2] - 1.0).abs() < 1e-4);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod weights;
 // Input and geometry: frames in, faces found, followed and cropped.
 pub mod align;
 pub mod detect;
+pub mod furrow;
 pub mod geometry;
 pub mod source;
 pub mod track;

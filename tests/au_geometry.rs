@@ -297,6 +297,22 @@ fn a_cry_is_no_smile_and_a_laugh_no_frown() {
         laugh20 * 10 <= n_laugh,
         "AU20 present on {laugh20} of {n_laugh} laughing frames"
     );
+    // The grief brow: her knitted brows fold vertical furrows between them, which the
+    // landmarks do not see (AU04 was present on 0 of the fixture's 11 crying frames labelled
+    // AU04 before the furrows counted). Measured: present on 10 of 11 (frame 16, where the
+    // labels start, reads 0.33); AU04_p 0.00 on every laughing frame.
+    let brow_lowered: Vec<&HashMap<String, String>> = labels
+        .iter()
+        .filter(|l| l.clip == "wolfgang" && l.aus["AU04"] == Some(true))
+        .filter_map(|l| rows.get(&l.frame))
+        .collect();
+    assert_eq!(brow_lowered.len(), 11);
+    let cry04 = brow_lowered.iter().filter(|r| r["AU04_c"] == "1").count();
+    assert!(
+        cry04 * 10 >= brow_lowered.len() * 8,
+        "AU04 present on {cry04} of {} crying frames labelled AU04",
+        brow_lowered.len()
+    );
     // Lips: apart while she laughs, pressed while she cries. Measured: AU25_p 1.00 on every
     // laughing frame, at most 0.26 on the crying ones (frame 36), against the 0.5 threshold.
     let (laugh25, _) = present_on(&rows, &labels, "wolfgang", "laughing", "AU25");
@@ -376,12 +392,50 @@ fn posed_photos_show_their_expressions_aus() {
     assert_eq!(rows.len(), 4);
     let on = |i: usize, au: &str| rows[i][&format!("AU{au}_c")] == "1";
     // Measured AUxx_p (AMD EPYC, AVX-512), against the population default:
-    // surprise: AU12 0.38, AU25 1.00, AU26 0.94; happiness: AU12 0.74, AU04 0.39, AU25 1.00;
-    // anger: AU04 0.71, AU17 0.97, AU12 0.00; disgust: AU26 0.03 (1.00 before the jaw drop
-    // needed parted lips), AU12 0.00.
+    // surprise: AU12 0.38, AU25 1.00, AU26 0.94, AU04 0.00; happiness: AU12 0.74, AU04 0.00
+    // (0.39 while brow position counted against the population default), AU25 1.00; anger:
+    // AU04 0.64 from the furrows between her brows, AU17 0.97, AU12 0.00; disgust: AU04
+    // 1.00 (brows lowered and furrowed), AU26 0.03 (1.00 before the jaw drop needed parted
+    // lips), AU12 0.00.
     assert!(on(1, "12") && !on(0, "12") && !on(2, "12") && !on(3, "12"));
     assert!(on(0, "25") && on(0, "26") && !on(3, "26"));
-    assert!(on(2, "04") && !on(1, "04") && on(2, "17"));
+    assert!(on(2, "04") && !on(0, "04") && !on(1, "04") && on(2, "17"));
+}
+
+#[test]
+fn smiling_strangers_show_no_frown() {
+    // Five people smiling in one photo, none of them the population default's man. Brow
+    // position against his brows read AU04 on three of them (AU04_p 0.56, 0.57, 0.76); the
+    // furrows between their brows are as smooth as his. Measured: AU04_p at most 0.08.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("group.csv");
+    let out = facs(&[
+        "run",
+        "--input",
+        "tests/fixtures/multi_face.jpg",
+        "--emotion",
+        "none",
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_log(&log);
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        assert_eq!(
+            r["AU04_c"], "0",
+            "face {}: AU04_p {}",
+            r["face_id"], r["AU04_p"]
+        );
+    }
+    // The four broad, open-mouthed smiles read as AU12 (measured 0.51-0.74); the boy at
+    // the back barely smiles with his mouth closed (0.00).
+    let smiles = rows.iter().filter(|r| r["AU12_c"] == "1").count();
+    assert_eq!(smiles, 4);
 }
 
 #[test]
@@ -401,7 +455,7 @@ fn a_calibration_file_for_another_model_is_refused_clearly() {
     let text = std::fs::read_to_string(&cal).unwrap();
     std::fs::write(
         &cal,
-        text.replace("facs-geometric-au-v2", "facs-geometric-au-v0"),
+        text.replace(facs::calibrate::GEOMETRY_MODEL, "facs-geometric-au-v0"),
     )
     .unwrap();
     let out = facs(&[

@@ -25,6 +25,7 @@ const ORDER: &[&str] = &[
     "align",
     "source",
     "geometry",
+    "furrow",
     "detect",
     "track",
     // networks, calibration, scores
