@@ -139,12 +139,13 @@ const FULL_BROWS_TOGETHER: f32 = 0.16;
 /// Inner brows lowered (IOD units) for a full "down" half of AU4.
 const FULL_BROW_LOWERING: f32 = 0.12;
 /// Furrow depth over neutral ([`crate::furrow`]'s units) below which AU4 reads none from
-/// it: a smooth brow moves by up to ~0.2 with expression, head turn and sensor noise (the
-/// bundled clips and photos: 0.09-0.69 on faces without AU4, 0.86 with added noise;
-/// BENCHMARKS.md).
+/// it. Faces without AU4 in the bundled clips and photos measure 0.09-0.78 (0.94 with
+/// added sensor noise; BENCHMARKS.md) against the population default's 0.51: with the
+/// dead zone and [`FULL_FURROWS`] they stay under a score of 0.3.
 const FURROW_DEAD_ZONE: f32 = 0.2;
-/// Furrow depth over the dead zone for a full AU4 from the furrows: the bundled crying
-/// frames reach 2.2-3.2 (population default 0.51), the posed anger photo 1.22.
+/// Furrow depth over the dead zone for a full AU4 from the furrows: AU4 is present (0.5)
+/// from 0.6 over neutral. The bundled crying frames labelled AU4 measure 0.80-3.19 (median
+/// 2.47), the posed anger photo 1.22.
 const FULL_FURROWS: f32 = 0.8;
 /// Mouth widening (IOD units) for a full AU20.
 const FULL_STRETCH: f32 = 0.15;
