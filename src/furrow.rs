@@ -54,8 +54,9 @@ fn sample(frame: &Frame, x: f32, y: f32) -> f32 {
 }
 
 /// How deeply the glabella is furrowed: mean valley depth across the patch per 100 grey
-/// levels of its brightness (about 0.4-0.8 on a smooth brow, 1.3-3.4 on the bundled
-/// crying frames; BENCHMARKS.md). None when the eyes coincide or the patch is black.
+/// levels of its brightness (0.1-0.8 on the smooth brows of the bundled footage, up to 3.2
+/// on its knitted, crying ones; BENCHMARKS.md). None when the eyes coincide or the patch
+/// is black.
 pub fn glabella_furrows(frame: &Frame, pts: &Landmarks) -> Option<f32> {
     let (l, r) = eye_centres(pts);
     let (dx, dy) = (r.0 - l.0, r.1 - l.1);
