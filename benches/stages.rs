@@ -76,8 +76,8 @@ fn stages(c: &mut Criterion) {
     g.bench_function("classify_one_face_default", |b| {
         b.iter(|| cls.classify(&f, &mut faces).expect("classify"))
     });
-    // The AU network's aligned crop (a warp on the eyes and nose tip, supersampled where it
-    // shrinks) against its box crop, on the face's own landmarks.
+    // The AU network's aligned crop (a warp on the eyes and nose tip, from the frame reduced
+    // by a whole factor where it shrinks) against its box crop, on the face's own landmarks.
     let marks = cls.classify(&f, &mut faces).expect("classify")[0]
         .landmarks
         .expect("landmarks");
