@@ -60,7 +60,7 @@ fn stages(c: &mut Criterion) {
     // The default's searches between whole-frame searches: the frame at quarter size for
     // faces of 120 px and up, and a search around a known face.
     g.bench_function("detect_640x360_large_faces_120", |b| {
-        b.iter(|| det.detect_large(&f, 120))
+        b.iter(|| det.detect_large(&f, 120, &[]))
     });
     let boxes = det.detect(&f);
     let around = square_crop(&boxes[0], 0.5, f.width, f.height);

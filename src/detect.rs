@@ -14,7 +14,17 @@ pub struct Detector {
     inner: Box<dyn rustface::Detector>,
     scale: f32,
     grey: Vec<u8>,
+    /// Faces painted out of the next search (see [`Detector::detect_large`]).
+    masks: Vec<FaceBox>,
 }
+
+/// How far (a fraction of the box's size, on each side) the flat patch over a known face
+/// reaches past its box in [`Detector::detect_large`]: far enough that the windows that
+/// overlap the face's edge find nothing.
+pub const KNOWN_FACE_MASK_MARGIN: f32 = 0.1;
+
+/// The grey level known faces are painted with.
+const MASK_GREY: u8 = 128;
 
 /// Size (pixels, after scaling) a tracked face is given in a search around it: a little above
 /// the detector's 40 px window, so that it is still found as it grows or turns.
@@ -48,6 +58,7 @@ impl Detector {
             inner,
             scale: cfg.scale(),
             grey: Vec::new(),
+            masks: Vec::new(),
         })
     }
 
@@ -69,8 +80,20 @@ impl Detector {
     /// scaled down so that such a face fills the detector's window: a cheap search for
     /// large faces (120 px faces on a frame a third of its size). Never searches a larger image
     /// than [`Detector::detect`] does.
-    pub fn detect_large(&mut self, frame: &Frame, min_face_px: u32) -> Vec<FaceBox> {
+    ///
+    /// The areas of `known` faces (each box grown by [`KNOWN_FACE_MASK_MARGIN`] on every
+    /// side) are painted flat grey first, so that the search finds only the faces that are
+    /// not known yet: most of a search's time goes to the candidate windows on a face (on the
+    /// bundled clips 7.9 and 10.3 ms with the face there, 2.3 and 1.9 ms with it painted out).
+    pub fn detect_large(
+        &mut self,
+        frame: &Frame,
+        min_face_px: u32,
+        known: &[FaceBox],
+    ) -> Vec<FaceBox> {
         let scale = DETECTOR_WINDOW_PX as f32 / min_face_px.max(1) as f32;
+        self.masks.clear();
+        self.masks.extend_from_slice(known);
         self.detect_region(
             frame,
             CropBox {
@@ -112,11 +135,25 @@ impl Detector {
         if w < 20 || h < 20 {
             // Smaller than the detector's window: no face can be found (and rustface
             // would reject the image).
+            self.masks.clear();
             return Vec::new();
         }
-        let image = rustface::ImageData::new(&self.grey, w, h);
         let sx = rw as f32 / w as f32;
         let sy = rh as f32 / h as f32;
+        for m in self.masks.drain(..) {
+            let (gx, gy) = (m.w * KNOWN_FACE_MASK_MARGIN, m.h * KNOWN_FACE_MASK_MARGIN);
+            // Frame pixels to the searched image's, clamped to it.
+            let to_x = |x: f32| (((x - rx as f32) / sx).round().max(0.0) as usize).min(w as usize);
+            let to_y = |y: f32| (((y - ry as f32) / sy).round().max(0.0) as usize).min(h as usize);
+            let (x0, x1) = (to_x(m.x - gx), to_x(m.x + m.w + gx));
+            for y in to_y(m.y - gy)..to_y(m.y + m.h + gy) {
+                let row = y * w as usize;
+                if let Some(run) = self.grey.get_mut(row + x0..row + x1) {
+                    run.fill(MASK_GREY);
+                }
+            }
+        }
+        let image = rustface::ImageData::new(&self.grey, w, h);
         let mut faces: Vec<FaceBox> = self
             .inner
             .detect(&image)

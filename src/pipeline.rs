@@ -791,15 +791,19 @@ fn offline_search(
         return search_around(detector, frame, &boxes);
     };
     *since_full = since_full.map(|n| n + 1);
-    let mut boxes = detector.detect_large(frame, large);
-    // Known faces the scaled-down search did not find (smaller ones, or ones it missed on
-    // this frame) are searched for around their last box.
-    let missed: Vec<FaceBox> = known
-        .iter()
-        .map(|(_, b)| *b)
-        .filter(|b| boxes.iter().all(|f| f.iou(b) < 0.3))
-        .collect();
-    for f in search_around(detector, frame, &missed) {
+    // The scaled-down search looks for new faces only (known faces painted out: most of its
+    // time went to them); each known face is searched for around its last box.
+    let known: Vec<FaceBox> = known.iter().map(|(_, b)| *b).collect();
+    let mut boxes = detector.detect_large(frame, large, &known);
+    let around = search_around(detector, frame, &known);
+    // A known face the search around it missed (on the bundled WolfgangLanger clip, 18 of
+    // 472 frames: a face at the frame's edge, turning) may still be found by the
+    // scaled-down search with nothing painted out, as the full search would find it.
+    let lost = known.iter().any(|k| around.iter().all(|f| f.iou(k) < 0.3));
+    if lost {
+        boxes = detector.detect_large(frame, large, &[]);
+    }
+    for f in around {
         if boxes.iter().all(|b| b.iou(&f) < 0.3) {
             boxes.push(f);
         }
@@ -867,6 +871,64 @@ fn classify_stage(
 mod tests {
     use super::*;
     use crate::source::FakeCameraSpec;
+
+    fn fixture(name: &str) -> Frame {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let img = image::open(path).unwrap().into_rgb8();
+        Frame::new(0, 0.0, img.width(), img.height(), img.into_raw()).unwrap()
+    }
+
+    #[test]
+    fn a_known_face_missed_around_its_box_is_found_by_the_scaled_down_search() {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let mut det = Detector::new(&models, &DetectConfig::default()).unwrap();
+        let before = fixture("wolfgang_edge/000142.jpg");
+        let frame = fixture("wolfgang_edge/000143.jpg");
+        let known = det.detect(&before)[0];
+        // The premise: around her box of the frame before, and in the scaled-down search
+        // with that box painted out, her face is not found; the whole frame finds it.
+        let region = crate::align::square_crop(&known, 0.5, frame.width, frame.height);
+        assert!(det.detect_in(&frame, region, known.w).is_empty());
+        assert!(det.detect_large(&frame, 120, &[known]).is_empty());
+        let full = det.detect(&frame);
+        assert_eq!(full.len(), 1);
+        // The offline search between whole-frame searches still finds her, where she is.
+        let mut since_full = Some(1);
+        let found = offline_search(
+            &mut det,
+            &frame,
+            &[(1, known)],
+            &mut since_full,
+            10,
+            Some(120),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].iou(&full[0]) > 0.6, "{found:?} against {full:?}");
+        assert_eq!(since_full, Some(2));
+    }
+
+    #[test]
+    fn the_scaled_down_search_finds_only_the_faces_not_painted_out() {
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let mut det = Detector::new(&models, &DetectConfig::default()).unwrap();
+        let frame = fixture("single_face/000030.jpg");
+        let face = det.detect_large(&frame, 120, &[]);
+        assert_eq!(face.len(), 1);
+        // Painted out: gone. A patch elsewhere in the frame: still found.
+        assert!(det.detect_large(&frame, 120, &face).is_empty());
+        let elsewhere = FaceBox {
+            x: 10.0,
+            y: 10.0,
+            w: 60.0,
+            h: 60.0,
+            confidence: 1.0,
+        };
+        assert_eq!(det.detect_large(&frame, 120, &[elsewhere]), face);
+        // The patch is for one search only.
+        assert_eq!(det.detect_large(&frame, 120, &[]), face);
+    }
 
     #[test]
     fn live_link_drops_oldest_and_counts() {
