@@ -633,11 +633,10 @@ fn capture_stage(
                 }
                 counters.frames_read.fetch_add(1, Ordering::Relaxed);
                 sent += 1;
-                let whole = None;
                 if !out.send(Captured {
                     frame,
                     capture_ms,
-                    whole,
+                    whole: None,
                 }) {
                     break;
                 }
@@ -1017,11 +1016,10 @@ mod tests {
         let frames = frames.to_vec();
         let feed = std::thread::spawn(move || {
             for frame in frames {
-                let whole = None;
                 assert!(to_first.send(Captured {
                     frame,
                     capture_ms: 0.0,
-                    whole,
+                    whole: None,
                 }));
             }
         });
@@ -1064,11 +1062,10 @@ mod tests {
         let (to_ahead, ahead_rx) = Link::<Captured>::new(Mode::Offline, 30, &counters);
         let (out, searched) = Link::<Captured>::new(Mode::Offline, 30, &counters);
         for frame in frames {
-            let whole = None;
             assert!(to_ahead.send(Captured {
                 frame,
                 capture_ms: 0.0,
-                whole,
+                whole: None,
             }));
         }
         drop(to_ahead);
