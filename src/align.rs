@@ -432,31 +432,49 @@ pub fn grey_scaled_region(
     out.clear();
     out.reserve((ow * oh) as usize);
     let rgb = &frame.rgb;
-    let at = |x: u32, y: u32| {
-        let i = (ry + y) as usize * stride + (rx + x) as usize * 3;
-        luma(rgb[i], rgb[i + 1], rgb[i + 2])
+    // One row of the region, RGB.
+    let row_of = |y: u32| {
+        let start = (ry + y) as usize * stride + rx as usize * 3;
+        &rgb[start..start + w as usize * 3]
     };
     if ow == w && oh == h {
         for y in 0..h {
-            out.extend((0..w).map(|x| at(x, y)));
+            out.extend(row_of(y).chunks_exact(3).map(|p| luma(p[0], p[1], p[2])));
         }
     } else if scale < 1.0 {
+        // Each output pixel is the mean of the grey values of its cell: a row of the region
+        // is turned grey once, then summed cell by cell.
+        let cells: Vec<(usize, usize)> = (0..ow)
+            .map(|ox| {
+                let x0 = ox * w / ow;
+                (x0 as usize, ((ox + 1) * w / ow).max(x0 + 1) as usize)
+            })
+            .collect();
+        let mut grey = vec![0u8; w as usize];
+        let mut sums = vec![0u32; ow as usize];
         for oy in 0..oh {
             let y0 = oy * h / oh;
             let y1 = ((oy + 1) * h / oh).max(y0 + 1);
-            for ox in 0..ow {
-                let x0 = ox * w / ow;
-                let x1 = ((ox + 1) * w / ow).max(x0 + 1);
-                let mut sum = 0u32;
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        sum += at(x, y) as u32;
-                    }
+            sums.fill(0);
+            for y in y0..y1 {
+                for (g, p) in grey.iter_mut().zip(row_of(y).chunks_exact(3)) {
+                    *g = luma(p[0], p[1], p[2]);
                 }
-                out.push((sum / ((y1 - y0) * (x1 - x0))) as u8);
+                for (sum, &(x0, x1)) in sums.iter_mut().zip(&cells) {
+                    *sum += grey[x0..x1].iter().map(|&v| u32::from(v)).sum::<u32>();
+                }
             }
+            out.extend(
+                sums.iter()
+                    .zip(&cells)
+                    .map(|(&sum, &(x0, x1))| (sum / ((y1 - y0) * (x1 - x0) as u32)) as u8),
+            );
         }
     } else {
+        let at = |x: u32, y: u32| {
+            let i = (ry + y) as usize * stride + (rx + x) as usize * 3;
+            luma(rgb[i], rgb[i + 1], rgb[i + 2])
+        };
         let sx = w as f32 / ow as f32;
         let sy = h as f32 / oh as f32;
         for oy in 0..oh {
@@ -1000,6 +1018,85 @@ mod tests {
             8,
         );
         assert_eq!(&out[..3], &[255, 0, 0]);
+    }
+
+    /// The grey scaling as first written (a grey value computed per pixel read, per output
+    /// pixel): the reference [`grey_scaled_region`] must equal byte for byte.
+    fn grey_scaled_region_reference(
+        frame: &Frame,
+        region: (u32, u32, u32, u32),
+        scale: f32,
+        out: &mut Vec<u8>,
+    ) -> (u32, u32) {
+        let (rx, ry, w, h) = region;
+        let stride = frame.width as usize * 3;
+        let ow = ((w as f32 * scale).round() as u32).max(1);
+        let oh = ((h as f32 * scale).round() as u32).max(1);
+        out.clear();
+        out.reserve((ow * oh) as usize);
+        let rgb = &frame.rgb;
+        let at = |x: u32, y: u32| {
+            let i = (ry + y) as usize * stride + (rx + x) as usize * 3;
+            luma(rgb[i], rgb[i + 1], rgb[i + 2])
+        };
+        if ow == w && oh == h {
+            for y in 0..h {
+                out.extend((0..w).map(|x| at(x, y)));
+            }
+        } else if scale < 1.0 {
+            for oy in 0..oh {
+                let y0 = oy * h / oh;
+                let y1 = ((oy + 1) * h / oh).max(y0 + 1);
+                for ox in 0..ow {
+                    let x0 = ox * w / ow;
+                    let x1 = ((ox + 1) * w / ow).max(x0 + 1);
+                    let mut sum = 0u32;
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            sum += at(x, y) as u32;
+                        }
+                    }
+                    out.push((sum / ((y1 - y0) * (x1 - x0))) as u8);
+                }
+            }
+        } else {
+            let sx = w as f32 / ow as f32;
+            let sy = h as f32 / oh as f32;
+            for oy in 0..oh {
+                let y = ((oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
+                let (y0, fy) = (y.floor() as u32, y.fract());
+                let y1 = (y0 + 1).min(h - 1);
+                for ox in 0..ow {
+                    let x = ((ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+                    let (x0, fx) = (x.floor() as u32, x.fract());
+                    let x1 = (x0 + 1).min(w - 1);
+                    let top = at(x0, y0) as f32 * (1.0 - fx) + at(x1, y0) as f32 * fx;
+                    let bottom = at(x0, y1) as f32 * (1.0 - fx) + at(x1, y1) as f32 * fx;
+                    out.push((top * (1.0 - fy) + bottom * fy).round() as u8);
+                }
+            }
+        }
+        (ow, oh)
+    }
+
+    #[test]
+    fn grey_scaling_equals_its_first_form_byte_for_byte() {
+        let (w, h) = (203u32, 117u32);
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|i| ((i * 7919 + i / 5) % 256) as u8)
+            .collect();
+        let f = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        // The whole frame and a region of it; unchanged, shrunk by 1.5, 2, 3 and 7.3
+        // (uneven cells), enlarged.
+        for region in [(0, 0, w, h), (17, 9, 120, 100)] {
+            for scale in [1.0, 1.0 / 1.5, 0.5, 1.0 / 3.0, 1.0 / 7.3, 1.7] {
+                let (mut fast, mut reference) = (Vec::new(), Vec::new());
+                let size = grey_scaled_region(&f, region, scale, &mut fast);
+                let ref_size = grey_scaled_region_reference(&f, region, scale, &mut reference);
+                assert_eq!(size, ref_size, "{region:?} at {scale}");
+                assert_eq!(fast, reference, "{region:?} at {scale}");
+            }
+        }
     }
 
     #[test]
