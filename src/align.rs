@@ -44,8 +44,9 @@ pub fn luma(r: u8, g: u8, b: u8) -> u8 {
 fn sample(src: &[u8], w: u32, h: u32, channels: usize, x: f32, y: f32, c: usize) -> f32 {
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
-    let x0 = x.floor() as u32;
-    let y0 = y.floor() as u32;
+    // Truncation is the floor of these non-negative values, without a call to floorf.
+    let x0 = x as u32;
+    let y0 = y as u32;
     let x1 = (x0 + 1).min(w - 1);
     let y1 = (y0 + 1).min(h - 1);
     let fx = x - x0 as f32;
@@ -54,6 +55,15 @@ fn sample(src: &[u8], w: u32, h: u32, channels: usize, x: f32, y: f32, c: usize)
     let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
     let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
     top * (1.0 - fy) + bottom * fy
+}
+
+/// `v.round() as u8` for a sample in 0..=255, bit for bit, without the call to roundf that
+/// `round` is on the baseline x86-64 target (halves round up, as `round` does for
+/// non-negative values; `v - t` is exact for these magnitudes).
+#[inline]
+fn round_u8(v: f32) -> u8 {
+    let t = v as u32;
+    (if v - t as f32 >= 0.5 { t + 1 } else { t }) as u8
 }
 
 /// Resizes an RGB image with bilinear interpolation.
@@ -66,7 +76,7 @@ pub fn resize_rgb(src: &[u8], w: u32, h: u32, out_w: u32, out_h: u32) -> Vec<u8>
         for ox in 0..out_w {
             let x = (ox as f32 + 0.5) * sx - 0.5;
             for c in 0..3 {
-                out.push(sample(src, w, h, 3, x, y, c).round() as u8);
+                out.push(round_u8(sample(src, w, h, 3, x, y, c)));
             }
         }
     }
@@ -84,27 +94,34 @@ pub fn crop_rgb(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
             for ox in 0..size {
                 let x = crop.x as f32 + (ox as f32 + 0.5) * step - 0.5;
                 for c in 0..3 {
-                    out.push(
-                        sample(&frame.rgb, frame.width, frame.height, 3, x, y, c).round() as u8,
-                    );
+                    out.push(round_u8(sample(
+                        &frame.rgb,
+                        frame.width,
+                        frame.height,
+                        3,
+                        x,
+                        y,
+                        c,
+                    )));
                 }
             }
         }
         return out;
     }
-    // Source pixel bounds of each output row/column: [start(i), start(i + 1)).
+    // Source pixel bounds of each output row/column: [start(i), start(i + 1)), the
+    // columns' computed once.
     let start = |i: u32, origin: u32| origin + (i as u64 * crop.side as u64 / size as u64) as u32;
+    let bounds = |i: u32, origin: u32| {
+        (
+            start(i, origin),
+            start(i + 1, origin).max(start(i, origin) + 1),
+        )
+    };
+    let columns: Vec<(u32, u32)> = (0..size).map(|ox| bounds(ox, crop.x)).collect();
     let stride = frame.width as usize * 3;
     for oy in 0..size {
-        let (y0, y1) = (
-            start(oy, crop.y),
-            start(oy + 1, crop.y).max(start(oy, crop.y) + 1),
-        );
-        for ox in 0..size {
-            let (x0, x1) = (
-                start(ox, crop.x),
-                start(ox + 1, crop.x).max(start(ox, crop.x) + 1),
-            );
+        let (y0, y1) = bounds(oy, crop.y);
+        for &(x0, x1) in &columns {
             let mut acc = [0u32; 3];
             for y in y0..y1 {
                 let row = &frame.rgb
@@ -1077,6 +1094,98 @@ mod tests {
             }
         }
         (ow, oh)
+    }
+
+    #[test]
+    fn rounding_without_roundf_is_round_bit_for_bit() {
+        // Every multiple of 1/4096 in 0..=255, and the floats next to each half.
+        let mut values: Vec<f32> = (0..=255 * 4096).map(|i| i as f32 / 4096.0).collect();
+        for k in 0..255 {
+            let half = k as f32 + 0.5;
+            values.extend([half.next_down(), half, half.next_up()]);
+        }
+        values.extend([0.499_999_97, 254.999_98, 255.0]);
+        for v in values {
+            assert_eq!(round_u8(v), v.round() as u8, "{v}");
+        }
+    }
+
+    #[test]
+    fn face_crops_equal_their_first_form_byte_for_byte() {
+        // The first form: floorf and roundf per sample, the column bounds per pixel.
+        fn reference(frame: &Frame, crop: CropBox, size: u32) -> Vec<u8> {
+            let mut out = Vec::new();
+            if crop.side <= size {
+                let step = crop.side as f32 / size as f32;
+                for oy in 0..size {
+                    let y = crop.y as f32 + (oy as f32 + 0.5) * step - 0.5;
+                    for ox in 0..size {
+                        let x = crop.x as f32 + (ox as f32 + 0.5) * step - 0.5;
+                        let (w, h) = (frame.width, frame.height);
+                        let xc = x.clamp(0.0, (w - 1) as f32);
+                        let yc = y.clamp(0.0, (h - 1) as f32);
+                        let (x0, y0) = (xc.floor() as u32, yc.floor() as u32);
+                        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+                        let (fx, fy) = (xc - x0 as f32, yc - y0 as f32);
+                        for c in 0..3 {
+                            let at =
+                                |xx: u32, yy: u32| frame.rgb[(yy * w + xx) as usize * 3 + c] as f32;
+                            let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+                            let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+                            out.push((top * (1.0 - fy) + bottom * fy).round() as u8);
+                        }
+                    }
+                }
+                return out;
+            }
+            let start = |i: u32, o: u32| o + (i as u64 * crop.side as u64 / size as u64) as u32;
+            for oy in 0..size {
+                let (y0, y1) = (
+                    start(oy, crop.y),
+                    start(oy + 1, crop.y).max(start(oy, crop.y) + 1),
+                );
+                for ox in 0..size {
+                    let (x0, x1) = (
+                        start(ox, crop.x),
+                        start(ox + 1, crop.x).max(start(ox, crop.x) + 1),
+                    );
+                    let mut acc = [0u32; 3];
+                    for y in y0..y1 {
+                        for x in x0..x1 {
+                            for (c, a) in acc.iter_mut().enumerate() {
+                                *a += frame.rgb[(y * frame.width + x) as usize * 3 + c] as u32;
+                            }
+                        }
+                    }
+                    let n = (y1 - y0) * (x1 - x0);
+                    out.extend(acc.map(|a| ((a + n / 2) / n) as u8));
+                }
+            }
+            out
+        }
+        let (w, h) = (160u32, 120u32);
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|i| ((i * 7919 + i / 7) % 256) as u8)
+            .collect();
+        let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        // Enlarged (37 and 64 px to 112), the same size, shrunk (117 and 120 px to 112, 100 to
+        // 64, 90 to 48).
+        for (x, y, side, size) in [
+            (3, 5, 37, 112),
+            (90, 50, 64, 112),
+            (10, 10, 112, 112),
+            (40, 0, 117, 112),
+            (0, 0, 120, 112),
+            (50, 15, 100, 64),
+            (70, 30, 90, 48),
+        ] {
+            let crop = CropBox { x, y, side };
+            assert_eq!(
+                crop_rgb(&frame, crop, size),
+                reference(&frame, crop, size),
+                "{crop:?} to {size}"
+            );
+        }
     }
 
     #[test]
