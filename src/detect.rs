@@ -14,8 +14,6 @@ pub struct Detector {
     inner: Box<dyn rustface::Detector>,
     scale: f32,
     grey: Vec<u8>,
-    /// Faces painted out of the next search (see [`Detector::detect_large`]).
-    masks: Vec<FaceBox>,
 }
 
 /// How far (a fraction of the box's size, on each side) the flat patch over a known face
@@ -58,7 +56,6 @@ impl Detector {
             inner,
             scale: cfg.scale(),
             grey: Vec::new(),
-            masks: Vec::new(),
         })
     }
 
@@ -73,6 +70,7 @@ impl Detector {
             },
             true,
             self.scale,
+            &[],
         )
     }
 
@@ -92,8 +90,6 @@ impl Detector {
         known: &[FaceBox],
     ) -> Vec<FaceBox> {
         let scale = DETECTOR_WINDOW_PX as f32 / min_face_px.max(1) as f32;
-        self.masks.clear();
-        self.masks.extend_from_slice(known);
         self.detect_region(
             frame,
             CropBox {
@@ -103,6 +99,7 @@ impl Detector {
             },
             true,
             scale.min(self.scale),
+            known,
         )
     }
 
@@ -111,7 +108,7 @@ impl Detector {
     /// such a face is just above the detector's 40 px window, which leaves few pyramid levels.
     pub fn detect_in(&mut self, frame: &Frame, region: CropBox, face_px: f32) -> Vec<FaceBox> {
         let scale = (TRACKED_FACE_PX / face_px.max(1.0)).min(self.scale.max(1.0));
-        self.detect_region(frame, region, false, scale)
+        self.detect_region(frame, region, false, scale, &[])
     }
 
     fn detect_region(
@@ -120,6 +117,7 @@ impl Detector {
         region: CropBox,
         whole: bool,
         scale: f32,
+        masks: &[FaceBox],
     ) -> Vec<FaceBox> {
         let (rx, ry, rw, rh) = if whole {
             (0, 0, frame.width, frame.height)
@@ -135,12 +133,11 @@ impl Detector {
         if w < 20 || h < 20 {
             // Smaller than the detector's window: no face can be found (and rustface
             // would reject the image).
-            self.masks.clear();
             return Vec::new();
         }
         let sx = rw as f32 / w as f32;
         let sy = rh as f32 / h as f32;
-        for m in self.masks.drain(..) {
+        for m in masks {
             let (gx, gy) = (m.w * KNOWN_FACE_MASK_MARGIN, m.h * KNOWN_FACE_MASK_MARGIN);
             // Frame pixels to the searched image's, clamped to it.
             let to_x = |x: f32| (((x - rx as f32) / sx).round().max(0.0) as usize).min(w as usize);
