@@ -792,8 +792,9 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/single_face/000030.jpg"
         );
-        let (w, h, rgb) = crate::source::load_rgb(std::path::Path::new(path)).unwrap();
-        let frame = Frame::new(0, 0.0, w, h, rgb).unwrap();
+        // `image` directly: `source` (and its loader) sits above this module.
+        let img = image::open(path).unwrap().into_rgb8();
+        let frame = Frame::new(0, 0.0, img.width(), img.height(), img.into_raw()).unwrap();
         for (scale, mean_max, max_max) in [(1.0 / 1.8, 1.5, 40), (1.0 / 2.6, 2.0, 48)] {
             let t = centred(scale, 0.1, (320.0, 170.0), 112);
             let fast = warp(&frame, &t, 112).unwrap();
