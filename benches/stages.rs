@@ -27,9 +27,11 @@ fn root() -> PathBuf {
 }
 
 fn frame() -> Frame {
-    let img = image::open(root().join("tests/fixtures/single_face/000030.jpg"))
-        .expect("fixture")
-        .into_rgb8();
+    frame_at("tests/fixtures/single_face/000030.jpg")
+}
+
+fn frame_at(path: &str) -> Frame {
+    let img = image::open(root().join(path)).expect("fixture").into_rgb8();
     let (w, h) = img.dimensions();
     Frame::new(0, 0.0, w, h, img.into_raw()).expect("frame")
 }
@@ -67,6 +69,17 @@ fn stages(c: &mut Criterion) {
     let side = boxes[0].w.max(boxes[0].h);
     g.bench_function("detect_around_known_face", |b| {
         b.iter(|| det.detect_in(&f, around, side))
+    });
+    // The same two searches on a frame of the WolfgangLanger clip (a 250 px face, more
+    // candidate windows for the detector's last stage).
+    let wf = frame_at("tests/fixtures/wolfgang/000032.jpg");
+    g.bench_function("detect_640x360_large_faces_120_wolfgang", |b| {
+        b.iter(|| det.detect_large(&wf, 120, &[]))
+    });
+    let wb = det.detect(&wf);
+    let w_around = square_crop(&wb[0], 0.5, wf.width, wf.height);
+    g.bench_function("detect_around_known_face_wolfgang", |b| {
+        b.iter(|| det.detect_in(&wf, w_around, wb[0].w.max(wb[0].h)))
     });
     let mut tracker = Tracker::new(Default::default());
     let mut faces = tracker.update(&boxes);
