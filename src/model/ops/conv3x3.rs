@@ -32,19 +32,19 @@ pub fn conv3x3(
 /// The geometry of a 3x3 im2col: `cols[n][ci*9 + ky*3 + kx][oy*wo + ox]` is the input at
 /// `(oy*stride + ky - top, ox*stride + kx - left)` of channel `ci`, zero outside.
 #[derive(Clone, Copy, Debug)]
-struct Im2Col {
+pub(super) struct Im2Col {
     c: usize,
     h: usize,
     w: usize,
     top: usize,
     left: usize,
     stride: usize,
-    ho: usize,
-    wo: usize,
+    pub(super) ho: usize,
+    pub(super) wo: usize,
 }
 
 impl Im2Col {
-    fn new(
+    pub(super) fn new(
         c: usize,
         h: usize,
         w: usize,
@@ -88,7 +88,7 @@ impl Im2Col {
     }
 
     /// One image's columns from its planes.
-    fn fill(&self, img: &[f32], cols: &mut [f32]) {
+    pub(super) fn fill(&self, img: &[f32], cols: &mut [f32]) {
         let (plane, out) = (self.h * self.w, self.ho * self.wo);
         for ci in 0..self.c {
             let src = &img[ci * plane..(ci + 1) * plane];

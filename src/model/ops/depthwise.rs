@@ -24,6 +24,43 @@ pub fn depthwise3x3(
     depthwise3x3_shifts(x, w, pad, stride)
 }
 
+/// The direct CPU kernel on plain planes: `x` holds `planes` planes of `h` x `w` (any
+/// number of images, channel after channel; `k` has nine taps a channel, cycled when
+/// `planes` is a multiple of its channels). `out` is overwritten with the result; returns
+/// its height and width. `relu_input`: convolve the ReLU of `x`.
+pub(crate) fn depthwise3x3_planes(
+    x: &[f32],
+    k: &[f32],
+    (planes, h, w): (usize, usize, usize),
+    (t, b, l, r): (usize, usize, usize, usize),
+    s: usize,
+    relu_input: bool,
+    out: &mut Vec<f32>,
+) -> (usize, usize) {
+    let ho = (h + t + b - 3) / s + 1;
+    let wo = (w + l + r - 3) / s + 1;
+    out.clear();
+    out.resize(planes * ho * wo, 0.0);
+    let geometry = Geometry {
+        c: k.len() / 9,
+        h,
+        w,
+        ho,
+        wo,
+        t,
+        l,
+        s,
+    };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        unsafe { depthwise_avx2(&x[..planes * h * w], k, out, &geometry, relu_input) };
+        return (ho, wo);
+    }
+    depthwise_kernel(&x[..planes * h * w], k, out, &geometry, relu_input);
+    (ho, wo)
+}
+
 /// The direct CPU kernel behind [`depthwise3x3`].
 struct Depthwise3x3 {
     pad: (usize, usize, usize, usize),
@@ -57,29 +94,9 @@ impl CustomOp2 for Depthwise3x3 {
                 k.len()
             );
         }
-        let (t, b, l, r) = self.pad;
-        let s = self.stride;
-        let ho = (h + t + b - 3) / s + 1;
-        let wo = (w + l + r - 3) / s + 1;
-        let mut out = vec![0f32; n * c * ho * wo];
-        let geometry = Geometry {
-            c,
-            h,
-            w,
-            ho,
-            wo,
-            t,
-            l,
-            s,
-        };
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { depthwise_avx2(x, k, &mut out, &geometry) };
-            return Ok((CpuStorage::F32(out), Shape::from((n, c, ho, wo))));
-        }
-        depthwise_kernel(x, k, &mut out, &geometry);
+        let mut out = Vec::new();
+        let (ho, wo) =
+            depthwise3x3_planes(x, k, (n * c, h, w), self.pad, self.stride, false, &mut out);
         Ok((CpuStorage::F32(out), Shape::from((n, c, ho, wo))))
     }
 
@@ -232,15 +249,17 @@ struct Geometry {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn depthwise_avx2(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
-    depthwise_kernel(x, k, out, g)
+unsafe fn depthwise_avx2(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry, relu_input: bool) {
+    depthwise_kernel(x, k, out, g, relu_input)
 }
 
 /// Each channel is copied once into a zero-padded plane; then every output row is the sum of
 /// three passes (one per kernel row), each `w0 * a[x] + w1 * a[x + 1] + w2 * a[x + 2]` over
 /// a padded input row, with no bounds logic inside the loops, which the compiler vectorises.
+/// `relu_input`: convolve the ReLU of `x` (applied as it is copied, so a network needs no
+/// separate ReLU pass before the block).
 #[inline(always)]
-fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
+fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry, relu_input: bool) {
     let &Geometry {
         c,
         h,
@@ -261,7 +280,14 @@ fn depthwise_kernel(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry) {
         .enumerate()
     {
         for (y, row) in src.chunks_exact(w).enumerate() {
-            padded[(y + t) * pw + l..(y + t) * pw + l + w].copy_from_slice(row);
+            let dst = &mut padded[(y + t) * pw + l..(y + t) * pw + l + w];
+            if relu_input {
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d = v.max(0.0);
+                }
+            } else {
+                dst.copy_from_slice(row);
+            }
         }
         let taps = &k[(plane % c) * 9..(plane % c) * 9 + 9];
         for (oy, o) in dst.chunks_exact_mut(wo).enumerate() {

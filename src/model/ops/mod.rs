@@ -1,10 +1,13 @@
 //! Small convolution kernels that candle's CPU backend runs slowly, as candle custom ops: one
 //! file per operation ([`depthwise3x3`], [`conv3x3`], [`max_pool2x2`], [`batch_norm_train`],
-//! [`pointwise`]); this module holds the helpers they share.
+//! [`pointwise`]); the fused inference path of the bundled face-api networks ([`fused`]);
+//! this module holds the helpers they share.
 
 mod batch_norm;
 mod conv3x3;
 mod depthwise;
+pub(crate) mod fused;
+mod gemm;
 mod max_pool;
 mod pointwise;
 
