@@ -485,4 +485,79 @@ mod tests {
         assert_eq!(got.dims(), want.dims());
         assert!(close(&got, &want) < 1e-5);
     }
+
+    /// The kernel's sums written out tap by tap, in its order (row by row of the kernel,
+    /// three taps each), on the zero-padded ReLU'd or plain input.
+    fn depthwise_reference(
+        x: &[f32],
+        k: &[f32],
+        (planes, h, w): (usize, usize, usize),
+        (t, b, l, r): (usize, usize, usize, usize),
+        s: usize,
+        relu: bool,
+    ) -> Vec<f32> {
+        let (ho, wo) = ((h + t + b - 3) / s + 1, (w + l + r - 3) / s + 1);
+        let c = k.len() / 9;
+        let at = |p: usize, y: usize, xx: usize| -> f32 {
+            let (y, xx) = (y as isize - t as isize, xx as isize - l as isize);
+            if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                return 0.0;
+            }
+            let v = x[p * h * w + y as usize * w + xx as usize];
+            if relu {
+                v.max(0.0)
+            } else {
+                v
+            }
+        };
+        let mut out = vec![0f32; planes * ho * wo];
+        for p in 0..planes {
+            let taps = &k[(p % c) * 9..(p % c) * 9 + 9];
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut v = 0f32;
+                    for ky in 0..3 {
+                        let (y, x0) = (oy * s + ky, ox * s);
+                        v += taps[ky * 3] * at(p, y, x0)
+                            + taps[ky * 3 + 1] * at(p, y, x0 + 1)
+                            + taps[ky * 3 + 2] * at(p, y, x0 + 2);
+                    }
+                    out[(p * ho + oy) * wo + ox] = v;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_plane_kernel_equals_its_sums_written_out_bit_for_bit() {
+        let dev = Device::Cpu;
+        let cases = [
+            ((6, 9, 8), (0, 1, 0, 1), 2),
+            ((6, 9, 8), (1, 1, 1, 1), 2),
+            ((4, 7, 5), (1, 1, 1, 1), 2),
+            ((4, 7, 5), (1, 1, 1, 1), 1),
+            ((3, 14, 14), (0, 1, 0, 1), 2),
+        ];
+        for (shape, pad, stride) in cases {
+            let (planes, h, w) = shape;
+            let x: Vec<f32> = Tensor::randn(0f32, 1.0, planes * h * w, &dev)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let k: Vec<f32> = Tensor::randn(0f32, 1.0, 3 * 9, &dev)
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for relu in [false, true] {
+                let mut out = Vec::new();
+                depthwise3x3_planes(&x, &k, shape, pad, stride, relu, &mut out);
+                let want = depthwise_reference(&x, &k, shape, pad, stride, relu);
+                assert!(
+                    out == want,
+                    "{shape:?} pad {pad:?} stride {stride} relu {relu}"
+                );
+            }
+        }
+    }
 }
