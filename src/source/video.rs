@@ -38,22 +38,53 @@ pub fn ffmpeg_available() -> bool {
 /// The `showinfo` filter as facs runs it: with its per-frame checksums turned off where this
 /// ffmpeg has the option (ffmpeg 5.1 has it). facs reads only the timestamps, and the
 /// checksums were a quarter of ffmpeg's CPU time on the bundled 640x360 clip (0.78 -> 0.57 s
-/// for 472 frames). Asked of ffmpeg once a run.
-fn showinfo_filter() -> &'static str {
-    static FILTER: OnceLock<&'static str> = OnceLock::new();
-    FILTER.get_or_init(|| {
-        let lists_checksum = Command::new("ffmpeg")
+/// for 472 frames). Asked of ffmpeg once a run (`ffmpeg -h filter=showinfo`), while ffprobe
+/// reads the file's header, so that the question adds no wait.
+static SHOWINFO: OnceLock<&'static str> = OnceLock::new();
+
+/// The `showinfo` filter's spelling: known, or an `ffmpeg -h` still answering.
+enum Showinfo {
+    Known(&'static str),
+    Asking(Child),
+}
+
+impl Showinfo {
+    /// Starts asking ffmpeg, unless an earlier file of the run did.
+    fn ask() -> Self {
+        if let Some(filter) = SHOWINFO.get() {
+            return Showinfo::Known(filter);
+        }
+        let help = Command::new("ffmpeg")
             .args(["-hide_banner", "-h", "filter=showinfo"])
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("checksum"));
-        if lists_checksum {
-            "showinfo=checksum=0"
-        } else {
-            "showinfo"
+            .spawn();
+        match help {
+            Ok(child) => Showinfo::Asking(child),
+            // No ffmpeg to ask: the decoder's own start says so.
+            Err(_) => Showinfo::Known("showinfo"),
         }
-    })
+    }
+
+    /// The filter, once ffmpeg has answered.
+    fn answer(self) -> &'static str {
+        match self {
+            Showinfo::Known(filter) => filter,
+            Showinfo::Asking(child) => {
+                let lists_checksum = child
+                    .wait_with_output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("checksum"));
+                SHOWINFO.get_or_init(|| {
+                    if lists_checksum {
+                        "showinfo=checksum=0"
+                    } else {
+                        "showinfo"
+                    }
+                })
+            }
+        }
+    }
 }
 
 /// Frames decoded by an `ffmpeg` child process.
@@ -356,15 +387,20 @@ impl VideoSource {
     /// [`Error::Tool`] if ffmpeg/ffprobe are missing (with how to install them or avoid them),
     /// [`Error::Source`] if the file has no decodable video stream.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, showinfo_filter())
+        Self::open_with(path, None)
     }
 
-    /// [`VideoSource::open`] with the given `showinfo` filter.
-    fn open_with(path: &Path, showinfo: &str) -> Result<Self> {
+    /// [`VideoSource::open`] with the given `showinfo` filter (None: the one this ffmpeg
+    /// runs fastest).
+    fn open_with(path: &Path, showinfo: Option<&'static str>) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::InputNotFound(path.to_path_buf()));
         }
-        let header = probe(path)?;
+        let asking = showinfo.map_or_else(Showinfo::ask, Showinfo::Known);
+        let header = probe(path);
+        // Waited for whether or not the header could be read, so no child is left behind.
+        let showinfo = asking.answer();
+        let header = header?;
         let mut child = Command::new("ffmpeg")
             // Info level for showinfo's lines; `level` tags each line so that complaints
             // (error and worse) can be told apart.
@@ -661,7 +697,7 @@ mod tests {
             return;
         }
         let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_face_30f.mp4");
-        let plain = decoded(VideoSource::open_with(&clip, "showinfo").unwrap());
+        let plain = decoded(VideoSource::open_with(&clip, Some("showinfo")).unwrap());
         let chosen = decoded(VideoSource::open(&clip).unwrap());
         assert_eq!(plain.len(), 30);
         assert!(plain == chosen, "frames or timestamps differ");
