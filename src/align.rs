@@ -435,6 +435,12 @@ pub fn grey_scaled(frame: &Frame, scale: f32, out: &mut Vec<u8>) -> (u32, u32) {
     grey_scaled_region(frame, (0, 0, frame.width, frame.height), scale, out)
 }
 
+/// The size of a `w` x `h` image scaled by `scale`: rounded, at least 1 x 1.
+fn scaled_size(w: u32, h: u32, scale: f32) -> (u32, u32) {
+    let side = |v: u32| ((v as f32 * scale).round() as u32).max(1);
+    (side(w), side(h))
+}
+
 /// Like [`grey_scaled`] for the region (x, y, w, h) of the frame, which must lie inside it.
 pub fn grey_scaled_region(
     frame: &Frame,
@@ -444,8 +450,7 @@ pub fn grey_scaled_region(
 ) -> (u32, u32) {
     let (rx, ry, w, h) = region;
     let stride = frame.width as usize * 3;
-    let ow = ((w as f32 * scale).round() as u32).max(1);
-    let oh = ((h as f32 * scale).round() as u32).max(1);
+    let (ow, oh) = scaled_size(w, h, scale);
     out.clear();
     out.reserve((ow * oh) as usize);
     let rgb = &frame.rgb;
@@ -1049,8 +1054,7 @@ mod tests {
     ) -> (u32, u32) {
         let (rx, ry, w, h) = region;
         let stride = frame.width as usize * 3;
-        let ow = ((w as f32 * scale).round() as u32).max(1);
-        let oh = ((h as f32 * scale).round() as u32).max(1);
+        let (ow, oh) = scaled_size(w, h, scale);
         out.clear();
         out.reserve((ow * oh) as usize);
         let rgb = &frame.rgb;

@@ -4,6 +4,8 @@
 //! has its own weights (models/face_landmark_68.safetensors, models/face_expression.safetensors).
 //! tools/faceapi/ARCHITECTURE.md documents the original's forward pass.
 
+use std::sync::{Mutex, PoisonError};
+
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
@@ -214,6 +216,15 @@ enum Conv0Values {
     Separable(SeparableValues),
 }
 
+/// The feature maps of one pass, kept from pass to pass: a pass allocates nothing.
+#[derive(Debug, Default)]
+struct Buffers {
+    x: Planes,
+    a: Planes,
+    b: Planes,
+    scratch: Vec<f32>,
+}
+
 /// The network's weights as plain values: the CPU's inference path ([`fused`]), the same
 /// computation as [`Trunk::forward`] and the head, without a pass or an allocation for each
 /// bias, sum and ReLU (measured: `cargo bench --bench networks`).
@@ -222,6 +233,8 @@ struct CpuNet {
     blocks: Vec<(Conv0Values, [SeparableValues; 3])>,
     fc_w: Vec<f32>,
     fc_b: Vec<f32>,
+    /// One network runs on one thread; the lock is never contended there.
+    buffers: Mutex<Buffers>,
 }
 
 impl CpuNet {
@@ -243,37 +256,46 @@ impl CpuNet {
             ];
             blocks.push((conv0, convs));
         }
+        let (fc_w, fc_b) = (values(fc_w)?, values(fc_b)?);
+        if fc_w.len() != fc_b.len() * TRUNK_CHANNELS {
+            candle_core::bail!(
+                "head of {} weights for {TRUNK_CHANNELS} features",
+                fc_w.len()
+            );
+        }
         Ok(CpuNet {
             blocks,
-            fc_w: values(fc_w)?,
-            fc_b: values(fc_b)?,
+            fc_w,
+            fc_b,
+            buffers: Mutex::default(),
         })
     }
 
-    /// The outputs for one image: normalised planes [3, 112, 112].
-    fn forward(&self, x: Planes) -> candle_core::Result<Vec<f32>> {
-        let (mut x, mut a, mut b, mut scratch) =
-            (x, Planes::default(), Planes::default(), Vec::new());
+    /// The outputs for one 112 px crop (HWC RGB bytes).
+    fn forward(&self, rgb: &[u8]) -> candle_core::Result<Vec<f32>> {
+        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        let Buffers { x, a, b, scratch } = &mut *buffers;
+        let side = INPUT as usize;
+        (x.c, x.h, x.w) = (3, side, side);
+        normalise_into(rgb, &mut x.data);
         for (conv0, [c1, c2, c3]) in &self.blocks {
             match conv0 {
                 Conv0Values::Full { w, b: bias } => {
-                    fused::conv3x3(&x, w, ((0, 1, 0, 1), 2), bias, &mut scratch, &mut a)?
+                    fused::conv3x3(x, w, ((0, 1, 0, 1), 2), bias, scratch, a)?
                 }
-                Conv0Values::Separable(s) => {
-                    s.forward(&x, false, 2, false, &mut scratch, &mut a)?
-                }
+                Conv0Values::Separable(s) => s.forward(x, false, 2, false, scratch, a)?,
             }
             a.relu(); // out1
-            c1.forward(&a, false, 1, true, &mut scratch, &mut b)?; // sum2 = out1 + conv1(out1)
-            c2.forward(&b, true, 1, true, &mut scratch, &mut a)?; // sum3
-            c3.forward(&a, true, 1, true, &mut scratch, &mut b)?; // sum4
+            c1.forward(a, false, 1, true, scratch, b)?; // sum2 = out1 + conv1(out1)
+            c2.forward(b, true, 1, true, scratch, a)?; // sum3
+            c3.forward(a, true, 1, true, scratch, b)?; // sum4
             b.relu();
-            std::mem::swap(&mut x, &mut b);
+            std::mem::swap(x, b);
         }
         let features = x.plane_means();
         let k = features.len();
-        if self.fc_w.len() != self.fc_b.len() * k {
-            candle_core::bail!("head of {} weights for {k} features", self.fc_w.len());
+        if k != TRUNK_CHANNELS {
+            candle_core::bail!("the trunk gave {k} features, not {TRUNK_CHANNELS}");
         }
         Ok(self
             .fc_w
@@ -285,10 +307,11 @@ impl CpuNet {
 }
 
 /// HWC RGB bytes of whole 112 px crops -> normalised planar floats (`(p - MEAN_RGB) / 255`),
-/// crop after crop.
-fn normalised_planes(rgb: &[u8]) -> Vec<f32> {
+/// crop after crop, into `x` (its old values replaced).
+fn normalise_into(rgb: &[u8], x: &mut Vec<f32>) {
     let plane = (INPUT * INPUT) as usize;
-    let mut x = vec![0f32; rgb.len()];
+    x.clear();
+    x.resize(rgb.len(), 0.0);
     for (img, dst) in rgb
         .chunks_exact(3 * plane)
         .zip(x.chunks_exact_mut(3 * plane))
@@ -299,7 +322,6 @@ fn normalised_planes(rgb: &[u8]) -> Vec<f32> {
             }
         }
     }
-    x
 }
 
 /// Feature extractor + fully connected head.
@@ -360,16 +382,8 @@ impl FaceApiNet {
         };
         // On the CPU one image at a time is faster per face than a batch: one image's
         // activations stay in cache.
-        let side = INPUT as usize;
         rgb.chunks_exact(per_image)
-            .map(|img| {
-                cpu.forward(Planes {
-                    c: 3,
-                    h: side,
-                    w: side,
-                    data: normalised_planes(img),
-                })
-            })
+            .map(|img| cpu.forward(img))
             .collect()
     }
 
@@ -377,7 +391,9 @@ impl FaceApiNet {
     /// outputs to float rounding (tested).
     fn forward_batch(&self, rgb: &[u8], n: usize) -> candle_core::Result<Vec<Vec<f32>>> {
         let side = INPUT as usize;
-        let x = Tensor::from_vec(normalised_planes(rgb), (n, 3, side, side), &self.device)?; // [n, 3, 112, 112]
+        let mut x = Vec::new();
+        normalise_into(rgb, &mut x);
+        let x = Tensor::from_vec(x, (n, 3, side, side), &self.device)?; // [n, 3, 112, 112]
         let x = self.trunk.forward(&x)?; // [n, 256, 7, 7]
         let x = x.mean(D::Minus1)?.mean(D::Minus1)?; // [n, 256]
         let y = self.fc.forward(&x)?; // [n, outputs]

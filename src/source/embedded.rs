@@ -83,15 +83,7 @@ mod tests {
     use super::*;
 
     fn frames(src: &mut DemoClip, max: usize) -> Vec<Frame> {
-        let mut out = Vec::new();
-        while out.len() < max {
-            match src.next_frame().unwrap() {
-                Next::Frame(f) => out.push(f),
-                Next::End => break,
-                other => panic!("{other:?}"),
-            }
-        }
-        out
+        crate::source::read_frames(src, max)
     }
 
     #[test]

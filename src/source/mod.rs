@@ -271,6 +271,21 @@ pub fn is_image(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Up to `max` frames of a source, until it ends; fails the test on anything else (the
+/// sources' tests share it).
+#[cfg(test)]
+pub(crate) fn read_frames(src: &mut dyn FrameSource, max: usize) -> Vec<Frame> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match src.next_frame().unwrap() {
+            Next::Frame(f) => out.push(f),
+            Next::End => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

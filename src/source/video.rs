@@ -680,14 +680,10 @@ mod tests {
 
     /// Every frame's index, timestamp and pixels.
     fn decoded(mut src: VideoSource) -> Vec<(u64, f64, std::sync::Arc<Vec<u8>>)> {
-        let mut frames = Vec::new();
-        loop {
-            match src.next_frame().unwrap() {
-                Next::Frame(f) => frames.push((f.index, f.timestamp_s, f.rgb)),
-                Next::Skipped { what, reason, .. } => panic!("{what}: {reason}"),
-                _ => return frames,
-            }
-        }
+        crate::source::read_frames(&mut src, usize::MAX)
+            .into_iter()
+            .map(|f| (f.index, f.timestamp_s, f.rgb))
+            .collect()
     }
 
     #[test]

@@ -253,9 +253,11 @@ unsafe fn depthwise_avx2(x: &[f32], k: &[f32], out: &mut [f32], g: &Geometry, re
     depthwise_kernel(x, k, out, g, relu_input)
 }
 
-/// Each channel is copied once into a zero-padded plane; then every output row is the sum of
-/// three passes (one per kernel row), each `w0 * a[x] + w1 * a[x + 1] + w2 * a[x + 2]` over
-/// a padded input row, with no bounds logic inside the loops, which the compiler vectorises.
+/// Each channel is copied once into a zero-padded plane. Stride 1: the whole plane in one
+/// run over the padded grid, nine taps a value. Stride 2: every output row is the sum of
+/// three passes (one per kernel row), each `w0 * a[2x] + w1 * a[2x + 1] + w2 * a[2x + 2]`
+/// over a padded input row. Both add the kernel rows in the same order, with no bounds
+/// logic inside the loops, which the compiler vectorises.
 /// `relu_input`: convolve the ReLU of `x` (applied as it is copied, so a network needs no
 /// separate ReLU pass before the block).
 #[inline(always)]

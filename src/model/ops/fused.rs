@@ -144,7 +144,7 @@ mod tests {
             c,
             h,
             w,
-            data: t.flatten_all().unwrap().to_vec1().unwrap(),
+            data: values(t),
         }
     }
 
