@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::classify::ClassifierOptions;
-use crate::config::PipelineConfig;
+use crate::config::{PipelineConfig, StillConfig};
 use crate::error::Result;
 use crate::pipeline::{Control, PipelineSpec};
 use crate::session::{self, SessionOptions, Summary};
@@ -67,6 +67,8 @@ pub struct ScenarioResult {
     pub live_frames_analysed: u64,
     pub live_dropped: u64,
     pub live_latency_ms: LatencySummary,
+    /// Share of the live run's faces that reused a still face's outputs (0 to 1).
+    pub live_reused: f64,
 }
 
 /// The whole report, as printed and as written by `--json`.
@@ -75,6 +77,8 @@ pub struct BenchReport {
     pub facs_version: &'static str,
     pub machine: String,
     pub detect_min_face_px: u32,
+    /// When still faces reused their outputs (both runs of each scenario).
+    pub still: StillConfig,
     pub models: Vec<String>,
     pub scenarios: Vec<ScenarioResult>,
     /// The figures the live targets are stated in, taken from the scenarios above.
@@ -175,12 +179,14 @@ pub fn run(
             live_frames_analysed: l.frames_analysed,
             live_dropped: l.frames_dropped,
             live_latency_ms: l.latency_ms,
+            live_reused: l.faces_reused as f64 / l.faces_found.max(1) as f64,
         });
     }
     Ok(BenchReport {
         facs_version: env!("CARGO_PKG_VERSION"),
         machine: machine(),
         detect_min_face_px: live.detect.min_face_px,
+        still: live.still,
         models,
         live_targets: LiveTargets::from_scenarios(&results),
         scenarios: results,
@@ -191,14 +197,16 @@ impl BenchReport {
     /// The report as a text table.
     pub fn render(&self) -> String {
         let mut s = format!(
-            "facs {} bench on {} (min face {} px; models: {})\n",
+            "facs {} bench on {} (min face {} px; still faces reused for up to {} frames; \
+             models: {})\n",
             self.facs_version,
             self.machine,
             self.detect_min_face_px,
+            self.still.max_reuse,
             self.models.join(", ")
         );
         s.push_str(&format!(
-            "{:<62} {:>9} {:>7} | {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}\n",
+            "{:<62} {:>9} {:>7} | {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7}\n",
             "scenario",
             "max fps",
             "faces",
@@ -209,12 +217,13 @@ impl BenchReport {
             "e2e99",
             "det50",
             "det99",
-            "cls50"
+            "cls50",
+            "reused"
         ));
         for r in &self.scenarios {
             let l = &r.live_latency_ms;
             s.push_str(&format!(
-                "{:<62} {:>9.1} {:>7.2} | {:>8.1} {:>6} {:>6.1} {:>6.1} {:>6.1} {:>7.1} {:>7.1} {:>7.1}\n",
+                "{:<62} {:>9.1} {:>7.2} | {:>8.1} {:>6} {:>6.1} {:>6.1} {:>6.1} {:>7.1} {:>7.1} {:>7.1} {:>6.0}%\n",
                 r.name,
                 r.throughput_fps,
                 r.faces_per_frame,
@@ -226,6 +235,7 @@ impl BenchReport {
                 l.detect.p50_ms,
                 l.detect.p99_ms,
                 l.classify.p50_ms,
+                100.0 * r.live_reused,
             ));
         }
         let t = &self.live_targets;
@@ -235,7 +245,7 @@ impl BenchReport {
                  {p99:.1} ms (target <= 20)\n"
             ));
         }
-        s.push_str("max fps: offline, source unpaced. live: source paced at its frame rate, drop-oldest; latencies in ms (p50/p95/p99).\n");
+        s.push_str("max fps: offline, source unpaced. live: source paced at its frame rate, drop-oldest; latencies in ms (p50/p95/p99); reused: the live run's faces that reused a still face's outputs.\n");
         s
     }
 }
@@ -257,6 +267,7 @@ mod tests {
             live_frames_analysed: 0,
             live_dropped: 0,
             live_latency_ms: latency,
+            live_reused: 0.0,
         }
     }
 

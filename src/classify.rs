@@ -13,6 +13,7 @@ use crate::align::{
 };
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
 use crate::calibrate::{default_calibration_dir, Baselines, CalibrationOptions};
+use crate::config::StillConfig;
 use crate::error::{Error, Result};
 use crate::frame::{
     AuCam, BaselineSource, FaceBox, Features, Frame, Landmarks, Scores, TrackedFace, HAPPINESS,
@@ -25,6 +26,7 @@ use crate::model::au_net_file::{backbone_matches, load_with_sha256, WEIGHTS};
 use crate::model::emotion::{average, faceapi_probs, EmotionHead, EmotionModel};
 use crate::model::landmarks::{LandmarkNet, MIN_FACE_PX};
 use crate::model::{device, read_verified, BundledModel, FACEAPI_EXPRESSION, FACEAPI_LANDMARKS};
+use crate::still::{Outputs, StillFaces};
 use crate::util::worker::Worker;
 
 /// Which models to run.
@@ -46,6 +48,11 @@ pub struct ClassifierOptions {
     /// network instead of after it (a face's first frame waits for its own landmarks). The
     /// pipeline sets this in live mode; offline runs align every face on its own landmarks.
     pub carry_alignment: bool,
+    /// When a tracked face that has not changed, other than by a shift, reuses its landmarks
+    /// and emotions from the frame its networks last ran on (moved by the shift) instead of
+    /// running them again. The pipeline sets it from its settings (live mode only, by
+    /// default). Not used with a trained AU network.
+    pub still: StillConfig,
 }
 
 impl Default for ClassifierOptions {
@@ -57,6 +64,7 @@ impl Default for ClassifierOptions {
             calibration: CalibrationOptions::default(),
             au_model: None,
             carry_alignment: false,
+            still: StillConfig::OFF,
         }
     }
 }
@@ -596,6 +604,8 @@ pub struct Classifier {
     crops: Vec<u8>,
     /// [`AuSource::label`] of the geometric estimator, shared by every face's scores.
     geometric_label: Arc<str>,
+    /// Still faces' kept outputs (None: every face's networks run on every frame).
+    still: Option<StillFaces>,
 }
 
 impl Classifier {
@@ -683,6 +693,8 @@ impl Classifier {
             trained,
             crops: Vec::new(),
             geometric_label: AuSource::geometric().label().into(),
+            still: (opts.still.max_reuse > 0 && opts.au_model.is_none())
+                .then(|| StillFaces::new(opts.still)),
         })
     }
 
@@ -719,6 +731,12 @@ impl Classifier {
         self.trained.as_ref().is_some_and(|t| t.one_pass)
     }
 
+    /// Faces whose networks ran and faces that reused a still face's outputs, since the
+    /// start ((0, 0) when outputs are never reused).
+    pub fn still_counts(&self) -> (u64, u64) {
+        self.still.as_ref().map_or((0, 0), StillFaces::counts)
+    }
+
     /// Scores for each face, in order.
     ///
     /// # Errors
@@ -731,16 +749,38 @@ impl Classifier {
             return Ok(scores);
         }
         let boxes: Vec<FaceBox> = faces.iter().map(|f| f.bbox).collect();
+        // Still faces' outputs, kept from an earlier frame; the networks run on the others.
+        let reused = match &mut self.still {
+            Some(still) => still.look(frame, faces),
+            None => vec![None; faces.len()],
+        };
+        let to_run: Vec<FaceBox> = boxes
+            .iter()
+            .zip(&reused)
+            .filter(|(_, r)| r.is_none())
+            .map(|(b, _)| *b)
+            .collect();
         if let Some(Expression::Workers(ws)) = &mut self.expression {
-            for w in ws.iter_mut() {
-                w.submit((frame.clone(), boxes.clone()))?;
+            if !to_run.is_empty() {
+                for w in ws.iter_mut() {
+                    w.submit((frame.clone(), to_run.clone()))?;
+                }
             }
         }
         if let Some(t) = &mut self.trained {
             t.submit(frame, faces, &boxes)?;
         }
         if let Some((net, baselines)) = &mut self.landmarks {
-            let marks = net.detect(frame, &boxes, &mut self.crops)?;
+            let mut run = if to_run.is_empty() {
+                Vec::new()
+            } else {
+                net.detect(frame, &to_run, &mut self.crops)?
+            }
+            .into_iter();
+            let marks = reused.iter().map(|r| match r {
+                Some(kept) => kept.landmarks,
+                None => run.next().flatten(),
+            });
             for ((s, f), m) in scores.iter_mut().zip(faces.iter_mut()).zip(marks) {
                 let Some(pts) = m else {
                     debug_assert!(f.bbox.w.min(f.bbox.h) < MIN_FACE_PX);
@@ -776,6 +816,7 @@ impl Classifier {
             }
         }
         let probs = match &mut self.expression {
+            Some(_) if to_run.is_empty() => Some(Vec::new()),
             Some(Expression::Workers(ws)) => {
                 let mut heads = Vec::with_capacity(ws.len());
                 for w in ws.iter_mut() {
@@ -787,13 +828,31 @@ impl Classifier {
                 head,
                 margin,
                 crops,
-            }) => Some(expression_probs(head, *margin, frame, &boxes, crops)?),
+            }) => Some(expression_probs(head, *margin, frame, &to_run, crops)?),
             None => None,
         };
         if let Some(probs) = probs {
-            for (s, p) in scores.iter_mut().zip(probs) {
-                s.happy = Some(p[HAPPINESS]);
-                s.emotions = Some(p);
+            let mut run = probs.into_iter();
+            for (s, r) in scores.iter_mut().zip(&reused) {
+                let p = match r {
+                    Some(kept) => kept.emotions,
+                    None => run.next(),
+                };
+                s.happy = p.map(|p| p[HAPPINESS]);
+                s.emotions = p;
+            }
+        }
+        if let Some(still) = &mut self.still {
+            let landmarks = self.landmarks.is_some();
+            for ((f, s), r) in faces.iter().zip(&scores).zip(&reused) {
+                // A face too small for landmarks is not kept: it runs on every frame.
+                if r.is_none() && (s.landmarks.is_some() || !landmarks) {
+                    let outputs = Outputs {
+                        landmarks: s.landmarks,
+                        emotions: s.emotions,
+                    };
+                    still.keep(frame, f, outputs);
+                }
             }
         }
         Ok(scores)
@@ -1104,5 +1163,75 @@ mod tests {
             AuNetConfig::faceapi(Backbone::FaceapiExpression).input,
             EmotionModel::FaceApi.input_size()
         );
+    }
+
+    /// `frame` moved `dx` pixels to the right (the left edge's column repeated).
+    fn shifted(frame: &Frame, dx: usize) -> Frame {
+        let (w, row) = (frame.width as usize, frame.width as usize * 3);
+        let mut rgb = Vec::with_capacity(frame.rgb.len());
+        for line in frame.rgb.chunks_exact(row) {
+            for x in 0..w {
+                let from = x.saturating_sub(dx) * 3;
+                rgb.extend_from_slice(&line[from..from + 3]);
+            }
+        }
+        Frame::new(1, 0.04, frame.width, frame.height, rgb).unwrap()
+    }
+
+    #[test]
+    fn a_still_face_reuses_its_outputs_moved_with_it_and_a_changed_one_runs_again() {
+        let models = root().join("models");
+        let opts = ClassifierOptions {
+            still: StillConfig::LIVE,
+            ..ClassifierOptions::default()
+        };
+        let mut still = Classifier::load(&models, &opts).unwrap();
+        let mut every = Classifier::load(&models, &ClassifierOptions::default()).unwrap();
+        let frames = frames();
+        let (frame, faces) = &frames[0];
+        let first = still.classify(frame, &mut faces.clone()).unwrap();
+        assert_eq!(first, every.classify(frame, &mut faces.clone()).unwrap());
+        assert_eq!(still.still_counts(), (2, 0));
+
+        // The same faces 3 px to the right: both reuse their outputs, moved 3 px.
+        let moved = shifted(frame, 3);
+        let mut boxes = faces.clone();
+        for f in &mut boxes {
+            f.bbox.x += 3.0;
+        }
+        let second = still.classify(&moved, &mut boxes).unwrap();
+        assert_eq!(still.still_counts(), (2, 2));
+        for (a, b) in first.iter().zip(&second) {
+            let (pa, pb) = (a.landmarks.unwrap(), b.landmarks.unwrap());
+            for (p, q) in pa.iter().zip(&pb) {
+                assert_eq!((p.0 + 3.0, p.1), *q);
+            }
+            assert_eq!(a.emotions, b.emotions);
+            // The geometric AUs, measured again on the moved landmarks: the same.
+            let (ua, ub) = (a.au_prob.unwrap(), b.au_prob.unwrap());
+            assert!(ua.iter().zip(&ub).all(|(x, y)| (x - y).abs() < 1e-4));
+            assert_eq!(a.au_present, b.au_present);
+        }
+        // The networks' own answer on the moved frame is near the reused one.
+        let own = every.classify(&moved, &mut boxes.clone()).unwrap();
+        let (pa, pb) = (own[0].landmarks.unwrap(), second[0].landmarks.unwrap());
+        let eyes = (pa[36].0 - pa[45].0).hypot(pa[36].1 - pa[45].1);
+        let mean = pa
+            .iter()
+            .zip(&pb)
+            .map(|(p, q)| (p.0 - q.0).hypot(p.1 - q.1))
+            .sum::<f32>()
+            / 68.0;
+        assert!(
+            mean < 0.05 * eyes,
+            "{mean} px against {eyes} px between the eyes"
+        );
+
+        // Another frame of the clip (she smiles): the pixels changed, so the face runs
+        // again (and the second face, gone, is forgotten).
+        let (smile, faces) = &frames[1];
+        let third = still.classify(smile, &mut faces.clone()).unwrap();
+        assert_eq!(still.still_counts(), (3, 2));
+        assert_eq!(third, every.classify(smile, &mut faces.clone()).unwrap());
     }
 }

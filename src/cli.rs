@@ -149,6 +149,12 @@ pub(crate) struct AnalysisOptions {
     /// 120 px and up. 1: every frame at full size (slowest).
     #[arg(long, value_name = "N")]
     pub(crate) full_every: Option<u32>,
+    /// A face whose pixels have not changed since its networks last ran, other than by a
+    /// shift, reuses their landmarks and emotions (moved with it) for up to N frames in a
+    /// row. Default 3 live (demo, camera, bench), 0 offline: every row of a log is the
+    /// networks' own answer for that frame.
+    #[arg(long, value_name = "N")]
+    pub(crate) still_reuse: Option<u32>,
     /// Stop after N frames.
     #[arg(long, value_name = "N")]
     pub(crate) max_frames: Option<u64>,

@@ -25,6 +25,7 @@ pub mod detect;
 pub mod furrow;
 pub mod geometry;
 pub mod source;
+pub mod still;
 pub mod track;
 
 // Networks and their weights.

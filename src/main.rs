@@ -12,7 +12,7 @@ use facs::align::AuCrop;
 use facs::calibrate::thresholds::calibration_file;
 use facs::calibrate::{default_calibration_dir, resolve, CalibrationOptions};
 use facs::classify::ClassifierOptions;
-use facs::config::{parse_size, PipelineConfig};
+use facs::config::{parse_size, PipelineConfig, StillConfig};
 use facs::log::LogFormat;
 use facs::model::au_net::{AuNetConfig, Backbone};
 use facs::model::emotion::EmotionModel;
@@ -95,8 +95,9 @@ fn spec(
                 calibrate_secs: analysis.calibrate_secs,
             },
             au_model,
-            // The pipeline sets it from its mode.
+            // The pipeline sets these from its mode and settings.
             carry_alignment: false,
+            still: StillConfig::OFF,
         },
         realtime,
     })
@@ -108,6 +109,12 @@ fn apply(mut config: PipelineConfig, analysis: &AnalysisOptions) -> PipelineConf
     }
     if let Some(n) = analysis.full_every {
         config.detect.full_every = n;
+    }
+    if let Some(n) = analysis.still_reuse {
+        config.still.max_reuse = n;
+        if config.still.max_change == 0.0 {
+            config.still.max_change = StillConfig::LIVE.max_change;
+        }
     }
     config.max_frames = analysis.max_frames;
     config

@@ -277,7 +277,9 @@ impl Pipeline {
                 (spec.models_dir.clone(), spec.classifier.clone(), ready_tx);
             // Live mode does not wait for a tracked face's landmarks to align its AU crop.
             opts.carry_alignment = cfg.mode == Mode::Live;
+            opts.still = cfg.still;
             let stage_control = control.clone();
+            let classify_counters = counters.clone();
             handles.push(spawn_stage("classify", &control, move || {
                 let classifier = match Classifier::load(&models_dir, &opts) {
                     Ok(c) => {
@@ -295,7 +297,14 @@ impl Pipeline {
                     }
                 };
                 drop(ready);
-                classify_stage(classifier, classify_rx, to_sink, stage_control, hints)
+                classify_stage(
+                    classifier,
+                    classify_rx,
+                    to_sink,
+                    stage_control,
+                    hints,
+                    &classify_counters,
+                )
             })?);
         }
 
@@ -901,6 +910,7 @@ fn classify_stage(
     out: Link<Analysed>,
     control: Control,
     hints: Arc<LandmarkHints>,
+    counters: &Counters,
 ) -> Result<()> {
     for mut d in rx.iter() {
         // A baseline from "recent frames" would mix the people of different photos.
@@ -909,6 +919,8 @@ fn classify_stage(
         }
         let t0 = Instant::now();
         let scores = classifier.classify(&d.frame, &mut d.faces)?;
+        let (_, reused) = classifier.still_counts();
+        counters.faces_reused.store(reused, Ordering::Relaxed);
         for (f, s) in d.faces.iter().zip(&scores) {
             if let Some(pts) = &s.landmarks {
                 let found = (!d.predicted.contains(&f.id)).then_some(f.bbox);

@@ -21,6 +21,8 @@ pub struct Counters {
     pub warnings: Mutex<Vec<String>>,
     /// The capture stage stopped before the end of its input (--max-frames, stop flag).
     pub stopped_early: std::sync::atomic::AtomicBool,
+    /// Faces that reused a still face's outputs instead of running the networks.
+    pub faces_reused: AtomicU64,
 }
 
 /// How many skipped frames are listed by name; all are counted.

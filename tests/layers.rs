@@ -28,6 +28,7 @@ const ORDER: &[&str] = &[
     "furrow",
     "detect",
     "track",
+    "still",
     // networks, calibration, scores
     "model",
     "calibrate",

@@ -87,6 +87,9 @@ pub struct Summary {
     pub gaps: Vec<SourceGap>,
     pub frames_with_faces: u64,
     pub faces_found: u64,
+    /// Faces that reused their landmarks and emotions from an earlier frame because their
+    /// pixels had not changed (live mode, `--still-reuse`).
+    pub faces_reused: u64,
     pub distinct_face_ids: usize,
     pub wall_s: f64,
     pub fps: f64,
@@ -141,6 +144,13 @@ impl Summary {
                 ""
             }
         ));
+        if self.faces_reused > 0 {
+            s.push_str(&format!(
+                "still:  {} of {} faces reused their networks' outputs from an earlier frame \
+                 (unchanged but for a shift; --still-reuse)\n",
+                self.faces_reused, self.faces_found
+            ));
+        }
         s.push_str(&format!(
             "speed:  {:.1} fps over {:.2} s\n",
             self.fps, self.wall_s
@@ -438,6 +448,7 @@ pub fn run(
             "calibration": pipeline.default_baseline,
             "detector": opts.pipeline.config.detect,
             "tracker": opts.pipeline.config.track,
+            "still_faces": opts.pipeline.config.still,
             "format": opts.log_format,
             "columns": opts.log_format.columns(),
         }),
@@ -637,6 +648,7 @@ pub fn run(
         gaps: gaps.lock().map(|g| g.clone()).unwrap_or_default(),
         frames_with_faces: with_faces,
         faces_found,
+        faces_reused: counters.faces_reused.load(Ordering::Relaxed),
         distinct_face_ids: ids.len(),
         wall_s,
         fps: if wall_s > 0.0 {

@@ -1,0 +1,419 @@
+//! Still faces: whether the pixels of a tracked face have changed, other than by a shift,
+//! since its networks last ran.
+//!
+//! A face's patch is its box cut into [`GRID`] x [`GRID`] cells, each the mean grey level of
+//! the frame pixels it covers. When its networks run, the patch is kept with their outputs.
+//! On a later frame the kept box is tried at every shift of up to [`MAX_SHIFT`] of the
+//! face's size; if at the best shift the cells differ from the kept ones by at most
+//! [`StillConfig::max_change`] of the patch's own contrast, nothing but the place changed,
+//! and the face's outputs are those kept, moved by the shift. The kept patch is always the
+//! one the networks saw, so slow changes add up until they count.
+
+use std::collections::HashMap;
+
+use crate::config::StillConfig;
+use crate::frame::{FaceBox, Frame, Landmarks, TrackedFace};
+
+/// Cells a side of a face's patch.
+pub const GRID: usize = 24;
+/// The largest shift tried, as a share of the face's box width.
+pub const MAX_SHIFT: f32 = 0.05;
+/// Smallest box side (pixels) a patch is made for: one pixel a cell at least.
+const MIN_SIDE: i32 = GRID as i32;
+
+/// What the networks gave a face, kept to be reused while it stays still.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    pub landmarks: Option<Landmarks>,
+    pub emotions: Option<[f32; 7]>,
+}
+
+impl Outputs {
+    /// The outputs moved by `(dx, dy)` frame pixels.
+    fn shifted(&self, (dx, dy): (f32, f32)) -> Outputs {
+        Outputs {
+            landmarks: self.landmarks.map(|pts| pts.map(|(x, y)| (x + dx, y + dy))),
+            emotions: self.emotions,
+        }
+    }
+}
+
+/// A box cut into cells on integer pixel edges.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rect {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+}
+
+impl Rect {
+    /// The box on whole pixels; None when it is too small for a patch.
+    fn of(b: &FaceBox) -> Option<Rect> {
+        let (x, y) = (b.x.round() as i32, b.y.round() as i32);
+        let (w, h) = (b.w.round() as i32, b.h.round() as i32);
+        (w >= MIN_SIDE && h >= MIN_SIDE).then_some(Rect { x, y, w, h })
+    }
+
+    /// Cell `i`'s first pixel along a side of `len` pixels.
+    fn edge(len: i32, i: usize) -> i32 {
+        (len as i64 * i as i64 / GRID as i64) as i32
+    }
+}
+
+/// Grey levels' running sums over a region of a frame: the sum of any rectangle in it in
+/// four reads.
+struct Integral {
+    x0: i32,
+    y0: i32,
+    w: i32,
+    h: i32,
+    /// (w + 1) x (h + 1) sums, a zero row and column first.
+    sums: Vec<u32>,
+}
+
+impl Integral {
+    /// Sums over `r` grown by `margin` on each side, cut to the frame.
+    fn around(frame: &Frame, r: Rect, margin: i32) -> Integral {
+        let (fw, fh) = (frame.width as i32, frame.height as i32);
+        let x0 = (r.x - margin).clamp(0, fw);
+        let y0 = (r.y - margin).clamp(0, fh);
+        let x1 = (r.x + r.w + margin).clamp(x0, fw);
+        let y1 = (r.y + r.h + margin).clamp(y0, fh);
+        let (w, h) = (x1 - x0, y1 - y0);
+        let stride = w as usize + 1;
+        let mut sums = vec![0u32; stride * (h as usize + 1)];
+        for row in 0..h as usize {
+            let start = ((y0 as usize + row) * frame.width as usize + x0 as usize) * 3;
+            let pixels = &frame.rgb[start..start + w as usize * 3];
+            let (above, this) = sums.split_at_mut((row + 1) * stride);
+            let above = &above[row * stride..];
+            let mut run = 0u32;
+            for (col, p) in pixels.chunks_exact(3).enumerate() {
+                // ITU-R BT.601 luma in 8-bit fixed point.
+                run += (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8;
+                this[col + 1] = above[col + 1] + run;
+            }
+        }
+        Integral { x0, y0, w, h, sums }
+    }
+
+    /// The cells' means of `r` moved by `(dx, dy)`, into `out`; false where the moved box
+    /// leaves the region.
+    fn cells(&self, r: Rect, (dx, dy): (i32, i32), out: &mut [f32]) -> bool {
+        let (lx, ly) = (r.x + dx - self.x0, r.y + dy - self.y0);
+        if lx < 0 || ly < 0 || lx + r.w > self.w || ly + r.h > self.h {
+            return false;
+        }
+        let stride = self.w as usize + 1;
+        let xs: [usize; GRID + 1] = std::array::from_fn(|i| (lx + Rect::edge(r.w, i)) as usize);
+        for (j, row) in out.chunks_exact_mut(GRID).enumerate() {
+            let top = (ly + Rect::edge(r.h, j)) as usize;
+            let bottom = (ly + Rect::edge(r.h, j + 1)) as usize;
+            let (t, b) = (&self.sums[top * stride..], &self.sums[bottom * stride..]);
+            let height = (bottom - top) as f32;
+            for (i, cell) in row.iter_mut().enumerate() {
+                let (l, rt) = (xs[i], xs[i + 1]);
+                let sum = b[rt] + t[l] - b[l] - t[rt];
+                *cell = sum as f32 / (height * (rt - l) as f32);
+            }
+        }
+        true
+    }
+}
+
+/// The mean absolute difference of two patches.
+fn difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+}
+
+/// A patch's mean absolute deviation from its mean: its contrast, in grey levels.
+fn contrast(cells: &[f32]) -> f32 {
+    let mean = cells.iter().sum::<f32>() / cells.len() as f32;
+    difference(cells, &vec![mean; cells.len()])
+}
+
+/// How far a face's patch in `frame` is from `kept` (taken at `r`): the best shift of at
+/// most `reach` pixels and the change there, relative to the kept patch's contrast. None
+/// when no shift keeps the box inside the frame.
+fn best_shift(frame: &Frame, r: Rect, kept: &[f32], reach: i32) -> Option<((i32, i32), f32)> {
+    let integral = Integral::around(frame, r, reach);
+    let scale = contrast(kept).max(1.0);
+    let mut cells = vec![0f32; GRID * GRID];
+    let mut score = |shift: (i32, i32)| {
+        integral
+            .cells(r, shift, &mut cells)
+            .then(|| difference(&cells, kept) / scale)
+    };
+    // Most faces that have not moved are seen at once; else a coarse search over the whole
+    // reach, then every pixel around its best.
+    let mut best = score((0, 0)).map(|s| ((0, 0), s));
+    let step = (reach / 4).max(1);
+    let mut search = |centre: (i32, i32), radius: i32, step: i32, best: &mut Option<_>| {
+        for dy in (-radius..=radius).step_by(step as usize) {
+            for dx in (-radius..=radius).step_by(step as usize) {
+                let shift = (centre.0 + dx, centre.1 + dy);
+                if shift.0.abs() > reach || shift.1.abs() > reach {
+                    continue;
+                }
+                if let Some(s) = score(shift) {
+                    if best.is_none_or(|(_, b): ((i32, i32), f32)| s < b) {
+                        *best = Some((shift, s));
+                    }
+                }
+            }
+        }
+    };
+    search((0, 0), reach - reach % step, step, &mut best);
+    if step > 1 {
+        if let Some((centre, _)) = best {
+            search(centre, step - 1, 1, &mut best);
+        }
+    }
+    best
+}
+
+struct Kept {
+    rect: Rect,
+    cells: Vec<f32>,
+    outputs: Outputs,
+    /// Frames in a row it has been reused.
+    reused: u32,
+}
+
+/// Each tracked face's last analysed patch and outputs; decides, frame by frame, which
+/// faces' networks must run.
+pub struct StillFaces {
+    opts: StillConfig,
+    kept: HashMap<u32, Kept>,
+    /// Faces whose networks ran, faces whose outputs were reused (since the start).
+    counts: (u64, u64),
+}
+
+impl StillFaces {
+    pub fn new(opts: StillConfig) -> Self {
+        StillFaces {
+            opts,
+            kept: HashMap::new(),
+            counts: (0, 0),
+        }
+    }
+
+    /// For each face, in order: its kept outputs moved with it when it is still, None when
+    /// its networks must run. Faces no longer tracked are forgotten.
+    pub fn look(&mut self, frame: &Frame, faces: &[TrackedFace]) -> Vec<Option<Outputs>> {
+        if frame.independent {
+            self.kept.clear();
+        }
+        self.kept.retain(|id, _| faces.iter().any(|f| f.id == *id));
+        let opts = self.opts;
+        let looks: Vec<Option<Outputs>> = faces
+            .iter()
+            .map(|f| {
+                let kept = self.kept.get_mut(&f.id)?;
+                if kept.reused >= opts.max_reuse {
+                    return None;
+                }
+                let reach = (kept.rect.w as f32 * MAX_SHIFT).ceil() as i32;
+                let (shift, change) = best_shift(frame, kept.rect, &kept.cells, reach)?;
+                (change <= opts.max_change).then(|| {
+                    kept.reused += 1;
+                    kept.outputs.shifted((shift.0 as f32, shift.1 as f32))
+                })
+            })
+            .collect();
+        let reused = looks.iter().filter(|l| l.is_some()).count() as u64;
+        self.counts.0 += looks.len() as u64 - reused;
+        self.counts.1 += reused;
+        looks
+    }
+
+    /// Keeps what the networks gave `face` on `frame`, with its patch.
+    pub fn keep(&mut self, frame: &Frame, face: &TrackedFace, outputs: Outputs) {
+        if self.opts.max_reuse == 0 {
+            return;
+        }
+        let Some(rect) = Rect::of(&face.bbox) else {
+            self.kept.remove(&face.id);
+            return;
+        };
+        let mut cells = vec![0f32; GRID * GRID];
+        if !Integral::around(frame, rect, 0).cells(rect, (0, 0), &mut cells) {
+            // Partly outside the frame: nothing to compare with later.
+            self.kept.remove(&face.id);
+            return;
+        }
+        self.kept.insert(
+            face.id,
+            Kept {
+                rect,
+                cells,
+                outputs,
+                reused: 0,
+            },
+        );
+    }
+
+    /// Faces whose networks ran and faces whose outputs were reused, since the start.
+    pub fn counts(&self) -> (u64, u64) {
+        self.counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 200 x 160 frame: a textured background and, at `(x, y)`, a 60 x 60 "face" of
+    /// 5-pixel blocks of contrasting grey; `mouth` brightens a band in its lower third.
+    fn scene((x, y): (u32, u32), mouth: u8) -> Frame {
+        let (w, h) = (200u32, 160u32);
+        let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+        for py in 0..h {
+            for px in 0..w {
+                let mut v = (60 + (px * 7 + py * 3) % 23) as u8;
+                if (x..x + 60).contains(&px) && (y..y + 60).contains(&py) {
+                    let (fx, fy) = (px - x, py - y);
+                    v = 120 + (((fx / 5) * 13) ^ ((fy / 5) * 29)) as u8 % 90;
+                    if (40..48).contains(&fy) && (15..45).contains(&fx) {
+                        v = v.saturating_add(mouth);
+                    }
+                }
+                rgb.extend_from_slice(&[v, v, v]);
+            }
+        }
+        Frame::new(0, 0.0, w, h, rgb).unwrap()
+    }
+
+    fn face(x: f32, y: f32) -> TrackedFace {
+        TrackedFace {
+            id: 3,
+            bbox: FaceBox {
+                x,
+                y,
+                w: 60.0,
+                h: 60.0,
+                confidence: 1.0,
+            },
+        }
+    }
+
+    fn outputs() -> Outputs {
+        Outputs {
+            landmarks: Some(std::array::from_fn(|i| (i as f32, 2.0 * i as f32))),
+            emotions: Some([0.1, 0.2, 0.3, 0.1, 0.1, 0.1, 0.1]),
+        }
+    }
+
+    const OPTS: StillConfig = StillConfig {
+        max_reuse: 3,
+        max_change: 0.05,
+    };
+
+    #[test]
+    fn a_shifted_face_reuses_its_outputs_moved_by_the_shift() {
+        let mut still = StillFaces::new(OPTS);
+        let (a, b) = (scene((50, 40), 0), scene((52, 39), 0));
+        assert_eq!(still.look(&a, &[face(50.0, 40.0)]), vec![None]);
+        still.keep(&a, &face(50.0, 40.0), outputs());
+        // The box given with the frame does not matter; the pixels do.
+        let got = still.look(&b, &[face(50.0, 40.0)]);
+        let want = outputs().shifted((2.0, -1.0));
+        assert_eq!(got, vec![Some(want)]);
+        assert_eq!(still.counts(), (1, 1));
+    }
+
+    #[test]
+    fn a_changed_face_runs_again_and_slow_changes_add_up() {
+        let mut still = StillFaces::new(OPTS);
+        let f = face(50.0, 40.0);
+        still.keep(&scene((50, 40), 0), &f, outputs());
+        // A mouth brightened by 60 grey levels is a change...
+        assert_eq!(still.look(&scene((50, 40), 60), &[f]), vec![None]);
+        // ...and by 10 is not; but 10 more on the next frame, no more than that from the
+        // frame before, is 20 from the kept patch: a change.
+        assert!(still.look(&scene((50, 40), 10), &[f])[0].is_some());
+        assert_eq!(still.look(&scene((50, 40), 20), &[f]), vec![None]);
+    }
+
+    #[test]
+    fn reuse_stops_after_max_reuse_and_when_asked_never() {
+        let (frame, f) = (scene((50, 40), 0), face(50.0, 40.0));
+        let mut still = StillFaces::new(OPTS);
+        still.keep(&frame, &f, outputs());
+        let reused: Vec<bool> = (0..5)
+            .map(|_| still.look(&frame, &[f])[0].is_some())
+            .collect();
+        assert_eq!(reused, [true, true, true, false, false]);
+        // Kept again after running: reused again.
+        still.keep(&frame, &f, outputs());
+        assert!(still.look(&frame, &[f])[0].is_some());
+
+        let mut off = StillFaces::new(StillConfig::OFF);
+        off.keep(&frame, &f, outputs());
+        assert_eq!(off.look(&frame, &[f]), vec![None]);
+    }
+
+    #[test]
+    fn gone_faces_photos_of_a_set_and_boxes_at_the_edge_are_not_reused() {
+        let (frame, f) = (scene((50, 40), 0), face(50.0, 40.0));
+        let mut still = StillFaces::new(OPTS);
+        still.keep(&frame, &f, outputs());
+        // Face 3 missing from a frame: forgotten.
+        assert_eq!(still.look(&frame, &[]), vec![]);
+        assert_eq!(still.look(&frame, &[f]), vec![None]);
+        // A photo of a set is analysed on its own.
+        still.keep(&frame, &f, outputs());
+        let mut photo = frame.clone();
+        photo.independent = true;
+        assert_eq!(still.look(&photo, &[f]), vec![None]);
+        // A box partly outside the frame is never kept.
+        let edge = face(170.0, 40.0);
+        still.keep(&frame, &edge, outputs());
+        assert_eq!(still.look(&frame, &[edge]), vec![None]);
+    }
+
+    #[test]
+    fn a_face_moved_further_than_the_reach_runs_again() {
+        let mut still = StillFaces::new(OPTS);
+        still.keep(&scene((50, 40), 0), &face(50.0, 40.0), outputs());
+        // The reach is 5% of 60 px: 3 px. A 6 px move is new to the patch.
+        assert_eq!(
+            still.look(&scene((56, 40), 0), &[face(50.0, 40.0)]),
+            vec![None]
+        );
+    }
+
+    #[test]
+    fn cell_means_are_the_pixels_means() {
+        let frame = scene((50, 40), 0);
+        let r = Rect {
+            x: 45,
+            y: 33,
+            w: 50,
+            h: 70,
+        };
+        let integral = Integral::around(&frame, r, 4);
+        let mut cells = vec![0f32; GRID * GRID];
+        assert!(integral.cells(r, (-3, 2), &mut cells));
+        let grey = |x: i32, y: i32| {
+            let i = ((y as u32 * frame.width + x as u32) * 3) as usize;
+            let p = &frame.rgb[i..i + 3];
+            ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as f32
+        };
+        for (j, i) in [(0, 0), (5, 17), (23, 23), (11, 2)] {
+            let (x0, x1) = (42 + Rect::edge(50, i), 42 + Rect::edge(50, i + 1));
+            let (y0, y1) = (35 + Rect::edge(70, j), 35 + Rect::edge(70, j + 1));
+            let mut sum = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    sum += grey(x, y);
+                }
+            }
+            let mean = sum / ((x1 - x0) * (y1 - y0)) as f32;
+            assert!((cells[j * GRID + i] - mean).abs() < 1e-3, "cell {j},{i}");
+        }
+        // Beyond the region: refused.
+        assert!(!integral.cells(r, (-5, 0), &mut cells));
+    }
+}
