@@ -1,6 +1,8 @@
 //! A deterministic test source: a real face photo (a crop of the bundled single_face clip,
 //! see models/README.md) pasted N times onto a textured background, drifting slowly, so
-//! that the detector has real faces to find at a known size and count.
+//! that the detector has real faces to find at a known size and count. With `clip=1` each
+//! face is instead a crop of the bundled clip's frames, played from a different frame for
+//! each face: real faces that move and change expression, as an audience's do.
 
 use std::fmt;
 
@@ -22,6 +24,8 @@ pub struct SyntheticSpec {
     pub fps: f64,
     /// Height of each pasted face in pixels.
     pub face_px: u32,
+    /// Paste moving faces cut from the bundled clip's frames instead of the one photo.
+    pub clip: bool,
 }
 
 impl Default for SyntheticSpec {
@@ -33,6 +37,7 @@ impl Default for SyntheticSpec {
             height: 480,
             fps: 30.0,
             face_px: 120,
+            clip: false,
         }
     }
 }
@@ -43,7 +48,11 @@ impl fmt::Display for SyntheticSpec {
             f,
             "synthetic:faces={},frames={},size={}x{},fps={},face={}",
             self.faces, self.frames, self.width, self.height, self.fps, self.face_px
-        )
+        )?;
+        if self.clip {
+            write!(f, ",clip=1")?;
+        }
+        Ok(())
     }
 }
 
@@ -73,11 +82,18 @@ impl SyntheticSpec {
                         .map_err(|_| Error::config("synthetic value", part, "fps=RATE"))?
                 }
                 "size" => (spec.width, spec.height) = parse_size(value)?,
+                "clip" => {
+                    spec.clip = match value {
+                        "1" => true,
+                        "0" => false,
+                        _ => return Err(Error::config("synthetic value", part, "clip=0 or 1")),
+                    }
+                }
                 _ => {
                     return Err(Error::config(
                         "synthetic option",
                         key,
-                        "one of faces, frames, size, fps, face",
+                        "one of faces, frames, size, fps, face, clip",
                     ))
                 }
             }
@@ -99,11 +115,40 @@ impl SyntheticSpec {
     }
 }
 
+/// Where the man's face is in every frame of the bundled clip (640x360; the union of the
+/// detector's boxes over its 72 frames is (190, 80) to (390, 289)): cut from each frame and
+/// scaled like the photo, its face fills about as much of the picture as the photo's.
+const CLIP_CROP: (u32, u32, u32, u32) = (190, 65, 200, 240);
+
+/// The bundled clip's frames, each cut to [`CLIP_CROP`] and scaled to `w` x `h`; frames
+/// that do not decode (none: the build and the tests check them) are left out.
+fn clip_faces(w: u32, h: u32) -> Vec<Vec<u8>> {
+    let (cx, cy, cw, ch) = CLIP_CROP;
+    super::embedded::DEMO_FRAMES
+        .iter()
+        .filter_map(|(name, bytes)| {
+            let (fw, fh, rgb) =
+                super::images::decode_rgb(bytes, std::path::Path::new(name)).ok()?;
+            if cx + cw > fw || cy + ch > fh {
+                return None;
+            }
+            let mut crop = Vec::with_capacity((cw * ch * 3) as usize);
+            for y in cy..cy + ch {
+                let start = ((y * fw + cx) * 3) as usize;
+                crop.extend_from_slice(&rgb[start..start + (cw * 3) as usize]);
+            }
+            Some(resize_rgb(&crop, cw, ch, w, h))
+        })
+        .collect()
+}
+
 /// Renders frames for a [`SyntheticSpec`].
 pub struct SyntheticSource {
     spec: SyntheticSpec,
     background: Vec<u8>,
-    face: (u32, u32, Vec<u8>),
+    /// Width and height of each pasted face, and its pictures: one photo, or one a frame
+    /// of the bundled clip.
+    face: (u32, u32, Vec<Vec<u8>>),
     /// Grid cell of each face: (columns, rows).
     grid: (u32, u32),
     next: u64,
@@ -121,21 +166,25 @@ impl SyntheticSource {
                 background.extend_from_slice(&[60 + t / 2 + n, 70 + t / 3 + n, 90 + t / 4 + n]);
             }
         }
-        let face = match image::load_from_memory(FACE_JPEG) {
+        let photo = match image::load_from_memory(FACE_JPEG) {
             Ok(img) => {
                 let img = img.into_rgb8();
                 let (fw, fh) = img.dimensions();
                 let out_h = spec.face_px;
                 let out_w = (fw * out_h / fh).max(1);
                 let rgb = resize_rgb(img.as_raw(), fw, fh, out_w, out_h);
-                (out_w, out_h, rgb)
+                (out_w, out_h, vec![rgb])
             }
             // The JPEG is compiled in and covered by tests; a grey patch keeps this infallible.
             Err(_) => (
                 spec.face_px,
                 spec.face_px,
-                vec![128; (spec.face_px * spec.face_px * 3) as usize],
+                vec![vec![128; (spec.face_px * spec.face_px * 3) as usize]],
             ),
+        };
+        let face = match spec.clip.then(|| clip_faces(photo.0, photo.1)) {
+            Some(pictures) if !pictures.is_empty() => (photo.0, photo.1, pictures),
+            _ => photo,
         };
         let cols = (spec.faces as f32).sqrt().ceil().max(1.0) as u32;
         let rows = spec.faces.div_ceil(cols).max(1);
@@ -146,6 +195,13 @@ impl SyntheticSource {
             grid: (cols, rows),
             next: 0,
         }
+    }
+
+    /// The picture of face `i` in frame `t`: the photo, or the clip's frame `t` (looping)
+    /// from a start 17 frames further on for each face.
+    fn picture(&self, i: u32, t: u64) -> &[u8] {
+        let pictures = &self.face.2;
+        &pictures[((t + 17 * u64::from(i)) % pictures.len() as u64) as usize]
     }
 
     /// Top-left corner of face `i` in frame `t`: each face drifts inside its grid cell.
@@ -195,8 +251,9 @@ impl FrameSource for SyntheticSource {
         self.next += 1;
         let (w, h) = (self.spec.width, self.spec.height);
         let mut rgb = self.background.clone();
-        let (fw, fh, face) = (&self.face.0, &self.face.1, &self.face.2);
+        let (fw, fh) = (&self.face.0, &self.face.1);
         for i in 0..self.spec.faces {
+            let face = self.picture(i, t);
             let (x0, y0) = self.face_position(i, t);
             for y in 0..(*fh).min(h - y0) {
                 let src = (y * fw * 3) as usize;
@@ -232,6 +289,37 @@ mod tests {
         assert!(SyntheticSpec::parse("colour=red").is_err());
         assert!(SyntheticSpec::parse("faces").is_err());
         assert!(SyntheticSpec::parse("face=10").is_err());
+        assert!(SyntheticSpec::parse("clip=2").is_err());
+        let c = SyntheticSpec::parse("faces=2,clip=1").unwrap();
+        assert!(c.clip && !s.clip);
+        assert_eq!(
+            SyntheticSpec::parse(&c.to_string()["synthetic:".len()..]).unwrap(),
+            c
+        );
+    }
+
+    #[test]
+    fn clip_faces_move_and_change_and_each_face_is_at_another_frame() {
+        let spec = SyntheticSpec::parse("faces=2,frames=80,clip=1").unwrap();
+        let src = SyntheticSource::new(spec);
+        assert_eq!(src.face.2.len(), 72, "one picture a frame of the clip");
+        assert_eq!(
+            src.face_size(),
+            SyntheticSource::new(Default::default()).face_size()
+        );
+        // Face 0 at frame 0 is face 1 at frame 55 (17 frames on) and itself 72 frames later.
+        assert_eq!(src.picture(0, 17), src.picture(1, 0));
+        assert_eq!(src.picture(0, 0), src.picture(0, 72));
+        assert_ne!(src.picture(0, 0), src.picture(0, 1));
+        // The man smiles late in the clip: the pictures differ by more than noise.
+        let (a, b) = (src.picture(0, 0), src.picture(0, 65));
+        let mean = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| x.abs_diff(*y) as f64)
+            .sum::<f64>()
+            / a.len() as f64;
+        assert!(mean > 5.0, "mean difference {mean}");
     }
 
     #[test]
