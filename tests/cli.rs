@@ -1507,3 +1507,66 @@ fn the_sidecar_says_what_made_the_log_and_when() {
         None => assert!(r["git_commit"].is_null()),
     }
 }
+
+#[test]
+fn still_reuse_reuses_unchanged_faces_outputs_and_is_off_offline_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = fixture("single_face_30f.mp4");
+    let (none, reuse) = (dir.path().join("none.csv"), dir.path().join("reuse.csv"));
+    let args = |log: &Path| {
+        vec![
+            "run".to_string(),
+            "--input".into(),
+            clip.display().to_string(),
+            "--log".into(),
+            log.display().to_string(),
+        ]
+    };
+    run(facs(args(&none))).assert_success();
+    let mut with = args(&reuse);
+    with.extend(["--still-reuse".into(), "3".into()]);
+    let out = run(facs(&with));
+    out.assert_success();
+
+    let (meta_none, meta_reuse) = (
+        read_json(&sidecar_of(&none)),
+        read_json(&sidecar_of(&reuse)),
+    );
+    assert_eq!(meta_none["still_faces"]["max_reuse"], 0);
+    assert_eq!(meta_none["summary"]["faces_reused"], 0);
+    assert_eq!(meta_reuse["still_faces"]["max_reuse"], 3);
+    assert_eq!(meta_reuse["still_faces"]["max_change"], 0.05);
+    let found = meta_reuse["summary"]["faces_found"].as_u64().unwrap();
+    let reused = meta_reuse["summary"]["faces_reused"].as_u64().unwrap();
+    // The man sits still for most of the clip: some faces reuse, never more than 3 in 4.
+    assert!(
+        reused > 0 && reused * 4 <= found * 3 + 3,
+        "{reused} of {found}"
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("still:  {reused} of {found} faces reused")),
+        "{}",
+        out.describe()
+    );
+
+    // Offline, detection does not depend on the landmarks: the same faces in the same
+    // boxes; the scores of the reused faces are their earlier frame's.
+    let (a, b) = (read_csv(&none), read_csv(&reuse));
+    assert_eq!(a.len(), CLIP_FRAMES);
+    assert_eq!(a.len(), b.len());
+    let mut differ = 0;
+    for (ra, rb) in a.iter().zip(&b) {
+        assert_eq!(
+            (ra.frame, ra.face_id, ra.bbox),
+            (rb.frame, rb.face_id, rb.bbox)
+        );
+        differ += usize::from(ra.scores != rb.scores);
+    }
+    // The first frame and every face whose networks ran again are the same row for row.
+    assert!(
+        differ as u64 <= reused,
+        "{differ} rows differ, {reused} reused"
+    );
+    assert_eq!(a[0].scores, b[0].scores);
+}
