@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use crate::align::luma_row;
 use crate::config::StillConfig;
 use crate::frame::{FaceBox, Frame, Landmarks, TrackedFace};
 
@@ -83,16 +84,16 @@ impl Integral {
         let (w, h) = (x1 - x0, y1 - y0);
         let stride = w as usize + 1;
         let mut sums = vec![0u32; stride * (h as usize + 1)];
+        let mut grey = vec![0u8; w as usize];
         for row in 0..h as usize {
             let start = ((y0 as usize + row) * frame.width as usize + x0 as usize) * 3;
-            let pixels = &frame.rgb[start..start + w as usize * 3];
+            luma_row(&frame.rgb[start..start + w as usize * 3], &mut grey);
             let (above, this) = sums.split_at_mut((row + 1) * stride);
             let above = &above[row * stride..];
             let mut run = 0u32;
-            for (col, p) in pixels.chunks_exact(3).enumerate() {
-                // ITU-R BT.601 luma in 8-bit fixed point.
-                run += (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8;
-                this[col + 1] = above[col + 1] + run;
+            for ((s, &a), &g) in this[1..stride].iter_mut().zip(&above[1..]).zip(&grey) {
+                run += u32::from(g);
+                *s = a + run;
             }
         }
         Integral { x0, y0, w, h, sums }
@@ -122,6 +123,36 @@ impl Integral {
     }
 }
 
+impl Integral {
+    /// The sum of the absolute differences between the cells of `r` moved by `shift` and
+    /// `kept`, added cell by cell in row order; None where the moved box leaves the region,
+    /// or as soon as the sum passes `bound` (the search needs no worse candidate's sum).
+    fn difference(&self, r: Rect, (dx, dy): (i32, i32), kept: &[f32], bound: f32) -> Option<f32> {
+        let (lx, ly) = (r.x + dx - self.x0, r.y + dy - self.y0);
+        if lx < 0 || ly < 0 || lx + r.w > self.w || ly + r.h > self.h {
+            return None;
+        }
+        let stride = self.w as usize + 1;
+        let xs: [usize; GRID + 1] = std::array::from_fn(|i| (lx + Rect::edge(r.w, i)) as usize);
+        let mut sum = 0f32;
+        for (j, row) in kept.chunks_exact(GRID).enumerate() {
+            let top = (ly + Rect::edge(r.h, j)) as usize;
+            let bottom = (ly + Rect::edge(r.h, j + 1)) as usize;
+            let (t, b) = (&self.sums[top * stride..], &self.sums[bottom * stride..]);
+            let height = (bottom - top) as f32;
+            for (i, &k) in row.iter().enumerate() {
+                let (l, rt) = (xs[i], xs[i + 1]);
+                let cell = (b[rt] + t[l] - b[l] - t[rt]) as f32 / (height * (rt - l) as f32);
+                sum += (cell - k).abs();
+            }
+            if sum > bound {
+                return None;
+            }
+        }
+        Some(sum)
+    }
+}
+
 /// The mean absolute difference of two patches.
 fn difference(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
@@ -139,25 +170,29 @@ fn contrast(cells: &[f32]) -> f32 {
 fn best_shift(frame: &Frame, r: Rect, kept: &[f32], reach: i32) -> Option<((i32, i32), f32)> {
     let integral = Integral::around(frame, r, reach);
     let scale = contrast(kept).max(1.0);
-    let mut cells = vec![0f32; GRID * GRID];
-    let mut score = |shift: (i32, i32)| {
+    let n = kept.len() as f32;
+    // A candidate's change, or None once it is sure to be no better than `best` (the bound
+    // has a little slack, so that rounding never drops a candidate that would have won).
+    let score = |shift: (i32, i32), best: Option<f32>| {
+        let bound = best.map_or(f32::INFINITY, |b| b * scale * n * 1.001);
         integral
-            .cells(r, shift, &mut cells)
-            .then(|| difference(&cells, kept) / scale)
+            .difference(r, shift, kept, bound)
+            .map(|sum| sum / n / scale)
     };
-    // Most faces that have not moved are seen at once; else a coarse search over the whole
-    // reach, then every pixel around its best.
-    let mut best = score((0, 0)).map(|s| ((0, 0), s));
+    // The place it was first, as faces that have not moved are found there and bound the
+    // rest early; then a coarse search over the whole reach, then every pixel around its
+    // best.
+    let mut best = score((0, 0), None).map(|s| ((0, 0), s));
     let step = (reach / 4).max(1);
-    let mut search = |centre: (i32, i32), radius: i32, step: i32, best: &mut Option<_>| {
+    let search = |centre: (i32, i32), radius: i32, step: i32, best: &mut Option<_>| {
         for dy in (-radius..=radius).step_by(step as usize) {
             for dx in (-radius..=radius).step_by(step as usize) {
                 let shift = (centre.0 + dx, centre.1 + dy);
-                if shift.0.abs() > reach || shift.1.abs() > reach {
+                if shift.0.abs() > reach || shift.1.abs() > reach || shift == (0, 0) {
                     continue;
                 }
-                if let Some(s) = score(shift) {
-                    if best.is_none_or(|(_, b): ((i32, i32), f32)| s < b) {
+                if let Some(s) = score(shift, best.map(|(_, b): ((i32, i32), f32)| b)) {
+                    if best.is_none_or(|(_, b)| s < b) {
                         *best = Some((shift, s));
                     }
                 }
@@ -263,6 +298,7 @@ impl StillFaces {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::align::luma;
 
     /// A 200 x 160 frame: a textured background and, at `(x, y)`, a 60 x 60 "face" of
     /// 5-pixel blocks of contrasting grey; `mouth` brightens a band in its lower third.
@@ -398,8 +434,7 @@ mod tests {
         assert!(integral.cells(r, (-3, 2), &mut cells));
         let grey = |x: i32, y: i32| {
             let i = ((y as u32 * frame.width + x as u32) * 3) as usize;
-            let p = &frame.rgb[i..i + 3];
-            ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as f32
+            f32::from(luma(frame.rgb[i], frame.rgb[i + 1], frame.rgb[i + 2]))
         };
         for (j, i) in [(0, 0), (5, 17), (23, 23), (11, 2)] {
             let (x0, x1) = (42 + Rect::edge(50, i), 42 + Rect::edge(50, i + 1));
