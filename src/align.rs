@@ -68,11 +68,10 @@ fn luma_row_any(rgb: &[u8], grey: &mut [u8]) {
     let mut blocks = grey.chunks_exact_mut(8);
     let mut pixels = rgb.chunks_exact(24);
     for (g, p) in (&mut blocks).zip(&mut pixels) {
-        let channel = |c: usize| -> [u32; 8] { std::array::from_fn(|i| u32::from(p[3 * i + c])) };
+        let channel = |c: usize| -> [u8; 8] { std::array::from_fn(|i| p[3 * i + c]) };
         let (r, gr, b) = (channel(0), channel(1), channel(2));
         for i in 0..8 {
-            let x = 299 * r[i] + 587 * gr[i] + 114 * b[i] + 500;
-            g[i] = (((x >> 3) * 33_555) >> 22) as u8;
+            g[i] = luma(r[i], gr[i], b[i]);
         }
     }
     let rest = pixels.remainder().chunks_exact(3);

@@ -172,10 +172,11 @@ pub struct StillConfig {
 
 impl StillConfig {
     /// Every face's networks run on every frame (offline: each row of the log is the
-    /// networks' own answer for that frame).
+    /// networks' own answer for that frame). The threshold is live's, for a run that
+    /// turns reuse on (`--still-reuse N`).
     pub const OFF: StillConfig = StillConfig {
         max_reuse: 0,
-        max_change: 0.0,
+        ..StillConfig::LIVE
     };
 
     /// Live: a still face's outputs serve at most 3 frames in a row (100 ms at 30 fps)

@@ -112,9 +112,6 @@ fn apply(mut config: PipelineConfig, analysis: &AnalysisOptions) -> PipelineConf
     }
     if let Some(n) = analysis.still_reuse {
         config.still.max_reuse = n;
-        if config.still.max_change == 0.0 {
-            config.still.max_change = StillConfig::LIVE.max_change;
-        }
     }
     config.max_frames = analysis.max_frames;
     config

@@ -63,7 +63,8 @@ impl Rect {
 }
 
 /// Grey levels' running sums over a region of a frame: the sum of any rectangle in it in
-/// four reads.
+/// four reads. Its buffers are kept from face to face and frame to frame.
+#[derive(Default)]
 struct Integral {
     x0: i32,
     y0: i32,
@@ -71,79 +72,97 @@ struct Integral {
     h: i32,
     /// (w + 1) x (h + 1) sums, a zero row and column first.
     sums: Vec<u32>,
+    /// One row of the region's grey values.
+    grey: Vec<u8>,
+}
+
+/// A box placed in an [`Integral`]'s region: where its cells' edges fall.
+struct Placed<'a> {
+    sums: &'a [u32],
+    stride: usize,
+    /// The cells' column edges and row edges, in the region's sums.
+    xs: [usize; GRID + 1],
+    ys: [usize; GRID + 1],
+}
+
+impl Placed<'_> {
+    /// The means of row `j`'s cells, left to right.
+    fn row(&self, j: usize) -> impl Iterator<Item = f32> + '_ {
+        let (top, bottom) = (self.ys[j], self.ys[j + 1]);
+        let (t, b) = (
+            &self.sums[top * self.stride..],
+            &self.sums[bottom * self.stride..],
+        );
+        let height = (bottom - top) as f32;
+        self.xs.windows(2).map(move |e| {
+            let (l, r) = (e[0], e[1]);
+            (b[r] + t[l] - b[l] - t[r]) as f32 / (height * (r - l) as f32)
+        })
+    }
 }
 
 impl Integral {
     /// Sums over `r` grown by `margin` on each side, cut to the frame.
-    fn around(frame: &Frame, r: Rect, margin: i32) -> Integral {
+    fn fill(&mut self, frame: &Frame, r: Rect, margin: i32) {
         let (fw, fh) = (frame.width as i32, frame.height as i32);
-        let x0 = (r.x - margin).clamp(0, fw);
-        let y0 = (r.y - margin).clamp(0, fh);
-        let x1 = (r.x + r.w + margin).clamp(x0, fw);
-        let y1 = (r.y + r.h + margin).clamp(y0, fh);
-        let (w, h) = (x1 - x0, y1 - y0);
-        let stride = w as usize + 1;
-        let mut sums = vec![0u32; stride * (h as usize + 1)];
-        let mut grey = vec![0u8; w as usize];
-        for row in 0..h as usize {
-            let start = ((y0 as usize + row) * frame.width as usize + x0 as usize) * 3;
-            luma_row(&frame.rgb[start..start + w as usize * 3], &mut grey);
-            let (above, this) = sums.split_at_mut((row + 1) * stride);
+        self.x0 = (r.x - margin).clamp(0, fw);
+        self.y0 = (r.y - margin).clamp(0, fh);
+        self.w = (r.x + r.w + margin).clamp(self.x0, fw) - self.x0;
+        self.h = (r.y + r.h + margin).clamp(self.y0, fh) - self.y0;
+        let (w, stride) = (self.w as usize, self.w as usize + 1);
+        self.sums.clear();
+        self.sums.resize(stride * (self.h as usize + 1), 0);
+        self.grey.resize(w, 0);
+        for row in 0..self.h as usize {
+            let start = ((self.y0 as usize + row) * frame.width as usize + self.x0 as usize) * 3;
+            luma_row(&frame.rgb[start..start + w * 3], &mut self.grey);
+            let (above, this) = self.sums.split_at_mut((row + 1) * stride);
             let above = &above[row * stride..];
             let mut run = 0u32;
-            for ((s, &a), &g) in this[1..stride].iter_mut().zip(&above[1..]).zip(&grey) {
+            for ((s, &a), &g) in this[1..stride].iter_mut().zip(&above[1..]).zip(&self.grey) {
                 run += u32::from(g);
                 *s = a + run;
             }
         }
-        Integral { x0, y0, w, h, sums }
     }
 
-    /// The cells' means of `r` moved by `(dx, dy)`, into `out`; false where the moved box
-    /// leaves the region.
-    fn cells(&self, r: Rect, (dx, dy): (i32, i32), out: &mut [f32]) -> bool {
-        let (lx, ly) = (r.x + dx - self.x0, r.y + dy - self.y0);
-        if lx < 0 || ly < 0 || lx + r.w > self.w || ly + r.h > self.h {
-            return false;
-        }
-        let stride = self.w as usize + 1;
-        let xs: [usize; GRID + 1] = std::array::from_fn(|i| (lx + Rect::edge(r.w, i)) as usize);
-        for (j, row) in out.chunks_exact_mut(GRID).enumerate() {
-            let top = (ly + Rect::edge(r.h, j)) as usize;
-            let bottom = (ly + Rect::edge(r.h, j + 1)) as usize;
-            let (t, b) = (&self.sums[top * stride..], &self.sums[bottom * stride..]);
-            let height = (bottom - top) as f32;
-            for (i, cell) in row.iter_mut().enumerate() {
-                let (l, rt) = (xs[i], xs[i + 1]);
-                let sum = b[rt] + t[l] - b[l] - t[rt];
-                *cell = sum as f32 / (height * (rt - l) as f32);
-            }
-        }
-        true
-    }
-}
-
-impl Integral {
-    /// The sum of the absolute differences between the cells of `r` moved by `shift` and
-    /// `kept`, added cell by cell in row order; None where the moved box leaves the region,
-    /// or as soon as the sum passes `bound` (the search needs no worse candidate's sum).
-    fn difference(&self, r: Rect, (dx, dy): (i32, i32), kept: &[f32], bound: f32) -> Option<f32> {
+    /// `r` moved by `(dx, dy)`; None where it leaves the region.
+    fn place(&self, r: Rect, (dx, dy): (i32, i32)) -> Option<Placed<'_>> {
         let (lx, ly) = (r.x + dx - self.x0, r.y + dy - self.y0);
         if lx < 0 || ly < 0 || lx + r.w > self.w || ly + r.h > self.h {
             return None;
         }
-        let stride = self.w as usize + 1;
-        let xs: [usize; GRID + 1] = std::array::from_fn(|i| (lx + Rect::edge(r.w, i)) as usize);
+        Some(Placed {
+            sums: &self.sums,
+            stride: self.w as usize + 1,
+            xs: std::array::from_fn(|i| (lx + Rect::edge(r.w, i)) as usize),
+            ys: std::array::from_fn(|j| (ly + Rect::edge(r.h, j)) as usize),
+        })
+    }
+
+    /// The cells' means of `r` moved by `shift`, into `out`; false where the moved box
+    /// leaves the region.
+    fn cells(&self, r: Rect, shift: (i32, i32), out: &mut [f32]) -> bool {
+        let Some(placed) = self.place(r, shift) else {
+            return false;
+        };
+        for (j, row) in out.chunks_exact_mut(GRID).enumerate() {
+            for (cell, mean) in row.iter_mut().zip(placed.row(j)) {
+                *cell = mean;
+            }
+        }
+        true
+    }
+
+    /// The sum of the absolute differences between the cells of `r` moved by `shift` and
+    /// `kept`, added cell by cell in row order; None where the moved box leaves the region,
+    /// or as soon as the sum passes `bound` (the search needs no worse candidate's sum).
+    fn difference(&self, r: Rect, shift: (i32, i32), kept: &[f32], bound: f32) -> Option<f32> {
+        let placed = self.place(r, shift)?;
         let mut sum = 0f32;
         for (j, row) in kept.chunks_exact(GRID).enumerate() {
-            let top = (ly + Rect::edge(r.h, j)) as usize;
-            let bottom = (ly + Rect::edge(r.h, j + 1)) as usize;
-            let (t, b) = (&self.sums[top * stride..], &self.sums[bottom * stride..]);
-            let height = (bottom - top) as f32;
-            for (i, &k) in row.iter().enumerate() {
-                let (l, rt) = (xs[i], xs[i + 1]);
-                let cell = (b[rt] + t[l] - b[l] - t[rt]) as f32 / (height * (rt - l) as f32);
-                sum += (cell - k).abs();
+            for (mean, &k) in placed.row(j).zip(row) {
+                sum += (mean - k).abs();
             }
             if sum > bound {
                 return None;
@@ -153,23 +172,25 @@ impl Integral {
     }
 }
 
-/// The mean absolute difference of two patches.
-fn difference(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
-}
-
 /// A patch's mean absolute deviation from its mean: its contrast, in grey levels.
 fn contrast(cells: &[f32]) -> f32 {
-    let mean = cells.iter().sum::<f32>() / cells.len() as f32;
-    difference(cells, &vec![mean; cells.len()])
+    let n = cells.len() as f32;
+    let mean = cells.iter().sum::<f32>() / n;
+    cells.iter().map(|c| (c - mean).abs()).sum::<f32>() / n
 }
 
-/// How far a face's patch in `frame` is from `kept` (taken at `r`): the best shift of at
-/// most `reach` pixels and the change there, relative to the kept patch's contrast. None
-/// when no shift keeps the box inside the frame.
-fn best_shift(frame: &Frame, r: Rect, kept: &[f32], reach: i32) -> Option<((i32, i32), f32)> {
-    let integral = Integral::around(frame, r, reach);
-    let scale = contrast(kept).max(1.0);
+/// How far a face's patch in `frame` is from `kept` (taken at `r`, of contrast `scale`):
+/// the best shift of at most `reach` pixels and the change there, relative to `scale`.
+/// None when no shift keeps the box inside the frame. `integral` is a buffer.
+fn best_shift(
+    integral: &mut Integral,
+    frame: &Frame,
+    r: Rect,
+    (kept, scale): (&[f32], f32),
+    reach: i32,
+) -> Option<((i32, i32), f32)> {
+    integral.fill(frame, r, reach);
+    let integral = &*integral;
     let n = kept.len() as f32;
     // A candidate's change, or None once it is sure to be no better than `best` (the bound
     // has a little slack, so that rounding never drops a candidate that would have won).
@@ -211,6 +232,8 @@ fn best_shift(frame: &Frame, r: Rect, kept: &[f32], reach: i32) -> Option<((i32,
 struct Kept {
     rect: Rect,
     cells: Vec<f32>,
+    /// The cells' [`contrast`], at least 1 grey level: what a change is measured against.
+    contrast: f32,
     outputs: Outputs,
     /// Frames in a row it has been reused.
     reused: u32,
@@ -223,6 +246,7 @@ pub struct StillFaces {
     kept: HashMap<u32, Kept>,
     /// Faces whose networks ran, faces whose outputs were reused (since the start).
     counts: (u64, u64),
+    integral: Integral,
 }
 
 impl StillFaces {
@@ -231,6 +255,7 @@ impl StillFaces {
             opts,
             kept: HashMap::new(),
             counts: (0, 0),
+            integral: Integral::default(),
         }
     }
 
@@ -250,7 +275,9 @@ impl StillFaces {
                     return None;
                 }
                 let reach = (kept.rect.w as f32 * MAX_SHIFT).ceil() as i32;
-                let (shift, change) = best_shift(frame, kept.rect, &kept.cells, reach)?;
+                let patch = (kept.cells.as_slice(), kept.contrast);
+                let (shift, change) =
+                    best_shift(&mut self.integral, frame, kept.rect, patch, reach)?;
                 (change <= opts.max_change).then(|| {
                     kept.reused += 1;
                     kept.outputs.shifted((shift.0 as f32, shift.1 as f32))
@@ -273,7 +300,8 @@ impl StillFaces {
             return;
         };
         let mut cells = vec![0f32; GRID * GRID];
-        if !Integral::around(frame, rect, 0).cells(rect, (0, 0), &mut cells) {
+        self.integral.fill(frame, rect, 0);
+        if !self.integral.cells(rect, (0, 0), &mut cells) {
             // Partly outside the frame: nothing to compare with later.
             self.kept.remove(&face.id);
             return;
@@ -282,6 +310,7 @@ impl StillFaces {
             face.id,
             Kept {
                 rect,
+                contrast: contrast(&cells).max(1.0),
                 cells,
                 outputs,
                 reused: 0,
@@ -429,7 +458,8 @@ mod tests {
             w: 50,
             h: 70,
         };
-        let integral = Integral::around(&frame, r, 4);
+        let mut integral = Integral::default();
+        integral.fill(&frame, r, 4);
         let mut cells = vec![0f32; GRID * GRID];
         assert!(integral.cells(r, (-3, 2), &mut cells));
         let grey = |x: i32, y: i32| {
