@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use facs::brows::medial_brow_slope;
 use facs::frame::{BaselineSource, Features};
 use facs::frame::{FaceBox, Frame};
 use facs::furrow::glabella_furrows;
-use facs::geometry::{geometric_au_scores, head_pose, POPULATION_NEUTRAL};
+use facs::geometry::{geometric_au_scores, head_pose, ImageCues, POPULATION_NEUTRAL};
 use facs::model::au_net::{to_tensor, AuNet, AuNetConfig};
 use facs::model::emotion::{average, EmotionHead, EmotionModel};
 use facs::model::faceapi::FaceApiNet;
@@ -95,8 +96,11 @@ fn networks(c: &mut Criterion) {
         b.iter(|| {
             let pts = lm.detect(&frame, &[face], &mut crops).expect("landmarks")[0].expect("face");
             let pose = head_pose(&pts);
-            let furrows = glabella_furrows(&frame, &pts).unwrap_or(0.0);
-            let f = Features::from_landmarks(&pts, furrows).expect("features");
+            let cues = ImageCues {
+                glabella_furrows: glabella_furrows(&frame, &pts).unwrap_or(0.0),
+                medial_brow_slope: medial_brow_slope(&frame, &pts),
+            };
+            let f = Features::from_landmarks(&pts, &cues).expect("features");
             (
                 pose,
                 geometric_au_scores(&f, &POPULATION_NEUTRAL, &BaselineSource::Population),
@@ -107,6 +111,10 @@ fn networks(c: &mut Criterion) {
     let pts = lm.detect(&frame, &[face], &mut crops).expect("landmarks")[0].expect("face");
     g.bench_function("glabella_furrows_one_face", |b| {
         b.iter(|| glabella_furrows(&frame, &pts))
+    });
+    // The brow trace alone (part of the line above too).
+    g.bench_function("medial_brow_slope_one_face", |b| {
+        b.iter(|| medial_brow_slope(&frame, &pts))
     });
     // facs's own AU network (untrained weights: the time does not depend on them), at the
     // default size and at a larger one.

@@ -4,12 +4,15 @@
 
 use std::path::PathBuf;
 
+use facs::brows::medial_brow_slope;
 use facs::config::DetectConfig;
 use facs::detect::Detector;
 use facs::frame::{BaselineSource, Features};
 use facs::frame::{Frame, AU_NUMBERS};
 use facs::furrow::glabella_furrows;
-use facs::geometry::{geometric_au_scores, head_pose, FEATURE_NAMES, POPULATION_NEUTRAL};
+use facs::geometry::{
+    geometric_au_scores, head_pose, ImageCues, FEATURE_NAMES, POPULATION_NEUTRAL,
+};
 use facs::model::landmarks::LandmarkNet;
 
 fn main() {
@@ -42,8 +45,11 @@ fn main() {
             let Some(b) = boxes.first() else { continue };
             let marks = net.detect(&frame, &[*b], &mut crops).expect("landmarks");
             if let Some(pts) = marks[0] {
-                let furrows = glabella_furrows(&frame, &pts).unwrap_or(0.0);
-                feats.extend(Features::from_landmarks(&pts, furrows));
+                let cues = ImageCues {
+                    glabella_furrows: glabella_furrows(&frame, &pts).unwrap_or(0.0),
+                    medial_brow_slope: medial_brow_slope(&frame, &pts),
+                };
+                feats.extend(Features::from_landmarks(&pts, &cues));
                 poses.extend(head_pose(&pts));
             }
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::align::{
     au_net_crop, au_net_crop_transform, box_crop, carry_landmarks, AuCrop, BOX_CROP_MARGIN,
 };
+use crate::brows::medial_brow_slope;
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
 use crate::calibrate::{default_calibration_dir, Baselines, CalibrationOptions};
 use crate::config::StillConfig;
@@ -20,7 +21,7 @@ use crate::frame::{
     NUM_AUS,
 };
 use crate::furrow::glabella_furrows;
-use crate::geometry::{geometric_au_scores, head_pose};
+use crate::geometry::{geometric_au_scores, head_pose, ImageCues};
 use crate::model::au_net::{to_tensor, AuNet, Backbone};
 use crate::model::au_net_file::{backbone_matches, load_with_sha256, WEIGHTS};
 use crate::model::emotion::{average, faceapi_probs, EmotionHead, EmotionModel};
@@ -788,9 +789,12 @@ impl Classifier {
                     continue;
                 };
                 s.pose = head_pose(&pts);
-                // A black glabella (no light to see furrows by) reads as a smooth one.
-                let furrows = glabella_furrows(frame, &pts).unwrap_or(0.0);
-                s.features = Features::from_landmarks(&pts, furrows);
+                let cues = ImageCues {
+                    // A black glabella (no light to see furrows by) reads as a smooth one.
+                    glabella_furrows: glabella_furrows(frame, &pts).unwrap_or(0.0),
+                    medial_brow_slope: medial_brow_slope(frame, &pts),
+                };
+                s.features = Features::from_landmarks(&pts, &cues);
                 if let Some(feat) = &s.features {
                     let (neutral, source) = baselines.observe(f.id, frame.timestamp_s, feat);
                     let au = geometric_au_scores(feat, &neutral, &source);

@@ -151,7 +151,7 @@ pub struct TrackedFace {
 pub type Landmarks = [(f32, f32); 68];
 
 /// Number of geometric measures in [`Features`].
-pub const NUM_FEATURES: usize = 12;
+pub const NUM_FEATURES: usize = 13;
 
 /// Geometric measures of one face, in inter-ocular distance units (named and computed in
 /// [`crate::geometry`]).

@@ -15,8 +15,8 @@
 //! patch's mean brightness, is the score: lighting's level cancels, and a linear shading
 //! ramp (light from one side) gives no second difference. Pure functions.
 
+use crate::face_frame::{grey_at, FaceFrame};
 use crate::frame::{Frame, Landmarks};
-use crate::geometry::eye_centres;
 
 /// Grid cells per inter-ocular distance (about one pixel per cell on a 640x360 face 50 px
 /// across the eyes; larger faces average several pixels per cell).
@@ -31,41 +31,14 @@ const PATCH_Y: (f32, f32) = (-0.42, -0.20);
 /// runs over many of them, sensor noise does not.
 const VERTICAL_RUN: usize = 5;
 
-/// Grey level (BT.601 luma) at a pixel.
-fn luma(frame: &Frame, x: u32, y: u32) -> f32 {
-    let p = frame.pixel(x, y);
-    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
-}
-
-/// Bilinear grey level at (x, y), clamped to the frame.
-fn sample(frame: &Frame, x: f32, y: f32) -> f32 {
-    let max_x = frame.width.saturating_sub(1) as f32;
-    let max_y = frame.height.saturating_sub(1) as f32;
-    let (x, y) = (x.clamp(0.0, max_x), y.clamp(0.0, max_y));
-    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
-    let (x1, y1) = (
-        (x0 + 1).min(frame.width - 1),
-        (y0 + 1).min(frame.height - 1),
-    );
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let top = luma(frame, x0, y0) * (1.0 - fx) + luma(frame, x1, y0) * fx;
-    let bottom = luma(frame, x0, y1) * (1.0 - fx) + luma(frame, x1, y1) * fx;
-    top * (1.0 - fy) + bottom * fy
-}
-
 /// How deeply the glabella is furrowed: mean valley depth across the patch per 100 grey
 /// levels of its brightness (0.1-0.8 on the smooth brows of the bundled footage, up to 3.2
 /// on its knitted, crying ones; BENCHMARKS.md). None when the eyes coincide or the patch
 /// is black.
 pub fn glabella_furrows(frame: &Frame, pts: &Landmarks) -> Option<f32> {
-    let (l, r) = eye_centres(pts);
-    let (dx, dy) = (r.0 - l.0, r.1 - l.1);
-    let iod = (dx * dx + dy * dy).sqrt();
-    if !(iod > 1e-3) || !iod.is_finite() {
-        return None;
-    }
-    let (c, s) = (dx / iod, dy / iod);
-    let (ox, oy) = ((l.0 + r.0) / 2.0, (l.1 + r.1) / 2.0);
+    let face = FaceFrame::from_landmarks(pts)?;
+    let (c, s) = face.axis;
+    let iod = face.iod;
     let w = ((PATCH_X.1 - PATCH_X.0) * CELLS_PER_IOD).round() as usize;
     let h = ((PATCH_Y.1 - PATCH_Y.0) * CELLS_PER_IOD).round() as usize;
     // Sub-samples per cell side: enough that they are about a pixel apart.
@@ -77,13 +50,13 @@ pub fn glabella_furrows(frame: &Frame, pts: &Landmarks) -> Option<f32> {
             // Cell centre in the face frame, then each sub-sample's offset inside it.
             let u = PATCH_X.0 + (i as f32 + 0.5) / CELLS_PER_IOD;
             let v = PATCH_Y.0 + (j as f32 + 0.5) / CELLS_PER_IOD;
-            let (cx, cy) = (ox + iod * (u * c - v * s), oy + iod * (u * s + v * c));
+            let (cx, cy) = face.to_image(u, v);
             let mut acc = 0.0;
             for a in 0..sub {
                 for b in 0..sub {
                     let da = ((a as f32 + 0.5) / sub as f32 - 0.5) * cell;
                     let db = ((b as f32 + 0.5) / sub as f32 - 0.5) * cell;
-                    acc += sample(frame, cx + da * c - db * s, cy + da * s + db * c);
+                    acc += grey_at(frame, cx + da * c - db * s, cy + da * s + db * c);
                 }
             }
             *g = acc / (sub * sub) as f32;

@@ -1,7 +1,8 @@
 //! AU measures from 68 landmarks, with no AU training: head pose, normalised distances, and
 //! per-AU scores in [0, 1] measured against a neutral baseline (the person's own, or a
-//! population default). One measure comes from the image rather than the landmarks, the
-//! furrows between the brows ([`crate::furrow`]); the caller passes it in. Pure functions.
+//! population default). Two measures come from the image rather than the landmarks, the
+//! furrows between the brows ([`crate::furrow`]) and the slope of the brows' medial halves
+//! ([`crate::brows`]); the caller passes them in ([`ImageCues`]). Pure functions.
 //!
 //! Every distance is taken in a face frame: origin at the midpoint of the eye centres, x
 //! along the eye line (so head roll is removed), y perpendicular to it and pointing down,
@@ -23,7 +24,17 @@ pub const FEATURE_NAMES: [&str; NUM_FEATURES] = [
     "lip_to_chin",
     "jaw_ends_below_nose_tip",
     "glabella_furrows",
+    "medial_brow_slope",
 ];
+
+/// The measures read from the image rather than the landmarks, for [`Features::from_landmarks`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ImageCues {
+    /// [`crate::furrow::glabella_furrows`]; 0 (smooth) when it cannot be read.
+    pub glabella_furrows: f32,
+    /// [`crate::brows::medial_brow_slope`]; None when the brows cannot be traced.
+    pub medial_brow_slope: Option<f32>,
+}
 
 /// Where the mouth centre sits on the inner lip line, from the lower lip (0) to the upper
 /// lip (1). The lower lip follows the jaw and the upper lip rises in a broad laugh (teeth
@@ -63,10 +74,10 @@ pub fn normalise(pts: &Landmarks) -> Option<Landmarks> {
 }
 
 impl Features {
-    /// Measures a face from its landmarks and the furrow depth between its brows
-    /// ([`crate::furrow::glabella_furrows`] on the same frame); None if the landmarks are
-    /// degenerate.
-    pub fn from_landmarks(pts: &Landmarks, glabella_furrows: f32) -> Option<Self> {
+    /// Measures a face from its landmarks and the image cues read on the same frame; None if
+    /// the landmarks are degenerate. A brow slope that could not be traced is stored as NaN:
+    /// it scores nothing and [`Features::median`] leaves it out.
+    pub fn from_landmarks(pts: &Landmarks, cues: &ImageCues) -> Option<Self> {
         let p = normalise(pts)?;
         let y = |i: usize| p[i].1;
         let x = |i: usize| p[i].0;
@@ -91,24 +102,34 @@ impl Features {
             // The jaw line's top ends (near the ears, far behind the nose tip) drop against
             // the nose tip as the head tilts back: a pitch measure free of the mouth.
             avg(y(0), y(16)) - y(30),
-            glabella_furrows,
+            cues.glabella_furrows,
+            cues.medial_brow_slope.unwrap_or(f32::NAN),
         ];
-        values
+        values[..BROW_SLOPE]
             .iter()
             .all(|v| v.is_finite())
             .then_some(Features { values })
     }
 
-    /// Median of each feature over several frames (a robust neutral baseline).
+    /// Median of each feature over several frames (a robust neutral baseline), over the
+    /// frames where it was measured; a feature measured on none of them takes the population
+    /// default's value, so a baseline is always finite.
     pub fn median(samples: &[Features]) -> Option<Features> {
         if samples.is_empty() {
             return None;
         }
         let mut values = [0f32; NUM_FEATURES];
         for (k, v) in values.iter_mut().enumerate() {
-            let mut col: Vec<f32> = samples.iter().map(|s| s.values[k]).collect();
+            let mut col: Vec<f32> = samples
+                .iter()
+                .map(|s| s.values[k])
+                .filter(|v| v.is_finite())
+                .collect();
             col.sort_by(f32::total_cmp);
-            *v = col[col.len() / 2];
+            *v = col
+                .get(col.len() / 2)
+                .copied()
+                .unwrap_or(POPULATION_NEUTRAL.values[k]);
         }
         Some(Features { values })
     }
@@ -120,7 +141,7 @@ impl Features {
 /// starting point until a face is calibrated, and the log's sidecar says when it is in use.
 pub const POPULATION_NEUTRAL: Features = Features {
     values: [
-        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614, 0.51,
+        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614, 0.51, 0.176,
     ],
 };
 
@@ -130,8 +151,24 @@ pub const POPULATION_NEUTRAL: Features = Features {
 /// chin by ~0.15. Head pitch scores no AU of its own; the furrows' scale is
 /// [`FULL_FURROWS`].
 const FULL: [f32; NUM_FEATURES] = [
-    0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0, 1.0,
+    0.10, 0.10, 0.10, 0.06, 0.06, 0.16, 0.20, 0.15, 0.20, 0.08, 1.0, 1.0, 1.0,
 ];
+/// Index of the medial brow slope in [`FEATURE_NAMES`] (the last feature; the ones before it
+/// are always measured).
+const BROW_SLOPE: usize = 12;
+/// Brow slope gained per unit of the jaw ends' drop against the nose tip ([`FEATURE_NAMES`]
+/// 10, head tilted back): tilting back lifts the brows' inner ends (nearer the camera) against
+/// their arches. Least-squares fit over the 216 laughing frames of the bundled
+/// WolfgangLanger clip, where the brows rest while the head pitches by 48 degrees: -0.187
+/// per unit (r = -0.82; `examples/brow_study.rs`).
+const BROW_SLOPE_PER_PITCH: f32 = 0.187;
+/// Drop of the pitch-corrected brow slope below neutral under which AU1 reads none from the
+/// brow's shape: resting and laughing brows of the bundled clips stay within 0.02 of their
+/// own neutral at the median (97% of the laughing frames within 0.05).
+const BROW_SLOPE_DEAD_ZONE: f32 = 0.03;
+/// Drop beyond the dead zone for a full AU1 from the brow's shape: AU1 is present (0.5) from
+/// 0.06 below neutral. The crying frames, against her own resting brows, drop by 0.08-0.14.
+const FULL_BROW_SLOPE_DROP: f32 = 0.06;
 /// Eye narrowing (IOD units) for a full AU6.
 const FULL_EYE_NARROWING: f32 = 0.05;
 /// Brows drawn together (IOD units) for a full "together" half of AU4.
@@ -197,9 +234,25 @@ pub fn geometric_au_scores(
         }
     };
     let au4 = brows.max(furrows);
+    // AU1 inner brow raiser: the inner brow ends rise against the eye line (landmarks) or,
+    // against the person's own neutral face, the brows' medial halves flatten (traced in the
+    // image, corrected for head pitch): the grief brow, whose inner ends the landmarks leave
+    // in place and which AU4 pulls together at the same time. A resting brow's slope is
+    // anatomy (it differs from face to face), so against the population only the landmarks
+    // count.
+    let brow_shape = match source {
+        BaselineSource::Population => 0.0,
+        BaselineSource::File { .. } | BaselineSource::Person { .. } => {
+            let drop = -(change(BROW_SLOPE) + BROW_SLOPE_PER_PITCH * change(10));
+            if drop.is_finite() {
+                unit((drop - BROW_SLOPE_DEAD_ZONE) / FULL_BROW_SLOPE_DROP)
+            } else {
+                0.0
+            }
+        }
+    };
     [
-        // AU1 inner brow raiser: inner brow height up against the eye line.
-        unit(d(0)),
+        unit(d(0)).max(brow_shape),
         // AU2 outer brow raiser: outer brow height up against the eye line.
         unit(d(1)),
         au4,
@@ -345,9 +398,21 @@ mod tests {
         how: "test",
     };
 
-    /// The face's features with the population default's furrow depth (a smooth brow).
+    /// The image cues of a resting brow: the population default's furrow depth and slope.
+    fn cues(furrows: f32, slope: f32) -> ImageCues {
+        ImageCues {
+            glabella_furrows: furrows,
+            medial_brow_slope: Some(slope),
+        }
+    }
+    const RESTING: ImageCues = ImageCues {
+        glabella_furrows: POPULATION_NEUTRAL.values[11],
+        medial_brow_slope: Some(POPULATION_NEUTRAL.values[BROW_SLOPE]),
+    };
+
+    /// The face's features with a resting brow's image cues.
     fn features(pts: &Landmarks) -> Features {
-        Features::from_landmarks(pts, POPULATION_NEUTRAL.values[11]).unwrap()
+        Features::from_landmarks(pts, &RESTING).unwrap()
     }
 
     /// A synthetic frontal face: the 3D model points projected straight on, plus eyes.
@@ -517,7 +582,7 @@ mod tests {
         let neutral = features(&pts);
         let base = neutral.values[11];
         let with = |depth: f32| {
-            let f = Features::from_landmarks(&pts, base + depth).unwrap();
+            let f = Features::from_landmarks(&pts, &cues(base + depth, 0.176)).unwrap();
             geometric_au_scores(&f, &neutral, &OWN)
         };
         assert_eq!(with(0.0), [0.0; NUM_AUS]);
@@ -533,7 +598,9 @@ mod tests {
         // A smoother brow than the baseline reads no AU4 either.
         assert_eq!(with(-0.4)[2], 0.0);
         // The furrows count against the population default too.
-        let f = Features::from_landmarks(&pts, base + FURROW_DEAD_ZONE + FULL_FURROWS).unwrap();
+        let f =
+            Features::from_landmarks(&pts, &cues(base + FURROW_DEAD_ZONE + FULL_FURROWS, 0.176))
+                .unwrap();
         let population = geometric_au_scores(&f, &neutral, &BaselineSource::Population);
         assert!((population[2] - 1.0).abs() < 1e-4);
     }
@@ -545,5 +612,65 @@ mod tests {
         };
         assert_eq!(Features::median(&[f(3.0), f(1.0), f(2.0)]).unwrap(), f(2.0));
         assert!(Features::median(&[]).is_none());
+    }
+
+    #[test]
+    fn an_untraced_brow_is_left_out_of_the_median_and_scores_nothing() {
+        let pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let untraced = ImageCues {
+            glabella_furrows: 0.5,
+            medial_brow_slope: None,
+        };
+        let blind = Features::from_landmarks(&pts, &untraced).unwrap();
+        assert!(blind.values[BROW_SLOPE].is_nan());
+        let traced = Features::from_landmarks(&pts, &cues(0.5, 0.1)).unwrap();
+        // The median over the frames where it was traced; the population's where none was.
+        let m = Features::median(&[blind, traced, blind]).unwrap();
+        assert_eq!(m.values[BROW_SLOPE], 0.1);
+        let m = Features::median(&[blind, blind]).unwrap();
+        assert_eq!(m.values[BROW_SLOPE], POPULATION_NEUTRAL.values[BROW_SLOPE]);
+        assert_eq!(m.values[11], 0.5);
+        // Against a baseline whose brows were steeper, an untraced brow reads no AU1.
+        let neutral = Features::from_landmarks(&pts, &cues(0.5, 0.3)).unwrap();
+        assert_eq!(geometric_au_scores(&blind, &neutral, &OWN), [0.0; NUM_AUS]);
+        // Degenerate landmarks still give no features.
+        assert!(Features::from_landmarks(&[(1.0, 1.0); 68], &untraced).is_none());
+    }
+
+    #[test]
+    fn flattened_brows_read_as_au1_against_the_own_neutral_only_and_pitch_is_corrected() {
+        // The grieving brow: landmarks where the neutral face has them, the medial halves
+        // traced flatter than at rest.
+        let pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = features(&pts);
+        let rest = neutral.values[BROW_SLOPE];
+        let with = |drop: f32, source: &BaselineSource| {
+            let f = Features::from_landmarks(&pts, &cues(neutral.values[11], rest - drop)).unwrap();
+            geometric_au_scores(&f, &neutral, source)
+        };
+        assert_eq!(with(0.0, &OWN), [0.0; NUM_AUS]);
+        assert_eq!(with(BROW_SLOPE_DEAD_ZONE - 1e-3, &OWN)[0], 0.0);
+        let half = with(BROW_SLOPE_DEAD_ZONE + FULL_BROW_SLOPE_DROP / 2.0, &OWN);
+        assert!((half[0] - 0.5).abs() < 1e-4, "{half:?}");
+        let full = with(BROW_SLOPE_DEAD_ZONE + FULL_BROW_SLOPE_DROP, &OWN);
+        assert!((full[0] - 1.0).abs() < 1e-4);
+        // Nothing else moves, AU4 included: the shape is AU1's alone.
+        assert!(full[1..].iter().all(|v| *v == 0.0), "{full:?}");
+        // Steeper brows (AU4's pull on the inner ends) read no AU1.
+        assert_eq!(with(-0.1, &OWN)[0], 0.0);
+        // Against the population default, a flat brow is anatomy: no AU1 from it.
+        assert_eq!(with(0.2, &BaselineSource::Population)[0], 0.0);
+
+        // The same flat slope on a head tilted back (jaw ends dropped against the nose tip by
+        // 0.5 IOD) is what the pitch alone would do: no AU1.
+        let mut tilted = neutral;
+        tilted.values[10] += 0.5;
+        tilted.values[BROW_SLOPE] -= BROW_SLOPE_PER_PITCH * 0.5;
+        assert_eq!(geometric_au_scores(&tilted, &neutral, &OWN)[0], 0.0);
+        // Tilted forward with the brows flattened: the pitch hides none of the drop.
+        let mut bowed = neutral;
+        bowed.values[10] -= 0.5;
+        bowed.values[BROW_SLOPE] += BROW_SLOPE_PER_PITCH * 0.5 - 0.12;
+        assert!(geometric_au_scores(&bowed, &neutral, &OWN)[0] > 0.99);
     }
 }

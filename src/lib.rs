@@ -21,7 +21,9 @@ pub mod weights;
 
 // Input and geometry: frames in, faces found, followed and cropped.
 pub mod align;
+pub mod brows;
 pub mod detect;
+pub mod face_frame;
 pub mod furrow;
 pub mod geometry;
 pub mod source;

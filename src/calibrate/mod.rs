@@ -21,7 +21,7 @@ use crate::weights::FACEAPI_LANDMARKS;
 pub mod thresholds;
 
 /// The AU estimator a baseline belongs to. Bump when the features change meaning.
-pub const GEOMETRY_MODEL: &str = "facs-geometric-au-v3";
+pub const GEOMETRY_MODEL: &str = "facs-geometric-au-v4";
 /// File format tag.
 const FORMAT: &str = "facs-calibration";
 
