@@ -10,7 +10,7 @@
 //! The slope also moves with head pitch (the inner end is nearer the camera than the arch):
 //! [`crate::geometry`] corrects for it against the person's neutral face.
 
-use crate::face_frame::FaceFrame;
+use crate::face_frame::{FaceFrame, GreyPatch};
 use crate::frame::{Frame, Landmarks};
 
 /// Columns traced from the inner end of a brow to the middle of its span.
@@ -22,7 +22,7 @@ const STEP: f32 = 1.0 / 64.0;
 const REACH: i32 = 13;
 /// Half-width of the strip averaged across each column (IOD units), and its samples.
 const STRIP: f32 = 0.04;
-const STRIP_SAMPLES: i32 = 9;
+const STRIP_SAMPLES: i32 = 5;
 
 /// The landmarks' brow line at face-frame x = `u`, by straight lines between the brow points
 /// `from..=to` (given in either order).
@@ -41,14 +41,17 @@ fn brow_line(p: &Landmarks, from: usize, to: usize, u: f32) -> f32 {
 /// landmarks' line at `v0`: the centroid of the profile's darker half (below the midpoint of
 /// its darkest and brightest levels), so that a thick brow's middle is found, not one dark
 /// pixel. None when the profile is flat (no brow to see) or black.
-fn band_centre(face: &FaceFrame, frame: &Frame, u: f32, v0: f32) -> Option<f32> {
+fn band_centre(face: &FaceFrame, grey: &GreyPatch, u: f32, v0: f32) -> Option<f32> {
     // One step beyond the reach each side, for the smoothing.
     let n = (2 * REACH + 3) as usize;
     let mut profile = [0f32; (2 * REACH + 3) as usize];
     for (j, g) in profile.iter_mut().enumerate() {
         let v = v0 + (j as i32 - REACH - 1) as f32 * STEP;
         let sum: f32 = (-(STRIP_SAMPLES / 2)..=STRIP_SAMPLES / 2)
-            .map(|a| face.grey(frame, u + a as f32 * STRIP / (STRIP_SAMPLES / 2) as f32, v))
+            .map(|a| {
+                let (x, y) = face.to_image(u + a as f32 * STRIP / (STRIP_SAMPLES / 2) as f32, v);
+                grey.at(x, y)
+            })
             .sum();
         *g = sum / STRIP_SAMPLES as f32;
     }
@@ -90,15 +93,40 @@ fn slope(points: &[(f32, f32)]) -> Option<f32> {
 pub fn medial_brow_slope(frame: &Frame, pts: &Landmarks) -> Option<f32> {
     let face = FaceFrame::from_landmarks(pts)?;
     let p = crate::geometry::normalise(pts)?;
-    let mut slopes = Vec::with_capacity(2);
-    // (inner end, outer end) of the image-left and image-right brows.
-    for (inner, outer) in [(21usize, 17usize), (22, 26)] {
+    // (inner end, outer end) of the image-left and image-right brows, and the columns
+    // traced on each: face-frame x and the landmarks' brow line there.
+    let brows = [(21usize, 17usize), (22, 26)].map(|(inner, outer)| {
         let (u0, u1) = (p[inner].0, p[outer].0);
-        let mut centres = Vec::with_capacity(COLUMNS);
-        for t in 0..COLUMNS {
+        std::array::from_fn::<_, COLUMNS, _>(|t| {
             let u = u0 + (u1 - u0) * t as f32 / (2 * (COLUMNS - 1)) as f32;
-            let v0 = brow_line(&p, inner, outer, u);
-            if let Some(v) = band_centre(&face, frame, u, v0) {
+            (u, brow_line(&p, inner, outer, u))
+        })
+    });
+    // Every pixel the profiles can touch, turned grey once.
+    let reach = (REACH + 1) as f32 * STEP;
+    let (mut min, mut max) = ((f32::MAX, f32::MAX), (f32::MIN, f32::MIN));
+    for &(u, v0) in brows.iter().flatten() {
+        for (du, dv) in [
+            (-STRIP, -reach),
+            (STRIP, -reach),
+            (-STRIP, reach),
+            (STRIP, reach),
+        ] {
+            let (x, y) = face.to_image(u + du, v0 + dv);
+            min = (min.0.min(x), min.1.min(y));
+            max = (max.0.max(x), max.1.max(y));
+        }
+    }
+    if !(min.0.is_finite() && min.1.is_finite() && max.0.is_finite() && max.1.is_finite()) {
+        return None;
+    }
+    let grey = GreyPatch::cover(frame, min, max);
+    let mut slopes = Vec::with_capacity(2);
+    for columns in &brows {
+        let u0 = columns[0].0;
+        let mut centres = Vec::with_capacity(COLUMNS);
+        for &(u, v0) in columns {
+            if let Some(v) = band_centre(&face, &grey, u, v0) {
                 // Distance outward from the inner end against height (up is positive).
                 centres.push(((u - u0).abs(), -v));
             }

@@ -572,6 +572,9 @@ fn real_main() -> anyhow::Result<Ending> {
                 file.source,
                 out.display()
             );
+            for w in &file.warnings {
+                eprintln!("warning: {w}");
+            }
             Ok(Ending::Complete)
         }
         Cmd::Bench(args) => {

@@ -126,6 +126,8 @@ fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("16 frames"));
+    // His mouth is closed at rest: nothing to warn about.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 
     let log = dir.path().join("sf.csv");
     let out = facs(&[
@@ -369,8 +371,24 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Her mouth is not at rest there (lips a little apart): the file says so, and so does
+    // every run that uses it.
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("warning: the lips are apart"), "{said}");
     let labels = labels();
     let (rows, run_dir) = run_folder("wolfgang", &["--calibration", cal.to_str().unwrap()]);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("wolfgang.meta.json")).unwrap())
+            .unwrap();
+    let warnings = meta["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{meta}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("calibration: the lips are apart"),
+        "{meta}"
+    );
     let labelled = |au: &str, value: bool| -> Vec<&HashMap<String, String>> {
         labels
             .iter()

@@ -8,7 +8,10 @@ carry a clear label, how often the AU is present per state (crying, laughing, ne
 smiling), and precision / recall over the clear labels. Standard library only.
 
     tools/au_label_table.py --frames ../shared/assets/media/frames [--facs target/release/facs]
-        [--calibrate-secs 0.5] [--keep DIR]
+        [--calibrate-secs 0.5 | --calibration CLIP=FILE ...] [--keep DIR]
+
+`--calibration wolfgang=her.json` scores that clip against a calibration file (made with
+`facs calibrate`); the other clip stays on the population default.
 """
 
 import argparse
@@ -49,6 +52,8 @@ def main():
     ap.add_argument("--facs", default=os.path.join(ROOT, "target/release/facs"))
     ap.add_argument("--labels", default=os.path.join(ROOT, "tests/fixtures/au_labels.csv"))
     ap.add_argument("--calibrate-secs", help="pass --calibrate-secs to facs (default: none)")
+    ap.add_argument("--calibration", action="append", default=[], metavar="CLIP=FILE",
+                    help="score CLIP against this calibration file (repeatable)")
     ap.add_argument("--keep", help="write the logs here instead of a temporary folder")
     args = ap.parse_args()
 
@@ -56,13 +61,21 @@ def main():
         labels = list(csv.DictReader(fh))
     label_aus = [c for c in labels[0] if c.startswith("AU")]
     extra = ["--calibrate-secs", args.calibrate_secs] if args.calibrate_secs else []
+    files = {}
+    for c in args.calibration:
+        clip, sep, path = c.partition("=")
+        if not sep or not path:
+            sys.exit(f"--calibration {c!r}: expected CLIP=FILE")
+        files[clip] = os.path.abspath(path)
+    if files and args.calibrate_secs:
+        sys.exit("--calibration and --calibrate-secs: give one or the other")
     outdir = args.keep or tempfile.mkdtemp(prefix="facs-au-labels-")
     os.makedirs(outdir, exist_ok=True)
     rows = {}
     for clip in sorted({l["clip"] for l in labels}):
         folder = os.path.join(args.frames, clip)
         log = os.path.join(outdir, f"{clip}.csv")
-        run_facs(args.facs, folder, log, extra)
+        run_facs(args.facs, folder, log, extra + (["--calibration", files[clip]] if clip in files else []))
         rows[clip] = rows_by_file(folder, log)
 
     joined = []  # (label row, log row)
@@ -73,7 +86,13 @@ def main():
             missing += 1
         else:
             joined.append((l, r))
-    baseline = f"--calibrate-secs {args.calibrate_secs}" if args.calibrate_secs else "population default"
+    if args.calibrate_secs:
+        baseline = f"--calibrate-secs {args.calibrate_secs}"
+    elif files:
+        baseline = "; ".join(f"{clip}: {os.path.basename(f)}" for clip, f in sorted(files.items())) + \
+            "; other clips: population default"
+    else:
+        baseline = "population default"
     print(f"baseline: {baseline}; {len(joined)} labelled frames with a face, {missing} without")
     print()
     head = "| AU | frames with a clear label | " + " | ".join(f"present: {s}" for s in STATES)

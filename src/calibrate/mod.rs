@@ -40,6 +40,35 @@ pub struct CalibrationFile {
     pub frames: usize,
     /// Where the neutral face came from (clip path, face id).
     pub source: String,
+    /// What looked wrong with the neutral face when it was measured ([`rest_warnings`]);
+    /// repeated in the log's sidecar and the summary of every run that uses the file.
+    /// Absent from files written before the check.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Lips apart beyond the population default's gap by this much (IOD units) is what AU25
+/// scores as present (0.5) against a closed mouth.
+const LIPS_APART_AT_REST: f32 = 0.08;
+
+/// What a neutral face should not show, checked when it is measured: the scores of every
+/// run that uses it are changes against it, so an open mouth measured as "neutral" turns a
+/// laugh's open mouth into a small change (AU25, AU26 and the corner rise of AU12 read too
+/// little) and its widening into a stretch (AU20). A person's brows and lip-corner height
+/// at rest are anatomy and cannot be checked this way; lips apart can.
+pub fn rest_warnings(neutral: &Features) -> Vec<String> {
+    let gap = neutral.values[7];
+    let closed = POPULATION_NEUTRAL.values[7];
+    let mut v = Vec::new();
+    if gap > closed + LIPS_APART_AT_REST {
+        v.push(format!(
+            "the lips are apart in this neutral face (gap {gap:.2} of the eye distance; a closed \
+             mouth measures about {closed:.2}): the mouth AUs (AU12, AU20, AU25, AU26) are \
+             measured against an open mouth; calibrate on frames with the face at rest and the \
+             lips closed"
+        ));
+    }
+    v
 }
 
 impl CalibrationFile {
@@ -54,6 +83,7 @@ impl CalibrationFile {
             neutral: neutral.values.to_vec(),
             frames,
             source,
+            warnings: rest_warnings(neutral),
         }
     }
 
@@ -352,6 +382,26 @@ mod tests {
             PathBuf::from("calibration/alice.json")
         );
         assert_eq!(resolve("x/alice.json", dir), PathBuf::from("x/alice.json"));
+    }
+
+    #[test]
+    fn lips_apart_in_a_neutral_face_are_warned_about_and_a_closed_mouth_is_not() {
+        let mut neutral = POPULATION_NEUTRAL;
+        assert!(rest_warnings(&neutral).is_empty());
+        neutral.values[7] += LIPS_APART_AT_REST - 0.01;
+        assert!(rest_warnings(&neutral).is_empty());
+        neutral.values[7] += 0.02;
+        let w = rest_warnings(&neutral);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("the lips are apart"), "{w:?}");
+        // Written with the file, and read back from it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("open.json");
+        CalibrationFile::new(&neutral, 5, "test".into())
+            .save(&path)
+            .unwrap();
+        let (file, _) = CalibrationFile::load(&path).unwrap();
+        assert_eq!(file.warnings, w);
     }
 }
 

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::calibrate::default_calibration_dir;
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
+use crate::calibrate::{default_calibration_dir, CalibrationFile};
 use crate::classify::{AuSource, ClassifierOptions, ModelUse, GEOMETRIC_PRESENT};
 use crate::config::Mode;
 use crate::error::{Error, Result};
@@ -436,7 +436,23 @@ pub fn run(
             "an AU network trained by `facs train` (--au-model): the maps are its own",
         ));
     }
-    let model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
+    let mut model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
+    // What `facs calibrate` found wrong with the neutral face the scores stand on (the file
+    // was read and checked when the pipeline started).
+    let calibration_warnings: Vec<String> = opts
+        .pipeline
+        .classifier
+        .calibration
+        .file
+        .as_deref()
+        .and_then(|p| CalibrationFile::load(p).ok())
+        .map(|(file, _)| file.warnings)
+        .unwrap_or_default();
+    model_warnings.extend(
+        calibration_warnings
+            .iter()
+            .map(|w| format!("calibration: {w}")),
+    );
     let sidecar = Sidecar {
         path: files.paths().first().map(|p| sidecar_path(p)),
         start: serde_json::json!({
@@ -516,10 +532,16 @@ pub fn run(
                 au_source: au_source.as_ref().map(AuSource::overlay_text),
                 au_thresholds,
                 calibration: calibration.clone(),
-                warning: au_source.as_ref().and_then(|s| {
-                    s.synthetic_only
-                        .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
-                }),
+                warning: au_source
+                    .as_ref()
+                    .and_then(|s| {
+                        s.synthetic_only
+                            .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
+                    })
+                    .or_else(|| {
+                        (!calibration_warnings.is_empty())
+                            .then(|| "CALIBRATION FACE NOT AT REST: SEE THE LOG'S WARNINGS".into())
+                    }),
             };
             overlay::draw(&a, &hud, &mut canvas);
             match cam {
