@@ -15,8 +15,9 @@ use facs::frame::Frame;
 use facs::geometry::normalise;
 use facs::model::landmarks::LandmarkNet;
 
-/// (medial brow slope, landmarks' inner brow height, jaw ends below the nose tip) per frame.
-type Row = (f32, f32, f32);
+/// (medial brow slope, landmarks' inner brow height, jaw ends below the nose tip, landmarks'
+/// outer brow height) per frame.
+type Row = (f32, f32, f32, f32);
 
 fn measure(dir: &Path, frames: std::ops::RangeInclusive<u32>) -> Vec<Row> {
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
@@ -40,7 +41,8 @@ fn measure(dir: &Path, frames: std::ops::RangeInclusive<u32>) -> Vec<Row> {
         };
         let inner = -(p[21].1 + p[22].1) / 2.0;
         let jaw = (p[0].1 + p[16].1) / 2.0 - p[30].1;
-        rows.push((slope, inner, jaw));
+        let outer = -(p[18].1 + p[25].1) / 2.0;
+        rows.push((slope, inner, jaw, outer));
     }
     rows
 }
@@ -88,6 +90,9 @@ fn main() {
         "pitch correction: slope on jaw ends over {} laughing frames: {k:.3} per unit (r = {r:.2})",
         laughing.len()
     );
+    let (x, y): (Vec<f32>, Vec<f32>) = laughing.iter().map(|r| (r.2, r.3)).unzip();
+    let (k2, r2) = fit(&x, &y);
+    println!("outer brow height (landmarks) on jaw ends, same frames: {k2:.3} per unit (r = {r2:.2})");
     let k = -k;
     for (person, dir, rest, sets) in [
         (
@@ -116,11 +121,13 @@ fn main() {
             let rows = measure(dir, range);
             let slopes: Vec<f32> = rows.iter().map(|r| r.0).collect();
             let inner: Vec<f32> = rows.iter().map(|r| r.1).collect();
+            let outer: Vec<f32> = rows.iter().map(|r| r.3).collect();
             let change: Vec<f32> = rows.iter().map(|r| r.0 + k * r.2 - rest_slope).collect();
             let au1 = change.iter().filter(|c| **c <= -0.06).count();
             println!("  {name}, {} frames", rows.len());
             println!("    slope            {}", quantiles(slopes));
             println!("    landmark inner   {}", quantiles(inner));
+            println!("    landmark outer   {}", quantiles(outer));
             println!("    corrected change {}", quantiles(change));
             println!("    drop >= 0.06 (AU1 present from the shape): {au1}");
         }

@@ -88,8 +88,9 @@ fn slope(points: &[(f32, f32)]) -> Option<f32> {
 
 /// How steeply the brows' medial halves rise from their inner ends, in IOD of height per
 /// IOD outward, the mean over both brows (one brow when the other cannot be traced): about
-/// 0.15-0.18 on the bundled clips' resting and laughing brows, 0.05-0.11 on the crying ones
-/// (BENCHMARKS.md). None when the eyes coincide or neither brow can be traced.
+/// 0.13-0.20 on the bundled clips' resting and laughing brows (10th to 90th percentile),
+/// 0.05-0.11 on the crying ones (BENCHMARKS.md). None when the eyes coincide or neither
+/// brow can be traced.
 pub fn medial_brow_slope(frame: &Frame, pts: &Landmarks) -> Option<f32> {
     let face = FaceFrame::from_landmarks(pts)?;
     let p = crate::geometry::normalise(pts)?;

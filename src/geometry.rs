@@ -162,6 +162,10 @@ const BROW_SLOPE: usize = 12;
 /// WolfgangLanger clip, where the brows rest while the head pitches by 48 degrees: -0.187
 /// per unit (r = -0.82; `examples/brow_study.rs`).
 const BROW_SLOPE_PER_PITCH: f32 = 0.187;
+/// Outer brow height (landmarks) lost per unit of the jaw ends' drop against the nose tip:
+/// -0.071 per unit over the same 216 laughing frames (r = -0.52; `examples/brow_study.rs`).
+/// Uncorrected, her bowed, crying head read AU2 against her resting, upturned face.
+const OUTER_BROW_PER_PITCH: f32 = 0.071;
 /// Drop of the pitch-corrected brow slope below neutral under which AU1 reads none from the
 /// brow's shape: resting and laughing brows of the bundled clips stay within 0.02 of their
 /// own neutral at the median (97% of the laughing frames within 0.05).
@@ -253,8 +257,9 @@ pub fn geometric_au_scores(
     };
     [
         unit(d(0)).max(brow_shape),
-        // AU2 outer brow raiser: outer brow height up against the eye line.
-        unit(d(1)),
+        // AU2 outer brow raiser: outer brow height up against the eye line, corrected for head
+        // pitch (bowing the head lifts the outer brows against the eyes in the image).
+        unit((change(1) + OUTER_BROW_PER_PITCH * change(10)) / FULL[1]),
         au4,
         // AU5 upper lid raiser: the eyes open wider.
         unit(d(3)),
@@ -672,5 +677,20 @@ mod tests {
         bowed.values[10] -= 0.5;
         bowed.values[BROW_SLOPE] += BROW_SLOPE_PER_PITCH * 0.5 - 0.12;
         assert!(geometric_au_scores(&bowed, &neutral, &OWN)[0] > 0.99);
+    }
+
+    #[test]
+    fn outer_brows_lifted_by_a_bowed_head_read_no_au2_and_raised_ones_do() {
+        let pts = frontal(0.5, 0.0, (320.0, 240.0));
+        let neutral = features(&pts);
+        // Bowed by 0.5 (jaw ends against the nose tip): the outer brows rise against the eyes
+        // by what the pitch does, and no more.
+        let mut bowed = neutral;
+        bowed.values[10] -= 0.5;
+        bowed.values[1] += OUTER_BROW_PER_PITCH * 0.5;
+        assert!(geometric_au_scores(&bowed, &neutral, &OWN)[1].abs() < 1e-5);
+        // Raised by a full AU2 on top of it.
+        bowed.values[1] += FULL[1];
+        assert!((geometric_au_scores(&bowed, &neutral, &OWN)[1] - 1.0).abs() < 1e-5);
     }
 }
