@@ -92,7 +92,9 @@ fn main() {
     );
     let (x, y): (Vec<f32>, Vec<f32>) = laughing.iter().map(|r| (r.2, r.3)).unzip();
     let (k2, r2) = fit(&x, &y);
-    println!("outer brow height (landmarks) on jaw ends, same frames: {k2:.3} per unit (r = {r2:.2})");
+    println!(
+        "outer brow height (landmarks) on jaw ends, same frames: {k2:.3} per unit (r = {r2:.2})"
+    );
     let k = -k;
     for (person, dir, rest, sets) in [
         (
