@@ -43,7 +43,6 @@ fn brow_line(p: &Landmarks, from: usize, to: usize, u: f32) -> f32 {
 /// pixel. None when the profile is flat (no brow to see) or black.
 fn band_centre(face: &FaceFrame, grey: &GreyPatch, u: f32, v0: f32) -> Option<f32> {
     // One step beyond the reach each side, for the smoothing.
-    let n = (2 * REACH + 3) as usize;
     let mut profile = [0f32; (2 * REACH + 3) as usize];
     for (j, g) in profile.iter_mut().enumerate() {
         let v = v0 + (j as i32 - REACH - 1) as f32 * STEP;
@@ -55,9 +54,10 @@ fn band_centre(face: &FaceFrame, grey: &GreyPatch, u: f32, v0: f32) -> Option<f3
             .sum();
         *g = sum / STRIP_SAMPLES as f32;
     }
-    let smooth: Vec<f32> = (1..n - 1)
-        .map(|j| (profile[j - 1] + profile[j] + profile[j + 1]) / 3.0)
-        .collect();
+    let mut smooth = [0f32; (2 * REACH + 1) as usize];
+    for (j, g) in smooth.iter_mut().enumerate() {
+        *g = (profile[j] + profile[j + 1] + profile[j + 2]) / 3.0;
+    }
     let (dark, bright) = smooth
         .iter()
         .fold((f32::MAX, f32::MIN), |(lo, hi), &g| (lo.min(g), hi.max(g)));

@@ -42,12 +42,6 @@ impl FaceFrame {
             self.origin.1 + self.iod * (u * s + v * c),
         )
     }
-
-    /// Bilinear grey level at face-frame point (u, v).
-    pub fn grey(&self, frame: &Frame, u: f32, v: f32) -> f32 {
-        let (x, y) = self.to_image(u, v);
-        grey_at(frame, x, y)
-    }
 }
 
 /// Grey level (BT.601 luma) at a pixel.
