@@ -28,6 +28,17 @@ fn read_log(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// Runs facs and checks that it succeeded, showing its stderr if not.
+fn facs_ok(args: &[&str]) -> std::process::Output {
+    let out = facs(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn num(row: &HashMap<String, String>, col: &str) -> f32 {
     row[col]
         .parse()
@@ -43,7 +54,7 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("sf.csv");
     // Calibrate on each face's first 0.5 s: frames 0..=15, the neutral stretch.
-    let out = facs(&[
+    facs_ok(&[
         "run",
         "--input",
         "tests/fixtures/single_face",
@@ -52,11 +63,6 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
         "--log",
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rows = read_log(&log);
     let frame = |r: &HashMap<String, String>| r["frame"].parse::<u32>().unwrap();
     let neutral: Vec<_> = rows.iter().filter(|r| frame(r) <= 16).collect();
@@ -111,7 +117,7 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
 fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
     let dir = tempfile::tempdir().unwrap();
     let cal = dir.path().join("man.json");
-    let out = facs(&[
+    let out = facs_ok(&[
         "calibrate",
         "--input",
         "tests/fixtures/single_face",
@@ -120,17 +126,12 @@ fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
         "--out",
         cal.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("16 frames"));
     // His mouth is closed at rest: nothing to warn about.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 
     let log = dir.path().join("sf.csv");
-    let out = facs(&[
+    facs_ok(&[
         "run",
         "--input",
         "tests/fixtures/single_face",
@@ -141,11 +142,6 @@ fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
         "--log",
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rows = read_log(&log);
     assert_eq!(rows.len(), 16);
     for au in AUS {
@@ -229,12 +225,7 @@ fn run_folder(clip: &str, extra: &[&str]) -> (HashMap<u32, HashMap<String, Strin
         jsonl.to_str().unwrap(),
     ];
     args.extend(extra);
-    let out = facs(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    facs_ok(&args);
     let mut files: Vec<String> = std::fs::read_dir(root().join(&folder))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -359,18 +350,13 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
     // landmarks do not show it (their inner ends sit where her laugh puts them).
     let dir = tempfile::tempdir().unwrap();
     let cal = dir.path().join("her.json");
-    let out = facs(&[
+    let out = facs_ok(&[
         "calibrate",
         "--input",
         "tests/fixtures/wolfgang_rest",
         "--out",
         cal.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Her mouth is not at rest there (lips a little apart): the file says so, and so does
     // every run that uses it.
     let said = String::from_utf8_lossy(&out.stderr);
@@ -466,18 +452,13 @@ fn the_smile_still_reads_uncalibrated_and_the_labels_agree_with_the_log() {
 fn posed_photos_show_their_expressions_aus() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("posed.csv");
-    let out = facs(&[
+    facs_ok(&[
         "run",
         "--input",
         "tests/fixtures/posed",
         "--log",
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rows = read_log(&log);
     // Sorted by name: surprise, happiness, anger, disgust (turned 45 degrees).
     assert_eq!(rows.len(), 4);
@@ -500,7 +481,7 @@ fn smiling_strangers_show_no_frown() {
     // furrows between their brows are as smooth as his. Measured: AU04_p at most 0.08.
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("group.csv");
-    let out = facs(&[
+    facs_ok(&[
         "run",
         "--input",
         "tests/fixtures/multi_face.jpg",
@@ -509,11 +490,6 @@ fn smiling_strangers_show_no_frown() {
         "--log",
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rows = read_log(&log);
     assert_eq!(rows.len(), 5);
     for r in &rows {
@@ -581,7 +557,7 @@ fn a_face_too_small_for_landmarks_is_logged_with_low_confidence() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("small.csv");
     // 30 px faces, found by detecting on a frame scaled up 2x (--min-face 20).
-    let out = facs(&[
+    facs_ok(&[
         "run",
         "--input",
         "synthetic:faces=1,face=30,frames=5",
@@ -590,11 +566,6 @@ fn a_face_too_small_for_landmarks_is_logged_with_low_confidence() {
         "--log",
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let rows = read_log(&log);
     assert_eq!(rows.len(), 5);
     for r in &rows {
