@@ -8,7 +8,9 @@
 //! and `--annotate` PNGs.
 
 use crate::font::{fit, text_width};
-use crate::frame::{au_description, au_name, Analysed, BaselineSource, AU_NUMBERS, NUM_AUS};
+use crate::frame::{
+    au_description, au_name, Analysed, BaselineSource, FaceResult, AU_NUMBERS, NUM_AUS,
+};
 
 /// Face boxes are pure green so that tests can find them in a screenshot.
 pub const BOX_COLOUR: u32 = 0x00_FF_00;
@@ -30,6 +32,14 @@ const HAPPY: u32 = 0xFF_D0_40;
 const LANDMARK: u32 = 0x00_E5_FF;
 /// The warning banner's background.
 pub const WARNING_BG: u32 = 0xB0_10_10;
+/// The box of a face the detector is unsure of ([`LOW_CONFIDENCE`]).
+pub const UNSURE_BOX: u32 = 0x9A_9A_9A;
+/// Detection confidence under which a face is drawn as unsure: grey box, its confidence in
+/// the label instead of the happy meter, and the panel's detailed view given to a surer face
+/// when there is one. The bundled footage's faces are found at 0.85-0.99 when clearly
+/// visible (turned or covered by a hand down to 0.35); the one false face in the bundled
+/// photos (a patterned top in `sample1.jpg`) scores 0.41.
+pub const LOW_CONFIDENCE: f32 = 0.5;
 /// Opacity (of 255) of the dark backing under text drawn over the video.
 const BACKING_ALPHA: u32 = 180;
 /// The canvas is at least this high, so that the panel's lines fit.
@@ -205,9 +215,13 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
     for r in &a.faces {
         let b = r.face.bbox;
         let (x, y, w, h) = (b.x as i32, b.y as i32, b.w as i32, b.h as i32);
-        canvas.outline(x, y, w.min(fw - x), h, 2, BOX_COLOUR);
+        let unsure = b.confidence < LOW_CONFIDENCE;
+        let colour = if unsure { UNSURE_BOX } else { BOX_COLOUR };
+        canvas.outline(x, y, w.min(fw - x), h, 2, colour);
         let mut label = format!("#{}", r.face.id);
-        if let Some(p) = r.scores.happy {
+        if unsure {
+            label.push_str(&format!(" unsure face {:.2}", b.confidence));
+        } else if let Some(p) = r.scores.happy {
             label.push_str(&format!(" happy {:.0}%", p * 100.0));
         }
         let label = fit(&label, l.px, (fw - 4).max(0) as u32);
@@ -216,7 +230,7 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
         let ly = if y >= lh + 1 { y - lh - 1 } else { y + h + 1 };
         let lx = x.clamp(0, (fw - lw).max(0));
         canvas.shade_rect(lx, ly, lw, lh, 0, BACKING_ALPHA);
-        canvas.text(lx + 2, ly + 1, &label, BOX_COLOUR, l.px);
+        canvas.text(lx + 2, ly + 1, &label, colour, l.px);
     }
     if hud.show_landmarks {
         for r in &a.faces {
@@ -229,6 +243,19 @@ pub fn draw(a: &Analysed, hud: &Hud, canvas: &mut Canvas) {
         draw_banner(canvas, &l, f.width, f.height, w);
     }
     draw_panel(a, hud, canvas, f.width as i32, &l);
+}
+
+/// The face the panel details: the largest of those the detector is sure of, or the largest
+/// of all when it is sure of none.
+fn detailed_face(faces: &[FaceResult]) -> Option<&FaceResult> {
+    let area = |r: &&FaceResult| r.face.bbox.w * r.face.bbox.h;
+    let largest = |sure: bool| {
+        faces
+            .iter()
+            .filter(move |r| !sure || r.face.bbox.confidence >= LOW_CONFIDENCE)
+            .max_by(|p, q| area(p).total_cmp(&area(q)))
+    };
+    largest(true).or_else(|| largest(false))
 }
 
 /// Height of the warning banner for a canvas laid out as `l`.
@@ -277,12 +304,7 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32, l: &Layout) -> i
     put(c, y, &times, SOFT);
     y += l.line + l.gap;
 
-    // The largest face gets the detailed view.
-    let largest = a
-        .faces
-        .iter()
-        .max_by(|p, q| (p.face.bbox.w * p.face.bbox.h).total_cmp(&(q.face.bbox.w * q.face.bbox.h)));
-    let Some(r) = largest else {
+    let Some(r) = detailed_face(&a.faces) else {
         put(c, y, "no face in this frame", TEXT);
         y += l.line;
         for s in [&hud.au_source, &hud.calibration].into_iter().flatten() {
@@ -291,7 +313,10 @@ fn draw_panel(a: &Analysed, hud: &Hud, c: &mut Canvas, x0: i32, l: &Layout) -> i
         }
         return y;
     };
-    let face = format!("face #{} · {} in frame", r.face.id, a.faces.len());
+    let mut face = format!("face #{} · {} in frame", r.face.id, a.faces.len());
+    if r.face.bbox.confidence < LOW_CONFIDENCE {
+        face.push_str(&format!(" · unsure face {:.2}", r.face.bbox.confidence));
+    }
     put(c, y, &face, TEXT);
     y += l.line;
     debug_assert_eq!(y, l.au_row_y(0));
@@ -425,6 +450,28 @@ mod tests {
                 [16, 8, 0].iter().all(|s| (p >> s) & 0xFF > 0xA0)
             })
             .count()
+    }
+
+    #[test]
+    fn an_unsure_face_is_grey_and_the_panel_details_a_sure_one() {
+        // A large face the detector is unsure of (a false face on a patterned top in the
+        // bundled group photo scored 0.41) beside a smaller, sure one.
+        let mut unsure = face_at(0, 10.0, 10.0, 60.0, 60.0, Scores::default());
+        unsure.face.bbox.confidence = 0.41;
+        let sure = face_at(1, 120.0, 20.0, 40.0, 40.0, Scores::default());
+        let faces = vec![unsure, sure];
+        assert_eq!(detailed_face(&faces).map(|r| r.face.id), Some(1));
+        // Unsure of every face: the largest still gets the view.
+        let mut only = faces.clone();
+        only[1].face.bbox.confidence = 0.2;
+        assert_eq!(detailed_face(&only).map(|r| r.face.id), Some(0));
+        assert!(detailed_face(&[]).is_none());
+
+        let a = analysed(200, 100, faces);
+        let mut c = Canvas::default();
+        draw(&a, &Hud::default(), &mut c);
+        assert_eq!(at(&c, 10, 40), UNSURE_BOX);
+        assert_eq!(at(&c, 120, 40), BOX_COLOUR);
     }
 
     #[test]
