@@ -36,9 +36,9 @@ pub const WARNING_BG: u32 = 0xB0_10_10;
 pub const UNSURE_BOX: u32 = 0x9A_9A_9A;
 /// Detection confidence under which a face is drawn as unsure: grey box, its confidence in
 /// the label instead of the happy meter, and the panel's detailed view given to a surer face
-/// when there is one. The bundled footage's faces are found at 0.85-0.99 when clearly
-/// visible (turned or covered by a hand down to 0.35); the one false face in the bundled
-/// photos (a patterned top in `sample1.jpg`) scores 0.41.
+/// when there is one. The bundled clip's face is found at 0.63-1.00 in full view (down to
+/// 0.35 covered by a hand or tilted far back); the one false face in the bundled photos (a
+/// patterned top in `sample1.jpg`) scores 0.41.
 pub const LOW_CONFIDENCE: f32 = 0.5;
 /// Opacity (of 255) of the dark backing under text drawn over the video.
 const BACKING_ALPHA: u32 = 180;
