@@ -73,6 +73,7 @@ fn main() {
         let own = BaselineSource::Person {
             frames: feats.len(),
             how: "the first set",
+            warnings: Vec::new(),
         };
         for (reference, source, name) in [
             (neutral.expect("set"), own, "own-clip neutral"),

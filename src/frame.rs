@@ -177,8 +177,14 @@ pub enum BaselineSource {
     Population,
     /// A calibration file.
     File { path: PathBuf },
-    /// This face's own frames, during the run.
-    Person { frames: usize, how: &'static str },
+    /// This face's own frames, during the run; `warnings` says what looked wrong with the
+    /// neutral face taken from them (`calibrate::rest_warnings`).
+    Person {
+        frames: usize,
+        how: &'static str,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
 }
 
 impl BaselineSource {

@@ -401,6 +401,7 @@ mod tests {
     const OWN: BaselineSource = BaselineSource::Person {
         frames: 16,
         how: "test",
+        warnings: Vec::new(),
     };
 
     /// The image cues of a resting brow: the population default's furrow depth and slope.

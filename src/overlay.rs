@@ -179,8 +179,17 @@ fn baseline_text(b: &BaselineSource) -> String {
             path.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         ),
-        BaselineSource::Person { frames, how } => {
-            format!("own neutral: {frames} frames, {how}")
+        BaselineSource::Person {
+            frames,
+            how,
+            warnings,
+        } => {
+            let rest = if warnings.is_empty() {
+                ""
+            } else {
+                ", not at rest (see the log)"
+            };
+            format!("own neutral: {frames} frames, {how}{rest}")
         }
     }
 }
@@ -512,6 +521,7 @@ mod tests {
             baseline: Some(BaselineSource::Person {
                 frames: 60,
                 how: "first seconds",
+                warnings: Vec::new(),
             }),
             happy: Some(0.5),
             emotions: Some([0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]),
@@ -679,9 +689,18 @@ mod tests {
         assert_eq!(
             baseline_text(&BaselineSource::Person {
                 frames: 60,
-                how: "first seconds"
+                how: "first seconds",
+                warnings: Vec::new(),
             }),
             "own neutral: 60 frames, first seconds"
+        );
+        assert_eq!(
+            baseline_text(&BaselineSource::Person {
+                frames: 15,
+                how: "key press",
+                warnings: vec!["the lips are apart".into()],
+            }),
+            "own neutral: 15 frames, key press, not at rest (see the log)"
         );
         assert_eq!(
             baseline_text(&BaselineSource::File {

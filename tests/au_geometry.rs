@@ -416,6 +416,25 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
         smooth.len()
     );
     let _ = std::fs::remove_dir_all(run_dir);
+
+    // The same frames as a face's own first seconds in a run: the run says its neutral was
+    // not at rest, and the input is not called damaged for it.
+    let (_, run_dir) = run_folder("wolfgang_rest", &["--calibrate-secs", "0.05"]);
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("wolfgang_rest.meta.json")).unwrap(),
+    )
+    .unwrap();
+    let warnings = meta["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{meta}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .starts_with("face 0's own neutral (first seconds): the lips are apart"),
+        "{meta}"
+    );
+    assert_eq!(meta["summary"]["warnings"], serde_json::json!([]), "{meta}");
+    let _ = std::fs::remove_dir_all(run_dir);
 }
 
 #[test]

@@ -231,6 +231,7 @@ impl Baselines {
                         BaselineSource::Person {
                             frames,
                             how: "first seconds",
+                            warnings: rest_warnings(&m),
                         },
                     ));
                 }
@@ -251,6 +252,7 @@ impl Baselines {
                     BaselineSource::Person {
                         frames: recent.len(),
                         how: "key press",
+                        warnings: rest_warnings(&m),
                     },
                 ));
                 n += 1;
@@ -402,6 +404,22 @@ mod tests {
             .unwrap();
         let (file, _) = CalibrationFile::load(&path).unwrap();
         assert_eq!(file.warnings, w);
+        // A face's own neutral, from its first seconds or the key, carries it too.
+        let own_warnings = |src: BaselineSource| match src {
+            BaselineSource::Person { warnings, .. } => warnings,
+            other => panic!("{other:?}"),
+        };
+        let mut b = Baselines::new(&CalibrationOptions {
+            file: None,
+            calibrate_secs: Some(0.5),
+        })
+        .unwrap();
+        b.observe(1, 0.0, &neutral);
+        assert_eq!(own_warnings(b.observe(1, 1.0, &neutral).1), w);
+        let mut b = Baselines::new(&CalibrationOptions::default()).unwrap();
+        b.observe(2, 0.0, &POPULATION_NEUTRAL);
+        assert_eq!(b.calibrate_now(), 1);
+        assert!(own_warnings(b.observe(2, 1.0, &POPULATION_NEUTRAL).1).is_empty());
     }
 }
 

@@ -69,8 +69,10 @@ pub struct Summary {
     pub models: Vec<ModelUse>,
     /// What filled the AU columns (None when nothing did).
     pub au_source: Option<AuSource>,
-    /// Warnings about the models' fitness for this input (an AU network trained on
-    /// synthetic faces only); unlike `warnings`, they say nothing about the input.
+    /// Warnings about what the scores stand on: the models' fitness for this input (an AU
+    /// network trained on synthetic faces only) and neutral faces that were not at rest (a
+    /// calibration file's, or a face's own); unlike `warnings`, they say nothing about the
+    /// input's integrity.
     pub model_warnings: Vec<String>,
     /// Neutral baselines of the geometric AU scores: the default, and each face's last one.
     /// None when no landmarks were computed.
@@ -641,6 +643,17 @@ pub fn run(
         .lock()
         .map(|l| l.clone())
         .unwrap_or_default();
+    // A face's own neutral (its first seconds, or the `c` key) that was not at rest.
+    let mut model_warnings = model_warnings.clone();
+    for (id, b) in &baselines {
+        if let BaselineSource::Person { how, warnings, .. } = b {
+            model_warnings.extend(
+                warnings
+                    .iter()
+                    .map(|w| format!("face {id}'s own neutral ({how}): {w}")),
+            );
+        }
+    }
     let summary = Summary {
         facs_version: env!("CARGO_PKG_VERSION"),
         mode: if mode == Mode::Live {
@@ -651,7 +664,7 @@ pub fn run(
         source,
         models,
         au_source: au_source.clone(),
-        model_warnings: model_warnings.clone(),
+        model_warnings,
         calibration: default_baseline.map(|default| CalibrationSummary {
             default,
             faces: baselines,
