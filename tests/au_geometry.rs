@@ -28,6 +28,11 @@ fn read_log(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// A run's sidecar.
+fn read_meta(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// Runs facs and checks that it succeeded, showing its stderr if not.
 fn facs_ok(args: &[&str]) -> std::process::Output {
     let out = facs(args);
@@ -105,9 +110,7 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
     );
 
     // The sidecar says which baseline each face used.
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sf.meta.json")).unwrap())
-            .unwrap();
+    let meta = read_meta(&dir.path().join("sf.meta.json"));
     let face0 = &meta["summary"]["calibration"]["faces"]["0"];
     assert_eq!(face0["kind"], "person", "{meta}");
     assert_eq!(face0["frames"], 16, "{meta}");
@@ -159,9 +162,7 @@ fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
             "{col} on the calibrated neutral face: mean {mean}, max {max}"
         );
     }
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sf.meta.json")).unwrap())
-            .unwrap();
+    let meta = read_meta(&dir.path().join("sf.meta.json"));
     assert_eq!(
         meta["summary"]["calibration"]["default"]["kind"], "file",
         "{meta}"
@@ -327,9 +328,7 @@ fn a_cry_is_no_smile_and_a_laugh_no_frown() {
         }
     }
     // Where the AUs come from: the sidecar, the summary and every JSONL row say so.
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("wolfgang.meta.json")).unwrap())
-            .unwrap();
+    let meta = read_meta(&dir.join("wolfgang.meta.json"));
     assert_eq!(meta["au_source"]["kind"], "geometric", "{meta}");
     assert_eq!(meta["summary"]["au_source"]["name"], "geometric", "{meta}");
     assert_eq!(meta["warnings"], serde_json::json!([]), "{meta}");
@@ -363,9 +362,7 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
     assert!(said.contains("warning: the lips are apart"), "{said}");
     let labels = labels();
     let (rows, run_dir) = run_folder("wolfgang", &["--calibration", cal.to_str().unwrap()]);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("wolfgang.meta.json")).unwrap())
-            .unwrap();
+    let meta = read_meta(&run_dir.join("wolfgang.meta.json"));
     let warnings = meta["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{meta}");
     assert!(
@@ -420,10 +417,7 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
     // The same frames as a face's own first seconds in a run: the run says its neutral was
     // not at rest, and the input is not called damaged for it.
     let (_, run_dir) = run_folder("wolfgang_rest", &["--calibrate-secs", "0.05"]);
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir.join("wolfgang_rest.meta.json")).unwrap(),
-    )
-    .unwrap();
+    let meta = read_meta(&run_dir.join("wolfgang_rest.meta.json"));
     let warnings = meta["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{meta}");
     assert!(
