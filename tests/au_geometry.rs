@@ -28,6 +28,19 @@ fn read_log(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// `facs calibrate --input INPUT [EXTRA] --out OUT`, which must succeed.
+fn calibrate(input: &str, extra: &[&str], out: &Path) -> std::process::Output {
+    let mut args = vec![
+        "calibrate",
+        "--input",
+        input,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    facs_ok(&args)
+}
+
 /// A run's sidecar.
 fn read_meta(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -120,15 +133,11 @@ fn au12_rises_with_the_smile_and_a_calibrated_neutral_face_is_near_zero() {
 fn calibration_file_from_the_neutral_stretch_zeroes_every_au_there() {
     let dir = tempfile::tempdir().unwrap();
     let cal = dir.path().join("man.json");
-    let out = facs_ok(&[
-        "calibrate",
-        "--input",
+    let out = calibrate(
         "tests/fixtures/single_face",
-        "--calibrate-secs",
-        "0.5",
-        "--out",
-        cal.to_str().unwrap(),
-    ]);
+        &["--calibrate-secs", "0.5"],
+        &cal,
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("16 frames"));
     // His mouth is closed at rest: nothing to warn about.
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
@@ -349,13 +358,7 @@ fn the_grief_brow_reads_au01_with_au04_against_her_own_resting_brows() {
     // landmarks do not show it (their inner ends sit where her laugh puts them).
     let dir = tempfile::tempdir().unwrap();
     let cal = dir.path().join("her.json");
-    let out = facs_ok(&[
-        "calibrate",
-        "--input",
-        "tests/fixtures/wolfgang_rest",
-        "--out",
-        cal.to_str().unwrap(),
-    ]);
+    let out = calibrate("tests/fixtures/wolfgang_rest", &[], &cal);
     // Her mouth is not at rest there (lips a little apart): the file says so, and so does
     // every run that uses it.
     let said = String::from_utf8_lossy(&out.stderr);
