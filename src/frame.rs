@@ -175,8 +175,12 @@ pub struct HeadPose {
 pub enum BaselineSource {
     /// The population default (`geometry::POPULATION_NEUTRAL`): nobody was calibrated.
     Population,
-    /// A calibration file.
-    File { path: PathBuf },
+    /// A calibration file; `warnings` are those `facs calibrate` stored in it.
+    File {
+        path: PathBuf,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+    },
     /// This face's own frames, during the run; `warnings` says what looked wrong with the
     /// neutral face taken from them (`calibrate::rest_warnings`).
     Person {
@@ -188,11 +192,22 @@ pub enum BaselineSource {
 }
 
 impl BaselineSource {
+    /// What looked wrong with the neutral face behind this baseline (lips apart): none for
+    /// the population default.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            BaselineSource::Population => &[],
+            BaselineSource::File { warnings, .. } | BaselineSource::Person { warnings, .. } => {
+                warnings
+            }
+        }
+    }
+
     /// Short text for the overlay.
     pub fn label(&self) -> String {
         match self {
             BaselineSource::Population => "CAL: POPULATION DEFAULT".into(),
-            BaselineSource::File { path } => format!(
+            BaselineSource::File { path, .. } => format!(
                 "CAL: FILE {}",
                 path.file_stem()
                     .map(|s| s.to_string_lossy().to_string())

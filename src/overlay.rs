@@ -174,7 +174,7 @@ fn value_text(p: f32) -> String {
 fn baseline_text(b: &BaselineSource) -> String {
     match b {
         BaselineSource::Population => "population neutral face".into(),
-        BaselineSource::File { path } => format!(
+        BaselineSource::File { path, .. } => format!(
             "neutral face from {}",
             path.file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
@@ -704,7 +704,8 @@ mod tests {
         );
         assert_eq!(
             baseline_text(&BaselineSource::File {
-                path: "calibration/alice.json".into()
+                path: "calibration/alice.json".into(),
+                warnings: Vec::new(),
             }),
             "neutral face from alice.json"
         );

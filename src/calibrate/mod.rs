@@ -190,8 +190,12 @@ impl Baselines {
     pub fn new(opts: &CalibrationOptions) -> Result<Self> {
         let default = match &opts.file {
             Some(path) => {
-                let (_, neutral) = CalibrationFile::load(path)?;
-                (neutral, BaselineSource::File { path: path.clone() })
+                let (file, neutral) = CalibrationFile::load(path)?;
+                let source = BaselineSource::File {
+                    path: path.clone(),
+                    warnings: file.warnings,
+                };
+                (neutral, source)
             }
             None => (POPULATION_NEUTRAL, BaselineSource::Population),
         };
@@ -404,6 +408,13 @@ mod tests {
             .unwrap();
         let (file, _) = CalibrationFile::load(&path).unwrap();
         assert_eq!(file.warnings, w);
+        // A run that uses the file carries them on its default baseline.
+        let run = Baselines::new(&CalibrationOptions {
+            file: Some(path),
+            calibrate_secs: None,
+        })
+        .unwrap();
+        assert_eq!(run.default_source().warnings(), w.as_slice());
         // A face's own neutral, from its first seconds or the key, carries it too.
         let own_warnings = |src: BaselineSource| match src {
             BaselineSource::Person { warnings, .. } => warnings,

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::calibrate::default_calibration_dir;
 use crate::calibrate::thresholds::{load_thresholds_for, ThresholdSource};
-use crate::calibrate::{default_calibration_dir, CalibrationFile};
 use crate::classify::{AuSource, ClassifierOptions, ModelUse, GEOMETRIC_PRESENT};
 use crate::config::Mode;
 use crate::error::{Error, Result};
@@ -439,22 +439,17 @@ pub fn run(
         ));
     }
     let mut model_warnings: Vec<String> = au_source.iter().filter_map(AuSource::warning).collect();
-    // What `facs calibrate` found wrong with the neutral face the scores stand on (the file
-    // was read and checked when the pipeline started).
-    let calibration_warnings: Vec<String> = opts
-        .pipeline
-        .classifier
-        .calibration
-        .file
-        .as_deref()
-        .and_then(|p| CalibrationFile::load(p).ok())
-        .map(|(file, _)| file.warnings)
-        .unwrap_or_default();
+    // What `facs calibrate` found wrong with the neutral face the scores stand on.
+    let calibration_warnings = pipeline
+        .default_baseline
+        .as_ref()
+        .map_or(&[][..], BaselineSource::warnings);
     model_warnings.extend(
         calibration_warnings
             .iter()
             .map(|w| format!("calibration: {w}")),
     );
+    let calibration_not_at_rest = !calibration_warnings.is_empty();
     let sidecar = Sidecar {
         path: files.paths().first().map(|p| sidecar_path(p)),
         start: serde_json::json!({
@@ -541,7 +536,7 @@ pub fn run(
                             .then(|| "AU MODEL TRAINED ON SYNTHETIC FACES ONLY".to_string())
                     })
                     .or_else(|| {
-                        (!calibration_warnings.is_empty())
+                        calibration_not_at_rest
                             .then(|| "CALIBRATION FACE NOT AT REST: SEE THE LOG'S WARNINGS".into())
                     }),
             };
@@ -646,9 +641,9 @@ pub fn run(
     // A face's own neutral (its first seconds, or the `c` key) that was not at rest.
     let mut model_warnings = model_warnings.clone();
     for (id, b) in &baselines {
-        if let BaselineSource::Person { how, warnings, .. } = b {
+        if let BaselineSource::Person { how, .. } = b {
             model_warnings.extend(
-                warnings
+                b.warnings()
                     .iter()
                     .map(|w| format!("face {id}'s own neutral ({how}): {w}")),
             );
