@@ -141,7 +141,7 @@ impl Features {
 /// starting point until a face is calibrated, and the log's sidecar says when it is in use.
 pub const POPULATION_NEUTRAL: Features = Features {
     values: [
-        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614, 0.51, 0.176,
+        0.380, 0.419, 0.627, 0.129, 0.240, -0.012, 0.729, 0.022, 1.044, 0.551, -0.614, 0.51, 0.174,
     ],
 };
 
@@ -168,7 +168,7 @@ const BROW_SLOPE_PER_PITCH: f32 = 0.187;
 const OUTER_BROW_PER_PITCH: f32 = 0.071;
 /// Drop of the pitch-corrected brow slope below neutral under which AU1 reads none from the
 /// brow's shape: resting and laughing brows of the bundled clips stay within 0.02 of their
-/// own neutral at the median (97% of the laughing frames within 0.05).
+/// own neutral at the median (98% of the laughing frames within 0.05).
 const BROW_SLOPE_DEAD_ZONE: f32 = 0.03;
 /// Drop beyond the dead zone for a full AU1 from the brow's shape: AU1 is present (0.5) from
 /// 0.06 below neutral. The crying frames, against her own resting brows, drop by 0.08-0.14.
